@@ -6,7 +6,7 @@ import PackageDescription
 /// baseline x86-64 target; the manifest records the target. For a portable binary build
 /// with `SIGNALPROP_PORTABLE=1` in the environment.
 let portable = Context.environment["SIGNALPROP_PORTABLE"] != nil
-let hostCPU: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "native"])]
+let hostCPU: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "native"]), .define("SIGNALPROP_NATIVE")]
 let fast: [SwiftSetting] = hostCPU + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -28,8 +28,8 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "MPI", dependencies: ["CMPI"]),
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "Randomness", dependencies: ["LinearAlgebra"], swiftSettings: fast),
+        .target(name: "Randomness", swiftSettings: fast),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "Randomness"], swiftSettings: fast),
         .target(name: "MeanField", swiftSettings: fast),
         .target(name: "Ensembles", dependencies: ["LinearAlgebra", "Randomness", "MeanField"],
                 swiftSettings: fast),
@@ -44,8 +44,8 @@ let package = Package(
         ], swiftSettings: fast),
 
         // MARK: - Tests
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "RandomnessTests", dependencies: ["Randomness", "LinearAlgebra"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "Randomness"]),
+        .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
         .testTarget(name: "MeanFieldTests", dependencies: ["MeanField"]),
         .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "signalprop"]),

@@ -1,0 +1,58 @@
+/// The forward observables of DESIGN §2, measured on the pre-activations `h^l`.
+public enum ForwardObservable: String, Sendable, Hashable, CaseIterable, Codable {
+    /// `q^l = (1/B) Σ_a |h^l_a|²/N`: the mean squared length over the batch.
+    case q
+    /// `c^l = mean over pairs a<b of q^l_ab/√(q^l_aa q^l_bb)`.
+    case c
+    /// Every entry `q^l_ab = h^l_a·h^l_b/N`, `a ≤ b`, as observables `gram_a_b`.
+    case gram
+}
+
+/// Per-layer running moments of every measured quantity of one grid point, merged
+/// exactly across samples, tasks and (later) ranks.
+///
+/// Quantities are named columns (`q`, `c`, `gram_0_1`, …) in a fixed order so that two
+/// statistics of the same campaign always line up.
+public struct EnsembleStatistics: Sendable, Hashable {
+    public let names: [String]
+    public let depth: Int
+    /// `moments[k][l]`: quantity `names[k]` at layer `l + 1`.
+    public private(set) var moments: [[RunningMoments]]
+    /// Networks accumulated.
+    public private(set) var networks: Int = 0
+
+    public init(names: [String], depth: Int) {
+        self.names = names
+        self.depth = depth
+        moments = Array(repeating: Array(repeating: RunningMoments(), count: depth), count: names.count)
+    }
+
+    /// The quantities measured for `observables` on a batch of `batch` inputs.
+    public static func names(for observables: [ForwardObservable], batch: Int) -> [String] {
+        var names: [String] = []
+        for o in ForwardObservable.allCases where observables.contains(o) {
+            switch o {
+            case .q: names.append("q")
+            case .c: if batch > 1 { names.append("c") }
+            case .gram:
+                for a in 0..<batch { for b in a..<batch { names.append("gram_\(a)_\(b)") } }
+            }
+        }
+        return names
+    }
+
+    /// Adds one network's values: `values[k]` is quantity `k` at `layer` (1-based).
+    mutating func add(layer: Int, _ values: [Double]) {
+        precondition(values.count == names.count)
+        for k in values.indices { moments[k][layer - 1].add(values[k]) }
+    }
+
+    mutating func finishNetwork() { networks += 1 }
+
+    /// Merges another part of the same ensemble (Chan et al.); call in a fixed order.
+    public mutating func merge(_ other: EnsembleStatistics) {
+        precondition(names == other.names && depth == other.depth, "merging statistics of different shapes")
+        for k in moments.indices { for l in 0..<depth { moments[k][l].merge(other.moments[k][l]) } }
+        networks += other.networks
+    }
+}

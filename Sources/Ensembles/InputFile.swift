@@ -1,0 +1,121 @@
+import Foundation
+
+/// Why an input file could not be used.
+public struct InputFileError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Reads a matrix of inputs, one input per row, from a `.npy` file (NumPy format
+/// versions 1–3, little-endian `<f8` or `<f4`, C order, 2-D) or a `.csv` file (numbers
+/// separated by commas, optional header line, every row the same length).
+/// Every value must be finite.
+public enum InputFile {
+    public static func read(path: String) throws(InputFileError) -> [[Double]] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputFileError(path: path, reason: "cannot read the file (missing or unreadable)")
+        }
+        let rows: [[Double]]
+        if path.hasSuffix(".npy") {
+            rows = try readNPY(data, path: path)
+        } else if path.hasSuffix(".csv") {
+            rows = try readCSV(data, path: path)
+        } else {
+            throw InputFileError(path: path, reason: "unknown format; use a .npy or .csv file")
+        }
+        guard !rows.isEmpty, !rows[0].isEmpty else { throw InputFileError(path: path, reason: "no inputs in the file") }
+        for (r, row) in rows.enumerated() {
+            if let c = row.firstIndex(where: { !$0.isFinite }) {
+                throw InputFileError(path: path, reason: "non-finite value \(row[c]) at row \(r), column \(c)")
+            }
+        }
+        return rows
+    }
+
+    static func readNPY(_ data: Data, path: String) throws(InputFileError) -> [[Double]] {
+        let bytes = [UInt8](data)
+        let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+            throw InputFileError(path: path, reason: "not a NumPy .npy file (bad magic string)")
+        }
+        let major = bytes[6]
+        let headerLength: Int
+        let headerStart: Int
+        switch major {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw InputFileError(path: path, reason: "truncated .npy header") }
+            headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+            headerStart = 12
+        default:
+            throw InputFileError(path: path, reason: "unsupported .npy format version \(major)")
+        }
+        guard bytes.count >= headerStart + headerLength else {
+            throw InputFileError(path: path, reason: "truncated .npy header")
+        }
+        let header = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
+        func field(_ key: String) -> String? {
+            guard let r = header.range(of: "'\(key)':") else { return nil }
+            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let descr = field("descr"), let order = field("fortran_order"), let shape = field("shape") else {
+            throw InputFileError(path: path, reason: "the .npy header lacks descr, fortran_order or shape")
+        }
+        let width: Int
+        if descr.hasPrefix("'<f8'") { width = 8 } else if descr.hasPrefix("'<f4'") { width = 4 } else {
+            throw InputFileError(path: path, reason: "dtype \(descr.prefix(while: { $0 != "," })) is not supported; use float64 ('<f8') or float32 ('<f4')")
+        }
+        guard order.hasPrefix("False") else {
+            throw InputFileError(path: path, reason: "Fortran-ordered arrays are not supported; save with C order")
+        }
+        guard let open = shape.firstIndex(of: "("), let close = shape.firstIndex(of: ")") else {
+            throw InputFileError(path: path, reason: "cannot parse the shape in the .npy header")
+        }
+        let dims = shape[shape.index(after: open)..<close].split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
+        guard dims.count == 2 else {
+            throw InputFileError(path: path, reason: "expected a 2-D array (inputs × features), got shape (\(dims.map(String.init).joined(separator: ", ")))")
+        }
+        let (n, d) = (dims[0], dims[1])
+        let start = headerStart + headerLength
+        guard bytes.count - start == n * d * width else {
+            throw InputFileError(path: path, reason: "data holds \(bytes.count - start) bytes, shape (\(n), \(d)) needs \(n * d * width)")
+        }
+        var rows = [[Double]](repeating: [Double](repeating: 0, count: d), count: n)
+        bytes.withUnsafeBytes { raw in
+            for r in 0..<n {
+                for c in 0..<d {
+                    let offset = start + (r * d + c) * width
+                    rows[r][c] = width == 8
+                        ? Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+                        : Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
+                }
+            }
+        }
+        return rows
+    }
+
+    static func readCSV(_ data: Data, path: String) throws(InputFileError) -> [[Double]] {
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        var rows: [[Double]] = []
+        for (i, line) in lines.enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            let values = fields.map { Double($0) }
+            if values.contains(where: { $0 == nil }) {
+                if i == 0 { continue }
+                let bad = fields[values.firstIndex(where: { $0 == nil })!]
+                throw InputFileError(path: path, reason: "line \(i + 1): '\(bad)' is not a number")
+            }
+            rows.append(values.map { $0! })
+            if rows[rows.count - 1].count != rows[0].count {
+                throw InputFileError(path: path, reason: "line \(i + 1) has \(fields.count) values, the first row has \(rows[0].count)")
+            }
+        }
+        return rows
+    }
+}

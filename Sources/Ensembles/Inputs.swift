@@ -1,0 +1,84 @@
+import LinearAlgebra
+import Randomness
+
+/// The batch of inputs `x^0_1 … x^0_B` pushed through every sampled network.
+public enum InputSpec: Sendable, Hashable {
+    /// `count` inputs of dimension `dimension` with `|x_a|²/N₀ = q0` and pairwise
+    /// correlation `c0` exactly, built without randomness (see ``InputBatch/init(spec:stream:)``).
+    case gram(count: Int, q0: Double, c0: Double)
+    /// `count` Gaussian inputs, each rescaled to `|x_a|²/N₀ = q0` exactly; drawn once
+    /// per grid point from the `inputs` stream, so every network of a point sees the same batch.
+    case gaussian(count: Int, q0: Double)
+    /// Inputs read from a file (one per row), optionally rescaled to `|x_a|²/N₀ = q0`.
+    case data(rows: [[Double]], q0: Double?)
+
+    public var count: Int {
+        switch self {
+        case .gram(let count, _, _), .gaussian(let count, _): return count
+        case .data(let rows, _): return rows.count
+        }
+    }
+}
+
+/// Inputs as the columns of an `N₀ × B` matrix, with their Gram matrix `G0 = XᵀX/N₀`.
+public struct InputBatch: Sendable {
+    /// `N₀ × B`, column `a` is input `x_a`.
+    public let matrix: Matrix<Double>
+    /// `G0_ab = x_a·x_b / N₀`, the input the mean-field recursion starts from.
+    public let gram: Matrix<Double>
+
+    public var dimension: Int { matrix.rows }
+    public var count: Int { matrix.columns }
+
+    /// Builds the batch. For `.gram` and `.gaussian` the dimension is `dimension`
+    /// (the network width); `.data` keeps the file's dimension.
+    ///
+    /// `.gram` with `c0 ≥ 0`: `x_a = √(N₀ q0) (√c0 e_0 + √(1−c0) e_{a+1})`, needing
+    /// `N₀ ≥ B + 1`; with `c0 < 0`: `X = √N₀ [Lᵀ; 0]` with `L Lᵀ = q0((1−c0)I + c0 11ᵀ)`,
+    /// needing `c0 > −1/(B−1)` and `N₀ ≥ B`. Rotation invariance of Gaussian and Haar
+    /// weights makes the network's law depend on the inputs only through `G0`.
+    public init(spec: InputSpec, dimension: Int, stream: RandomStream) throws(LAPACKError) {
+        var x: Matrix<Double>
+        switch spec {
+        case .gram(let count, let q0, let c0):
+            x = Matrix(rows: dimension, columns: count)
+            if c0 >= 0 {
+                let shared = (Double(dimension) * q0 * c0).squareRoot()
+                let own = (Double(dimension) * q0 * (1 - c0)).squareRoot()
+                for a in 0..<count {
+                    x[0, a] = shared
+                    x[a + 1, a] = own
+                }
+            } else {
+                var g = Matrix<Double>(rows: count, columns: count)
+                for a in 0..<count { for b in 0..<count { g[a, b] = q0 * (a == b ? 1 : c0) } }
+                let l = try g.cholesky()
+                let s = Double(dimension).squareRoot()
+                for a in 0..<count { for i in 0...a { x[i, a] = s * l[a, i] } }
+            }
+        case .gaussian(let count, let q0):
+            x = Matrix.gaussian(rows: dimension, columns: count, stream: stream)
+            x.normalizeColumns(q0: q0)
+        case .data(let rows, let q0):
+            let d = rows.first?.count ?? 0
+            x = Matrix(rows: d, columns: rows.count)
+            for (a, row) in rows.enumerated() { for (i, v) in row.enumerated() { x[i, a] = v } }
+            if let q0 { x.normalizeColumns(q0: q0) }
+        }
+        matrix = x
+        gram = x.gram(alpha: 1 / Double(x.rows))
+    }
+}
+
+extension Matrix where T == Double {
+    /// Rescales every column to `|x|²/rows = q0`; an all-zero column stays zero.
+    mutating func normalizeColumns(q0: Double) {
+        for a in 0..<columns {
+            var s = 0.0
+            for i in 0..<rows { s += self[i, a] * self[i, a] }
+            guard s > 0 else { continue }
+            let f = (q0 * Double(rows) / s).squareRoot()
+            for i in 0..<rows { self[i, a] *= f }
+        }
+    }
+}

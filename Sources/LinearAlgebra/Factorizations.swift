@@ -1,0 +1,94 @@
+import CBLAS
+
+/// A LAPACK routine reported failure through its `info` argument.
+public struct LAPACKError: Error, CustomStringConvertible, Sendable {
+    /// The routine, e.g. `dpotrf`.
+    public let routine: String
+    /// LAPACK's `info`: `-i` means argument `i` was illegal; a positive value is
+    /// routine-specific (for `potrf`: the leading minor of that order is not positive
+    /// definite; for `syevd`/`gesdd`: the algorithm did not converge).
+    public let info: Int32
+
+    public var description: String {
+        if info < 0 { return "\(routine): argument \(-info) had an illegal value" }
+        switch routine.dropFirst() {
+        case "potrf": return "\(routine): the leading minor of order \(info) is not positive definite"
+        case "syevd", "gesdd": return "\(routine): the algorithm failed to converge (info = \(info))"
+        default: return "\(routine) failed with info = \(info)"
+        }
+    }
+}
+
+@inline(__always)
+private func ascii(_ c: Character) -> CChar { CChar(c.asciiValue!) }
+
+extension Matrix {
+    private static var prefix: String { T.self == Double.self ? "d" : "s" }
+
+    private static func check(_ info: Int32, _ routine: String) throws(LAPACKError) {
+        if info != 0 { throw LAPACKError(routine: prefix + routine, info: info) }
+    }
+
+    /// The lower-triangular Cholesky factor `L` with `A = L Lᵀ` (LAPACK `?potrf`).
+    /// Throws when `A` is not numerically positive definite.
+    public func cholesky() throws(LAPACKError) -> Matrix {
+        precondition(rows == columns, "Cholesky needs a square matrix")
+        var l = self
+        let n = Int32(rows)
+        let info = l.elements.withUnsafeMutableBufferPointer { T.potrf(ascii("L"), n, $0.baseAddress!, Swift.max(n, 1)) }
+        try Self.check(info, "potrf")
+        for j in 0..<columns { for i in 0..<j { l[i, j] = 0 } }
+        return l
+    }
+
+    /// The thin QR factorisation `A = Q R` of an `m × n` matrix with `m ≥ n` (LAPACK
+    /// `?geqrf` + `?orgqr`): `Q` is `m × n` with orthonormal columns, `R` is `n × n`
+    /// upper triangular.
+    public func qr() throws(LAPACKError) -> (q: Matrix, r: Matrix) {
+        precondition(rows >= columns, "thin QR needs rows ≥ columns")
+        var a = self
+        let m = Int32(rows), n = Int32(columns)
+        var tau = [T](repeating: 0, count: columns)
+        let info = a.elements.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeMutableBufferPointer { T.geqrf(m, n, pa.baseAddress!, Swift.max(m, 1), $0.baseAddress!) }
+        }
+        try Self.check(info, "geqrf")
+        var r = Matrix(rows: columns, columns: columns)
+        for j in 0..<columns { for i in 0...j { r[i, j] = a[i, j] } }
+        let info2 = a.elements.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeBufferPointer { T.orgqr(m, n, n, pa.baseAddress!, Swift.max(m, 1), $0.baseAddress!) }
+        }
+        try Self.check(info2, "orgqr")
+        return (a, r)
+    }
+
+    /// Eigenvalues of a symmetric matrix in ascending order (LAPACK `?syevd`, upper triangle read).
+    public func symmetricEigenvalues() throws(LAPACKError) -> [T] {
+        precondition(rows == columns, "eigenvalues need a square matrix")
+        var a = self
+        let n = Int32(rows)
+        var w = [T](repeating: 0, count: rows)
+        guard rows > 0 else { return w }
+        let info = a.elements.withUnsafeMutableBufferPointer { pa in
+            w.withUnsafeMutableBufferPointer { T.syevd(ascii("N"), ascii("U"), n, pa.baseAddress!, n, $0.baseAddress!) }
+        }
+        try Self.check(info, "syevd")
+        return w
+    }
+
+    /// Singular values in descending order (LAPACK `?gesdd`, no vectors).
+    public func singularValues() throws(LAPACKError) -> [T] {
+        var a = self
+        let m = Int32(rows), n = Int32(columns)
+        var s = [T](repeating: 0, count: Swift.min(rows, columns))
+        guard !s.isEmpty else { return s }
+        var u: T = 0, vt: T = 0
+        let info = a.elements.withUnsafeMutableBufferPointer { pa in
+            s.withUnsafeMutableBufferPointer { ps in
+                T.gesdd(ascii("N"), m, n, pa.baseAddress!, Swift.max(m, 1), ps.baseAddress!, &u, 1, &vt, 1)
+            }
+        }
+        try Self.check(info, "gesdd")
+        return s
+    }
+}

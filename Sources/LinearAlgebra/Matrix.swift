@@ -1,0 +1,124 @@
+import CBLAS
+
+/// A dense column-major matrix: element (i, j) is `elements[i + j * rows]`.
+///
+/// Column-major is what BLAS and LAPACK expect, so every operation below hands
+/// `elements` to OpenBLAS without copying or transposing.
+public struct Matrix<T: BLASScalar>: Equatable, Sendable {
+    public let rows: Int
+    public let columns: Int
+    public var elements: [T]
+
+    /// A `rows × columns` matrix filled with `value`.
+    public init(rows: Int, columns: Int, repeating value: T = 0) {
+        precondition(rows >= 0 && columns >= 0, "matrix dimensions must be non-negative")
+        self.rows = rows
+        self.columns = columns
+        elements = [T](repeating: value, count: rows * columns)
+    }
+
+    /// A matrix over existing column-major storage.
+    public init(rows: Int, columns: Int, elements: [T]) {
+        precondition(elements.count == rows * columns, "expected \(rows * columns) elements, got \(elements.count)")
+        self.rows = rows
+        self.columns = columns
+        self.elements = elements
+    }
+
+    /// The `n × n` identity.
+    public static func identity(_ n: Int) -> Matrix {
+        var m = Matrix(rows: n, columns: n)
+        for i in 0..<n { m[i, i] = 1 }
+        return m
+    }
+
+    @inline(__always)
+    public subscript(row: Int, column: Int) -> T {
+        get { elements[row + column * rows] }
+        set { elements[row + column * rows] = newValue }
+    }
+
+    /// The transpose (a copy).
+    public var transposed: Matrix {
+        var t = Matrix(rows: columns, columns: rows)
+        for j in 0..<columns {
+            for i in 0..<rows { t.elements[j + i * columns] = elements[i + j * rows] }
+        }
+        return t
+    }
+}
+
+/// Whether an operand enters a product as itself or transposed.
+public enum Transpose: Sendable {
+    case none, transposed
+
+    var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+}
+
+extension Matrix {
+    /// `C ← α op(A) op(B) + β C` (BLAS `?gemm`), in place in `self`.
+    public mutating func multiply(_ a: Matrix, _ transA: Transpose = .none,
+                                  _ b: Matrix, _ transB: Transpose = .none,
+                                  alpha: T = 1, beta: T = 0) {
+        let (m, k) = transA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
+        let (kb, n) = transB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
+        precondition(k == kb && m == rows && n == columns,
+                     "gemm shapes: op(A) \(m)×\(k), op(B) \(kb)×\(n), C \(rows)×\(columns)")
+        guard m > 0, n > 0 else { return }
+        let ldc = Int32(Swift.max(rows, 1))
+        a.elements.withUnsafeBufferPointer { pa in
+            b.elements.withUnsafeBufferPointer { pb in
+                elements.withUnsafeMutableBufferPointer { pc in
+                    T.gemm(transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k), alpha,
+                           pa.baseAddress!, Int32(Swift.max(a.rows, 1)), pb.baseAddress!,
+                           Int32(Swift.max(b.rows, 1)), beta, pc.baseAddress!, ldc)
+                }
+            }
+        }
+    }
+
+    /// The product `op(A) op(B)`.
+    public static func product(_ a: Matrix, _ transA: Transpose = .none,
+                               _ b: Matrix, _ transB: Transpose = .none) -> Matrix {
+        let m = transA == .none ? a.rows : a.columns
+        let n = transB == .none ? b.columns : b.rows
+        var c = Matrix(rows: m, columns: n)
+        c.multiply(a, transA, b, transB)
+        return c
+    }
+
+    /// The Gram matrix `α AᵀA` (BLAS `?syrk`, both triangles filled).
+    public func gram(alpha: T = 1) -> Matrix {
+        var c = Matrix(rows: columns, columns: columns)
+        gram(into: &c, alpha: alpha)
+        return c
+    }
+
+    /// Writes `α AᵀA` into `c` (`columns × columns`) without allocating (BLAS `?syrk`,
+    /// then the lower triangle mirrored from the upper one).
+    public func gram(into c: inout Matrix, alpha: T = 1) {
+        precondition(c.rows == columns && c.columns == columns, "gram output must be \(columns)×\(columns)")
+        guard columns > 0, rows > 0 else { return }
+        let n = Int32(columns), k = Int32(rows)
+        elements.withUnsafeBufferPointer { pa in
+            c.elements.withUnsafeMutableBufferPointer { pc in
+                T.syrk(CblasUpper, CblasTrans, n, k, alpha, pa.baseAddress!, k, 0, pc.baseAddress!, n)
+            }
+        }
+        for j in 0..<columns {
+            for i in (j + 1)..<Swift.max(j + 1, columns) { c[i, j] = c[j, i] }
+        }
+    }
+}
+
+extension BLASScalar {
+    /// `C ← α op(A) op(B) + β C` on raw column-major storage (BLAS `?gemm`), for callers
+    /// that multiply sub-blocks of larger buffers without copying them.
+    @inline(__always)
+    public static func multiply(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Self,
+                                a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                                beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int) {
+        gemm(transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+             beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,98 @@
+/// Expectations under Gaussian measures, as needed by the mean-field maps:
+/// the 1-D `E f(m + s z)` and the 2-D `E f(u1) g(u2)` with
+/// `u1 = √q_aa z1`, `u2 = √q_bb (c z1 + √(1−c²) z2)`, z1, z2 iid N(0, 1)
+/// (Poole et al. 2016, eqs. 3 and 5).
+///
+/// Method: the integral over z is cut to [−L, L] with L = 10 (the Gaussian mass outside is
+/// 1.5·10⁻²³), split at the images in z of the caller's breakpoints (a kink or scale point
+/// k of f maps to (k − m)/s), and integrated by adaptive Gauss–Kronrod (`AdaptiveGaussKronrod`)
+/// to a relative tolerance on ∫|f| Dz. A large scale (q = 10⁴: f's structure is a layer of
+/// width ~10⁻² in z) and a small one (q = 10⁻⁶: f is nearly polynomial over the whole range)
+/// are both resolved, unlike a fixed Gauss–Hermite rule.
+///
+/// The 2-D expectation integrates over z1 by that rule and, at each z1, the inner
+/// expectation over z2, which is the 1-D one with location `√q_bb c z1` and scale
+/// `√q_bb √(1−c²)`, so g's kinks land where they belong for every z1. The outer panels are
+/// also split where g's breakpoints sit on the line z2 = 0 (z1 = k/(c√q_bb)), which is
+/// where the inner expectation varies fast when c is near ±1. At |c| = 1 it reduces exactly
+/// to the 1-D integral of f(√q_aa z) g(±√q_bb z).
+public struct GaussianExpectation: Sendable {
+    /// Half-width, in standard deviations, of the range integrated.
+    public static let halfWidth = 10.0
+    /// Breakpoints in z that every integral starts from (the Gaussian's own scale).
+    private static let gaussianPoints: [Double] = [-10, -5, -2, 0, 2, 5, 10]
+
+    /// Relative tolerance, with respect to ∫|integrand|, of each adaptive integral.
+    public var relativeTolerance: Double
+    /// Most panels one adaptive integral may use.
+    public var maxPanels: Int
+
+    public init(relativeTolerance: Double = 1e-12, maxPanels: Int = 400) {
+        precondition(relativeTolerance > 0, "relativeTolerance must be positive")
+        self.relativeTolerance = relativeTolerance
+        self.maxPanels = maxPanels
+    }
+
+    private var rule: AdaptiveGaussKronrod {
+        AdaptiveGaussKronrod(relativeTolerance: relativeTolerance, maxPanels: maxPanels)
+    }
+
+    /// `E f(m + s z) = ∫Dz f(m + s z)`, `Dz = e^{−z²/2} dz/√(2π)`.
+    ///
+    /// `breakpoints` are x-points where f is non-smooth or changes scale (for an activation:
+    /// `Activation.quadratureBreakpoints`). A zero scale is evaluated as the limit s → 0⁺
+    /// (s is floored at the least normal double): f(m), or ½(f(m⁺) + f(m⁻)) when m is a kink
+    /// (e.g. E relu′(√q z)² → ½ as q → 0).
+    public func expectation(location m: Double = 0, scale s: Double, breakpoints: [Double],
+                            _ f: (Double) -> Double) -> QuadratureEstimate {
+        precondition(s >= 0, "scale must be non-negative")
+        let s = Swift.max(s, Double.leastNormalMagnitude)
+        let points = Self.panelPoints(breakpoints.lazy.map { ($0 - m) / s })
+        return rule.integrate(over: points) { z in f(m + s * z) * standardNormalPDF(z) }
+    }
+
+    /// `E f(u1) g(u2)` with `u1 = √q_aa z1`, `u2 = √q_bb (c z1 + √(1−c²) z2)`, i.e. (u1, u2)
+    /// centred Gaussian with variances q_aa, q_bb and covariance c √(q_aa q_bb).
+    ///
+    /// The error estimate is the outer integral's; the inner ones are computed to the same
+    /// relative tolerance. Zero variances are evaluated as the limit q → 0⁺.
+    public func expectation(qaa: Double, qbb: Double, correlation c: Double,
+                            _ f: (Double) -> Double, breakpointsF: [Double],
+                            _ g: (Double) -> Double, breakpointsG: [Double]) -> QuadratureEstimate {
+        precondition(qaa >= 0 && qbb >= 0, "variances must be non-negative")
+        precondition(abs(c) <= 1, "correlation must lie in [-1, 1]")
+        // Zero variances are evaluated as the limit q → 0⁺, as in the 1-D case.
+        let sa = Swift.max(qaa.squareRoot(), Double.leastNormalMagnitude)
+        let sb = Swift.max(qbb.squareRoot(), Double.leastNormalMagnitude)
+        if abs(c) == 1 {
+            let gb = c * sb
+            let points = Self.panelPoints(breakpointsF.map { $0 / sa } + breakpointsG.map { $0 / gb })
+            return rule.integrate(over: points) { z in f(sa * z) * g(gb * z) * standardNormalPDF(z) }
+        }
+        let slope = c * sb                                  // u2's mean is slope · z1
+        let spread = sb * ((1 - c) * (1 + c)).squareRoot()  // and its standard deviation
+        var outerBreaks = breakpointsF.map { $0 / sa }
+        if slope != 0 { outerBreaks += breakpointsG.map { $0 / slope } }
+        let points = Self.panelPoints(outerBreaks)
+        return rule.integrate(over: points) { z1 in
+            let fz = f(sa * z1)
+            if fz == 0 { return 0 }
+            let inner = expectation(location: slope * z1, scale: spread, breakpoints: breakpointsG, g)
+            return fz * inner.value * standardNormalPDF(z1)
+        }
+    }
+
+    /// The sorted panel ends: the Gaussian's own points and the given z-points inside
+    /// (−L, L), without duplicates.
+    private static func panelPoints<S: Sequence<Double>>(_ extra: S) -> [Double] {
+        let inside = extra.filter { $0 > -halfWidth && $0 < halfWidth }
+        var points = (gaussianPoints + inside).sorted()
+        var write = 1
+        for read in 1..<points.count where points[read] > points[write - 1] {
+            points[write] = points[read]
+            write += 1
+        }
+        points.removeLast(points.count - write)
+        return points
+    }
+}

@@ -1,0 +1,100 @@
+import Ensembles
+import MeanField
+
+/// Arithmetic precision of the sampled networks. Statistics are always accumulated in float64.
+public enum Precision: String, Sendable, Hashable, CaseIterable {
+    case float32, float64
+}
+
+/// Where the batch of inputs comes from (`[inputs]` of a campaign file).
+public enum InputSource: Sendable, Hashable {
+    case gram(count: Int, q0: Double, c0: Double)
+    case gaussian(count: Int, q0: Double)
+    /// A `.npy` or `.csv` file, one input per row (path as written, resolved against the
+    /// campaign file's folder), read at validation time.
+    case file(path: String, rows: [[Double]], q0: Double?)
+
+    public var count: Int {
+        switch self {
+        case .gram(let count, _, _), .gaussian(let count, _): return count
+        case .file(_, let rows, _): return rows.count
+        }
+    }
+
+    /// The ensemble-level description of the batch.
+    public var spec: InputSpec {
+        switch self {
+        case .gram(let count, let q0, let c0): return .gram(count: count, q0: q0, c0: c0)
+        case .gaussian(let count, let q0): return .gaussian(count: count, q0: q0)
+        case .file(_, let rows, let q0): return .data(rows: rows, q0: q0)
+        }
+    }
+}
+
+/// The hyper-parameter grid: every combination of the axes is one grid point.
+public struct Grid: Sendable, Hashable {
+    public var width: [Int]
+    public var depth: [Int]
+    public var sigmaW: [Double]
+    public var sigmaB: [Double]
+    public var activation: [Activation]
+    public var weightInit: [WeightInit]
+
+    /// The number of grid points (the product of the axis lengths).
+    public var count: Int {
+        width.count * depth.count * sigmaW.count * sigmaB.count * activation.count * weightInit.count
+    }
+}
+
+/// A validated campaign: everything `signalprop sweep` needs, every key defaulted or checked.
+public struct Campaign: Sendable, Hashable {
+    public var name: String
+    public var seed: UInt64
+    /// Networks per grid point.
+    public var samples: Int
+    /// Networks per task. Tasks are the unit of scheduling and of the fixed reduction order.
+    public var block: Int
+    public var precision: Precision
+    public var grid: Grid
+    public var inputs: InputSource
+    public var forward: [ForwardObservable]
+}
+
+/// One point of the grid, numbered in the fixed expansion order.
+public struct GridPoint: Sendable, Hashable {
+    public let index: Int
+    public let network: NetworkSpec
+}
+
+extension Campaign {
+    /// The grid points in a fixed order: activation, init, width, depth, σ_b outermost
+    /// to innermost, then σ_w (so consecutive points sweep σ_w, as in a phase plot).
+    public var points: [GridPoint] {
+        var points: [GridPoint] = []
+        points.reserveCapacity(grid.count)
+        for activation in grid.activation {
+            for weightInit in grid.weightInit {
+                for width in grid.width {
+                    for depth in grid.depth {
+                        for sigmaB in grid.sigmaB {
+                            for sigmaW in grid.sigmaW {
+                                let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB,
+                                                       activation: activation, weightInit: weightInit)
+                                points.append(GridPoint(index: points.count, network: spec))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return points
+    }
+
+    /// Tasks per grid point: `⌈samples / block⌉`.
+    public var tasksPerPoint: Int { (samples + block - 1) / block }
+
+    /// The sample indices of task `t` (0-based within its point).
+    public func samples(ofTask t: Int) -> Range<Int> {
+        (t * block)..<min(samples, (t + 1) * block)
+    }
+}

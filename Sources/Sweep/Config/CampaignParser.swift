@@ -1,0 +1,266 @@
+import Ensembles
+import Foundation
+import MeanField
+import TOMLKit
+
+extension Campaign {
+    /// Reads and validates a campaign file (TOML, DESIGN §4). Relative input paths are
+    /// resolved against the file's folder.
+    public init(contentsOf path: String) throws(ConfigError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(key: "", "cannot read campaign file '\(path)'")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        try self.init(toml: String(decoding: data, as: UTF8.self), baseDirectory: folder.isEmpty ? "." : folder)
+    }
+
+    /// Parses and validates campaign TOML text.
+    public init(toml text: String, baseDirectory: String = ".") throws(ConfigError) {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(key: "", "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigError(key: "", "not valid TOML: \(error)")
+        }
+        let top = Section(table: root, path: "")
+        try top.allow(["name", "seed", "samples", "block", "precision", "grid", "network", "inputs", "observe"])
+
+        name = try top.string("name", default: "campaign")
+        guard !name.isEmpty else { throw ConfigError(key: "name", "must not be empty") }
+        let seedValue = try top.int("seed", default: 1)
+        guard seedValue >= 0 else { throw ConfigError(key: "seed", "\(seedValue) is negative; use an integer ≥ 0") }
+        seed = UInt64(seedValue)
+        samples = try top.int("samples", default: 32)
+        guard samples >= 2 else {
+            throw ConfigError(key: "samples", "\(samples) is too few; need ≥ 2 networks per point for a standard error")
+        }
+        block = try top.int("block", default: 8)
+        guard block >= 1 else { throw ConfigError(key: "block", "\(block) must be ≥ 1 network per task") }
+        let precisionName = try top.string("precision", default: "float64")
+        guard let p = Precision(rawValue: precisionName) else {
+            throw ConfigError(key: "precision", "'\(precisionName)' is not a precision; allowed: float32, float64")
+        }
+        precision = p
+
+        guard let gridTable = try top.table("grid") else {
+            throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
+        }
+        let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
+        try network.allow(["architecture", "init"])
+        let architecture = try network.string("architecture", default: "feedforward")
+        guard architecture == "feedforward" else {
+            throw ConfigError(key: "network.architecture", "'\(architecture)' is not available; allowed: feedforward")
+        }
+        grid = try Self.parseGrid(gridTable, network: network)
+
+        let inputTable = try top.table("inputs") ?? Section(table: TOMLTable(), path: "inputs")
+        inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
+
+        let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
+        try observe.allow(["forward"])
+        let names = try observe.stringList("forward", default: ["q", "c"])
+        var forward: [ForwardObservable] = []
+        for n in names {
+            guard let o = ForwardObservable(rawValue: n) else {
+                throw ConfigError(key: "observe.forward", "'\(n)' is not an observable; allowed: \(ForwardObservable.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if !forward.contains(o) { forward.append(o) }
+        }
+        guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
+        self.forward = forward
+    }
+
+    private static func parseGrid(_ g: Section, network: Section) throws(ConfigError) -> Grid {
+        try g.allow(["width", "depth", "sigma_w", "sigma_b", "activation"])
+        let width = try g.intAxis("width", min: 1, what: "a width ≥ 1")
+        let depth = try g.intAxis("depth", min: 1, what: "a depth ≥ 1")
+        let sigmaW = try g.realAxis("sigma_w", default: [1.0])
+        for s in sigmaW where !(s > 0) || !s.isFinite {
+            throw ConfigError(key: "grid.sigma_w", "\(s) is out of range; σ_w must be finite and > 0")
+        }
+        let sigmaB = try g.realAxis("sigma_b", default: [0.0])
+        for s in sigmaB where !(s >= 0) || !s.isFinite {
+            throw ConfigError(key: "grid.sigma_b", "\(s) is out of range; σ_b must be finite and ≥ 0")
+        }
+        var activations: [Activation] = []
+        for name in try g.stringList("activation", default: ["tanh"]) {
+            do { activations.append(try Activation(parsing: name)) } catch {
+                throw ConfigError(key: "grid.activation", "'\(name)' is not an activation; allowed: \(Activation.allowedNames.joined(separator: ", "))")
+            }
+        }
+        var inits: [WeightInit] = []
+        for name in try network.stringList("init", default: ["gaussian"]) {
+            guard let w = WeightInit(rawValue: name) else {
+                throw ConfigError(key: "network.init", "'\(name)' is not an initialisation; allowed: gaussian, orthogonal")
+            }
+            inits.append(w)
+        }
+        for (key, count) in [("grid.activation", activations.count), ("network.init", inits.count)] where count == 0 {
+            throw ConfigError(key: key, "is an empty list; give at least one value")
+        }
+        return Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits)
+    }
+
+    private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSource {
+        try t.allow(["kind", "count", "q0", "c0", "path", "normalize"])
+        let kind = try t.string("kind", default: "gram")
+        let q0 = try t.real("q0", default: 1.0)
+        guard q0 > 0, q0.isFinite else { throw ConfigError(key: "inputs.q0", "\(q0) is out of range; q0 = |x|²/N₀ must be finite and > 0") }
+        switch kind {
+        case "gram", "gaussian":
+            try t.forbid(["path", "normalize"], because: "only kind = \"file\" reads a file")
+            let count = try t.int("count", default: 4)
+            guard count >= 1 else { throw ConfigError(key: "inputs.count", "\(count) must be ≥ 1 input") }
+            if kind == "gaussian" {
+                try t.forbid(["c0"], because: "Gaussian inputs have random correlations; use kind = \"gram\" to set c0")
+                return .gaussian(count: count, q0: q0)
+            }
+            let c0 = try t.real("c0", default: 0.5)
+            let lower = count > 1 ? -1 / Double(count - 1) : -1
+            guard c0 <= 1, c0 > lower || (count == 1 && c0 >= -1) else {
+                throw ConfigError(key: "inputs.c0", "\(c0) is out of range; with \(count) inputs of equal correlation c0 must be in (\(lower), 1]")
+            }
+            let needed = c0 >= 0 ? count + 1 : count
+            if let w = grid.width.first(where: { $0 < needed }) {
+                throw ConfigError(key: "grid.width", "\(w) is too small for \(count) gram inputs; the input dimension equals the width and must be ≥ \(needed)")
+            }
+            return .gram(count: count, q0: q0, c0: c0)
+        case "file":
+            try t.forbid(["count", "c0"], because: "a file's inputs are its rows")
+            let path = try t.string("path", default: "")
+            guard !path.isEmpty else { throw ConfigError(key: "inputs.path", "missing; kind = \"file\" needs path = \"inputs.npy\" (or .csv)") }
+            let resolved = path.hasPrefix("/") ? path : baseDirectory + "/" + path
+            let rows: [[Double]]
+            do { rows = try InputFile.read(path: resolved) } catch {
+                throw ConfigError(key: "inputs.path", error.description)
+            }
+            let normalize = try t.bool("normalize", default: false)
+            return .file(path: path, rows: rows, q0: normalize ? q0 : nil)
+        default:
+            throw ConfigError(key: "inputs.kind", "'\(kind)' is not an input kind; allowed: gram, gaussian, file")
+        }
+    }
+}
+
+/// A TOML table with its dotted path, and typed getters that fail with a ``ConfigError``
+/// naming the key, the value and what was expected.
+struct Section {
+    let table: TOMLTable
+    let path: String
+
+    func key(_ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
+
+    func allow(_ keys: [String]) throws(ConfigError) {
+        for k in table.keys where !keys.contains(k) {
+            throw ConfigError(key: key(k), "unknown key; allowed here: \(keys.joined(separator: ", "))")
+        }
+    }
+
+    func forbid(_ keys: [String], because reason: String) throws(ConfigError) {
+        for k in keys where table.keys.contains(k) {
+            throw ConfigError(key: key(k), "not allowed with this input kind: \(reason)")
+        }
+    }
+
+    func table(_ k: String) throws(ConfigError) -> Section? {
+        guard let v = table[k] else { return nil }
+        guard let t = v.table else { throw ConfigError(key: key(k), "expected a table, got \(describe(v))") }
+        return Section(table: t, path: key(k))
+    }
+
+    func string(_ k: String, default d: String) throws(ConfigError) -> String {
+        guard let v = table[k] else { return d }
+        guard let s = v.string else { throw ConfigError(key: key(k), "expected a string, got \(describe(v))") }
+        return s
+    }
+
+    func int(_ k: String, default d: Int) throws(ConfigError) -> Int {
+        guard let v = table[k] else { return d }
+        guard let i = v.int else { throw ConfigError(key: key(k), "expected an integer, got \(describe(v))") }
+        return i
+    }
+
+    func real(_ k: String, default d: Double) throws(ConfigError) -> Double {
+        guard let v = table[k] else { return d }
+        if let x = v.double { return x }
+        if let i = v.int { return Double(i) }
+        throw ConfigError(key: key(k), "expected a number, got \(describe(v))")
+    }
+
+    func bool(_ k: String, default d: Bool) throws(ConfigError) -> Bool {
+        guard let v = table[k] else { return d }
+        guard let b = v.bool else { throw ConfigError(key: key(k), "expected true or false, got \(describe(v))") }
+        return b
+    }
+
+    /// A string or a list of strings.
+    func stringList(_ k: String, default d: [String]) throws(ConfigError) -> [String] {
+        guard let v = table[k] else { return d }
+        if let s = v.string { return [s] }
+        guard let a = v.array else { throw ConfigError(key: key(k), "expected a string or a list of strings, got \(describe(v))") }
+        var out: [String] = []
+        for e in a {
+            guard let s = e.string else { throw ConfigError(key: key(k), "expected a list of strings, found \(describe(e))") }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// A number, a list of numbers, or `{ from, to, steps }` (evenly spaced, both ends included).
+    func realAxis(_ k: String, default d: [Double]?) throws(ConfigError) -> [Double] {
+        guard let v = table[k] else {
+            if let d { return d }
+            throw ConfigError(key: key(k), "missing; give a list like [1.0, 2.0] or { from = 1.0, to = 2.0, steps = 5 }")
+        }
+        let values: [Double]
+        if let x = v.double ?? v.int.map(Double.init) {
+            values = [x]
+        } else if let a = v.array {
+            var out: [Double] = []
+            for e in a {
+                guard let x = e.double ?? e.int.map(Double.init) else {
+                    throw ConfigError(key: key(k), "expected a list of numbers, found \(describe(e))")
+                }
+                out.append(x)
+            }
+            values = out
+        } else if let t = v.table {
+            let range = Section(table: t, path: key(k))
+            try range.allow(["from", "to", "steps"])
+            for required in ["from", "to", "steps"] where t[required] == nil {
+                throw ConfigError(key: range.key(required), "missing; a range is { from = a, to = b, steps = n }")
+            }
+            let from = try range.real("from", default: 0), to = try range.real("to", default: 0)
+            let steps = try range.int("steps", default: 0)
+            guard steps >= 1 else { throw ConfigError(key: range.key("steps"), "\(steps) must be ≥ 1") }
+            guard steps > 1 || from == to else {
+                throw ConfigError(key: range.key("steps"), "1 step cannot span from \(from) to \(to); use steps ≥ 2 or from = to")
+            }
+            values = steps == 1 ? [from] : (0..<steps).map { i in
+                i == steps - 1 ? to : from + (to - from) * Double(i) / Double(steps - 1)
+            }
+        } else {
+            throw ConfigError(key: key(k), "expected a number, a list of numbers or { from, to, steps }, got \(describe(v))")
+        }
+        guard !values.isEmpty else { throw ConfigError(key: key(k), "is an empty list; give at least one value") }
+        return values
+    }
+
+    /// Like ``realAxis`` but every value must be an integer ≥ `min`.
+    func intAxis(_ k: String, min: Int, what: String) throws(ConfigError) -> [Int] {
+        var out: [Int] = []
+        for x in try realAxis(k, default: nil) {
+            guard x == x.rounded(), x >= Double(min), x < 1e9 else {
+                throw ConfigError(key: key(k), "\(x) is out of range; each value must be \(what)")
+            }
+            out.append(Int(x))
+        }
+        return out
+    }
+
+    private func describe(_ v: TOMLValueConvertible) -> String {
+        "\(v.type) \(v.debugDescription)"
+    }
+}

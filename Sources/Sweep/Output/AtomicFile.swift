@@ -1,0 +1,38 @@
+import Foundation
+
+/// Why an output could not be written.
+public struct OutputError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Writes a file by writing a temporary sibling and renaming it over the target, so a
+/// killed run never leaves a half-written table (rename is atomic within a file system).
+enum AtomicFile {
+    static func write(_ text: String, to path: String) throws(OutputError) {
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
+            throw OutputError(path: temporary, reason: "cannot create the file")
+        }
+        guard rename(temporary, path) == 0 else {
+            throw OutputError(path: path, reason: "cannot rename \(temporary) into place (errno \(errno))")
+        }
+    }
+}
+
+/// CSV cells: numbers in Swift's shortest round-trip form (so tables are byte-identical
+/// whenever the values are bit-identical), undefined values as empty cells.
+enum CSV {
+    static func number(_ x: Double?) -> String {
+        guard let x else { return "" }
+        return x.isFinite ? "\(x)" : (x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf"))
+    }
+
+    static func text(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    static func row(_ cells: [String]) -> String { cells.joined(separator: ",") + "\n" }
+}

@@ -1,0 +1,139 @@
+import Ensembles
+import Foundation
+import LinearAlgebra
+import MPI
+
+/// The package version written into every manifest.
+public let signalPropVersion = "0.1.0"
+
+extension Campaign {
+    /// The campaign with every default filled in, as a JSON-ready dictionary: two files
+    /// that mean the same campaign normalise to the same object (and the same ``hash``).
+    public var normalized: [String: Any] {
+        var inputs: [String: Any]
+        switch self.inputs {
+        case .gram(let count, let q0, let c0): inputs = ["kind": "gram", "count": count, "q0": q0, "c0": c0]
+        case .gaussian(let count, let q0): inputs = ["kind": "gaussian", "count": count, "q0": q0]
+        case .file(let path, let rows, let q0):
+            inputs = ["kind": "file", "path": path, "rows": rows.count, "columns": rows.first?.count ?? 0,
+                      "content_hash": Self.fnv1a(rows.flatMap { $0.map { $0.bitPattern } })]
+            if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
+        }
+        return [
+            "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,
+            "grid": ["width": grid.width, "depth": grid.depth, "sigma_w": grid.sigmaW, "sigma_b": grid.sigmaB,
+                     "activation": grid.activation.map(\.name)] as [String: Any],
+            "network": ["architecture": "feedforward", "init": grid.weightInit.map(\.rawValue)] as [String: Any],
+            "inputs": inputs,
+            "observe": ["forward": forward.map(\.rawValue)],
+        ]
+    }
+
+    /// FNV-1a (64-bit) of the normalised configuration's canonical JSON, in hex.
+    public var hash: String {
+        let data = (try? JSONSerialization.data(withJSONObject: normalized, options: [.sortedKeys])) ?? Data()
+        return Self.fnv1a(data.map { UInt64($0) })
+    }
+
+    static func fnv1a(_ words: [UInt64]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for w in words {
+            var v = w
+            for _ in 0..<8 {
+                h ^= v & 0xff
+                h = h &* 0x0000_0100_0000_01b3
+                v >>= 8
+            }
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Software the run used, for the manifest and `bench`.
+public enum SoftwareVersions {
+    public static var swift: String {
+        #if compiler(>=6.3)
+        "6.3+"
+        #elseif compiler(>=6.2)
+        "6.2"
+        #else
+        "6.0–6.1"
+        #endif
+    }
+
+    /// The CPU the engine was compiled for (Package.swift: `SIGNALPROP_PORTABLE`).
+    public static var targetCPU: String {
+        #if SIGNALPROP_NATIVE
+        "native (the build host's CPU)"
+        #else
+        "baseline x86-64 (portable build)"
+        #endif
+    }
+
+    public static var dictionary: [String: Any] {
+        ["signalprop": signalPropVersion, "swift": swift, "openmpi": MPIRuntime.libraryVersion,
+         "openblas": OpenBLAS.configuration, "openblas_core": OpenBLAS.coreName]
+    }
+}
+
+/// `manifest.json`: what ran, on what, how long, and what went wrong where.
+struct Manifest {
+    let campaign: Campaign
+    let configPath: String
+    let started: Date
+    let finished: Date
+    let wallSeconds: Double
+    let threads: Int
+    let points: [PreparedPoint]
+    let statistics: [EnsembleStatistics]
+    let pointSeconds: [Double]
+    let tasks: Int
+
+    /// "point 3 (…): q non-finite in 5 networks from layer 12" for every affected point.
+    var divergedPoints: [String] {
+        var notes: [String] = []
+        for (i, s) in statistics.enumerated() {
+            for (k, name) in s.names.enumerated() {
+                guard let layer = s.moments[k].firstIndex(where: { $0.nonFinite > 0 }) else { continue }
+                let worst = s.moments[k].map(\.nonFinite).max() ?? 0
+                notes.append("point \(points[i].point.index): \(name) diverged at layer \(layer + 1) "
+                             + "(non-finite in up to \(worst) of \(s.networks) networks; excluded from the means)")
+            }
+        }
+        return notes
+    }
+
+    func json() throws(OutputError) -> String {
+        let iso = ISO8601DateFormatter()
+        var perPoint: [[String: Any]] = []
+        for (i, p) in points.enumerated() {
+            let diverged = statistics[i].moments.contains { $0.contains { $0.nonFinite > 0 } }
+            perPoint.append(["point": p.point.index, "status": diverged ? "diverged" : "ok",
+                             "networks": statistics[i].networks, "task_seconds": pointSeconds[i]])
+        }
+        let rank = (try? MPIRuntime.world()).map { ["ranks": $0.size, "host": MPIRuntime.processorName] as [String: Any] }
+        let object: [String: Any] = [
+            "signalprop_version": signalPropVersion,
+            "config_path": configPath,
+            "config": campaign.normalized,
+            "config_hash": campaign.hash,
+            "seed": Int(campaign.seed),
+            "started": iso.string(from: started),
+            "finished": iso.string(from: finished),
+            "wall_seconds": wallSeconds,
+            "execution": (rank ?? ["ranks": 1]).merging(["threads": threads, "blas_threads_per_worker": 1,
+                                                         "tasks": tasks, "target_cpu": SoftwareVersions.targetCPU],
+                                                        uniquingKeysWith: { a, _ in a }),
+            "software": SoftwareVersions.dictionary,
+            "points": perPoint,
+            "warnings": divergedPoints,
+        ]
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            return String(decoding: data, as: UTF8.self) + "\n"
+        } catch {
+            throw OutputError(path: "manifest.json", reason: "cannot encode: \(error)")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Ensembles
+import MeanField
+
+/// The tidy output tables of a sweep (DESIGN §4).
+struct Tables {
+    let campaign: Campaign
+    let points: [PreparedPoint]
+    let theories: [PointTheory]
+    let statistics: [EnsembleStatistics]
+
+    static let parameterHeader = ["point", "width", "depth", "sigma_w", "sigma_b", "activation", "init"]
+
+    static func parameters(_ p: GridPoint) -> [String] {
+        let n = p.network
+        return [String(p.index), String(n.width), String(n.depth), CSV.number(n.sigmaW), CSV.number(n.sigmaB),
+                CSV.text(n.activation.name), n.weightInit.rawValue]
+    }
+
+    /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
+    /// standard error, the number of finite values and the mean-field prediction.
+    func layersCSV() -> String {
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory"])
+        for (i, prepared) in points.enumerated() {
+            let s = statistics[i], theory = theories[i]
+            let prefix = Self.parameters(prepared.point)
+            for layer in 1...s.depth {
+                for (k, name) in s.names.enumerated() {
+                    let m = s.moments[k][layer - 1]
+                    text += CSV.row(prefix + [String(layer), name, CSV.number(m.count > 0 ? m.mean : nil),
+                                              CSV.number(m.standardError), String(m.count),
+                                              CSV.number(theory.value(of: name, layer: layer, batch: prepared.inputs.count))])
+                }
+            }
+        }
+        return text
+    }
+
+    /// `points.csv`: one row per grid point with the theory scalars (q*, c*, χ1, ξ_q,
+    /// ξ_c, phase) and the measured last-layer q and c.
+    func pointsCSV() -> String {
+        var text = CSV.row(Self.parameterHeader + ["samples", "q_star", "c_star", "chi1", "xi_q", "xi_c", "phase",
+                                                  "layers_to_1pct", "status", "q_last", "q_last_stderr",
+                                                  "c_last", "c_last_stderr", "q_last_theory", "c_last_theory"])
+        for (i, prepared) in points.enumerated() {
+            let s = statistics[i], f = theories[i].fixedPoints
+            func last(_ name: String) -> RunningMoments? {
+                s.names.firstIndex(of: name).map { s.moments[$0][s.depth - 1] }
+            }
+            let q = last("q"), c = last("c")
+            let depth = prepared.point.network.depth
+            text += CSV.row(Self.parameters(prepared.point) + [
+                String(s.networks), CSV.number(f.qStar), CSV.number(f.cStar), CSV.number(f.chi1),
+                CSV.number(f.xiQ), CSV.number(f.xiC), f.phase.rawValue,
+                f.layersToOnePercent.map(String.init) ?? "", CSV.text(f.status),
+                CSV.number(q.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(q?.standardError),
+                CSV.number(c.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(c?.standardError),
+                CSV.number(theories[i].value(of: "q", layer: depth, batch: prepared.inputs.count)),
+                CSV.number(theories[i].value(of: "c", layer: depth, batch: prepared.inputs.count)),
+            ])
+        }
+        return text
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Sweep
+
+/// `signalprop`: Monte Carlo campaigns on random deep networks at initialisation, held
+/// against mean-field theory.
+struct SignalProp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signalprop",
+        abstract: "Monte Carlo of random deep networks at initialisation, beside mean-field theory.",
+        discussion: """
+        Sample many random networks over a grid of (width, depth, σ_w, σ_b, activation, init),
+        measure how signals and correlations propagate with depth, and write the ensemble
+        statistics next to the predictions of mean-field theory (Poole et al. 2016,
+        Schoenholz et al. 2017).
+
+        Start with:  signalprop sweep examples/quickstart.toml --out out/quickstart
+                     python3 scripts/plot.py out/quickstart
+        """,
+        version: signalPropVersion,
+        subcommands: [SweepCommand.self, TheoryCommand.self, PhaseDiagramCommand.self, BenchCommand.self]
+    )
+}
+
+/// Exit status for bad configuration or arguments (DESIGN §4).
+let usageExitCode: Int32 = 2
+
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try SignalProp.parseAsRoot()
+            try command.run()
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(usageExitCode)
+        } catch let error as CommandFailure {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            exit(error.status)
+        } catch {
+            let code = SignalProp.exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((SignalProp.fullMessage(for: error) + "\n").utf8))
+                exit(usageExitCode)
+            }
+            SignalProp.exit(withError: error)
+        }
+    }
+}
+
+/// A failure the command reports with its own exit status (1: the run failed, 2: bad input).
+struct CommandFailure: Error {
+    let message: String
+    let status: Int32
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import MeanField
+
+/// Parses an activation name as an option value.
+extension Activation: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+    public static var allValueStrings: [String] { allowedNames }
+}
+
+struct TheoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "theory",
+        abstract: "Mean-field predictions for one network family: fixed points, depth scales, q^l and c^l.",
+        discussion: """
+        Iterates the length and correlation maps of Poole et al. (2016) from two inputs with
+        |x|²/N₀ = q0 and correlation c0 (first layer q¹ = σ_w² q0 + σ_b²), and reports the
+        fixed points q*, c*, χ1 = σ_w² E φ′(√q* z)², the depth scales ξ_q, ξ_c
+        (Schoenholz et al. 2017), the phase, the critical σ_w at this σ_b, and the layers
+        until q^l is within 1% of q*. Undefined values are null with a status saying why.
+
+        Example:
+          signalprop theory --activation tanh --sigma-w 1.5 --sigma-b 0.3 --depth 10 --q0 1 --c0 0.5 --json
+        """
+    )
+
+    @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
+    var activation: Activation
+
+    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0); W_ij ~ N(0, σ_w²/N).")
+    var sigmaW: Double
+
+    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
+    var sigmaB: Double = 0
+
+    @Option(help: "Number of layers to iterate.")
+    var depth: Int = 10
+
+    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
+    var q0: Double = 1
+
+    @Option(help: "Correlation of the two inputs, in [-1, 1].")
+    var c0: Double = 0.5
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
+        guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
+        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
+        guard q0 > 0, q0.isFinite else { throw ValidationError("--q0 must be finite and > 0, got \(q0)") }
+        guard (-1...1).contains(c0) else { throw ValidationError("--c0 must be in [-1, 1], got \(c0)") }
+    }
+
+    func run() throws {
+        let maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
+        let layers = maps.propagate(inputGram: [q0, c0 * q0, c0 * q0, q0], count: 2, depth: depth)
+        let fixed = maps.fixedPoints()
+        let critical = try? MeanFieldMaps.criticalSigmaW(sigmaB: sigmaB, activation: activation)
+        let q = layers.map(\.meanQ), c = layers.map { $0.meanC ?? .nan }
+        if json {
+            let object: [String: Any] = [
+                "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
+                "q0": q0, "c0": c0,
+                "q_star": JSON.number(fixed.qStar), "c_star": JSON.number(fixed.cStar), "chi1": JSON.number(fixed.chi1),
+                "xi_q": JSON.number(fixed.xiQ), "xi_c": JSON.number(fixed.xiC), "phase": fixed.phase.rawValue,
+                "status": fixed.status, "layers_to_1pct": fixed.layersToOnePercent.map { $0 as Any } ?? NSNull(),
+                "critical_sigma_w": JSON.number(critical ?? nil),
+                "q": q.map { JSON.number($0) }, "c": c.map { JSON.number($0) },
+            ]
+            print(try JSON.text(object))
+            return
+        }
+        func show(_ x: Double?) -> String { x.map { String(format: "%.6g", $0) } ?? "—" }
+        print("\(activation.name)  σ_w = \(sigmaW)  σ_b = \(sigmaB)  (inputs: q0 = \(q0), c0 = \(c0))")
+        print("  q* = \(show(fixed.qStar))   c* = \(show(fixed.cStar))   χ1 = \(show(fixed.chi1))   phase: \(fixed.phase.rawValue)")
+        print("  ξ_q = \(show(fixed.xiQ))   ξ_c = \(show(fixed.xiC))   σ_w* at this σ_b = \(show(critical ?? nil))"
+              + "   layers to 1% of q*: \(fixed.layersToOnePercent.map(String.init) ?? "—")")
+        if fixed.status != "ok" { print("  status: \(fixed.status)") }
+        print("\n  layer            q^l            c^l")
+        for (l, layer) in layers.enumerated() {
+            print("  " + String(l + 1).leftPadded(5) + show(layer.meanQ).leftPadded(15) + show(layer.meanC).leftPadded(15))
+        }
+    }
+}
+
+/// JSON helpers shared by the commands: non-finite and missing numbers become null.
+enum JSON {
+    static func number(_ x: Double?) -> Any {
+        guard let x, x.isFinite else { return NSNull() }
+        return x
+    }
+
+    static func text(_ object: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

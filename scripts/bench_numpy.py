@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""numpy baseline for BENCHMARKS.md: the Swift engine is measured against these
+numbers, taken on the same machine in the same run.
+
+Usage:  python3 scripts/bench_numpy.py [--json]
+
+Single-threaded (OPENBLAS/OMP/MKL_NUM_THREADS=1 set before numpy is imported,
+and threadpoolctl if installed). Measures:
+  normals_per_s                float64 standard normals per second,
+                               np.random.default_rng(1).standard_normal(2**22);
+                               median of 9 repeats.
+  dgemm_gflops                 float64 1024x1024 @ 1024x1024 (2 N^3 flops);
+                               median of 7 repeats.
+  forward_seconds_per_network  the dense forward workload: N=1024, L=50, B=8,
+                               tanh, sigma_w=1.5, sigma_b=0.3, float64. Per layer
+                               W = N(0, sigma_w^2/N) (N x N, drawn fresh),
+                               b = N(0, sigma_b^2), H = W X + b, X = tanh(H);
+                               records q (mean of H^2 over rows, per input) and
+                               the B x B Gram H^T H / N. Inputs have |x|^2/N = 1.
+                               Median over 7 networks (after one warm-up).
+"""
+import os
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+try:  # optional: also pin pools that ignore the environment
+    from threadpoolctl import threadpool_limits, threadpool_info
+    threadpool_limits(1)
+except ImportError:
+    threadpool_info = None
+
+
+def median_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)), float(np.min(ts))
+
+
+def bench_normals(repeats=9):
+    n = 1 << 22
+    rng = np.random.default_rng(1)
+    t, tmin = median_time(lambda: rng.standard_normal(n), repeats)
+    return n / t, n / tmin
+
+
+def bench_dgemm(n=1024, repeats=7):
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    c = np.empty((n, n))
+    t, tmin = median_time(lambda: np.matmul(a, b, out=c), repeats)
+    return 2 * n**3 / t / 1e9, 2 * n**3 / tmin / 1e9
+
+
+def forward_network(rng, x0, L=50, sigma_w=1.5, sigma_b=0.3):
+    """One network: returns q (L x B) and the Gram matrices (L x B x B)."""
+    n, bsz = x0.shape
+    q = np.empty((L, bsz))
+    gram = np.empty((L, bsz, bsz))
+    x = x0
+    scale = sigma_w / np.sqrt(n)
+    for l in range(L):
+        w = rng.standard_normal((n, n)) * scale
+        b = rng.standard_normal(n) * sigma_b
+        h = w @ x + b[:, None]
+        q[l] = np.mean(h * h, axis=0)
+        gram[l] = h.T @ h / n
+        x = np.tanh(h)
+    return q, gram
+
+
+def bench_forward(n=1024, L=50, bsz=8, networks=7):
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((n, bsz))
+    x0 *= np.sqrt(n) / np.linalg.norm(x0, axis=0)  # |x|^2/N = 1
+    t, tmin = median_time(lambda: forward_network(rng, x0, L), networks)
+    q, _ = forward_network(rng, x0, L)
+    return t, tmin, float(q[-1].mean())
+
+
+def blas_info():
+    if threadpool_info is not None:
+        return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                for d in threadpool_info()]
+    try:
+        cfg = np.show_config(mode="dicts")
+        bl = cfg.get("Build Dependencies", {}).get("blas", {})
+        return {k: bl.get(k) for k in ("name", "version")}
+    except Exception:
+        return None
+
+
+def main():
+    normals, normals_best = bench_normals()
+    gflops, gflops_best = bench_dgemm()
+    fwd, fwd_best, q_last = bench_forward()
+    res = {
+        "normals_per_s": normals,
+        "dgemm_gflops": gflops,
+        "forward_seconds_per_network": fwd,
+        "best": {"normals_per_s": normals_best, "dgemm_gflops": gflops_best,
+                 "forward_seconds_per_network": fwd_best},
+        "forward_workload": {"N": 1024, "L": 50, "B": 8, "activation": "tanh",
+                             "sigma_w": 1.5, "sigma_b": 0.3, "dtype": "float64",
+                             "q_last_layer": q_last},
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "machine": platform.machine(),
+        "blas": blas_info(),
+        "threads": 1,
+    }
+    if "--json" in sys.argv[1:]:
+        print(json.dumps(res, indent=2))
+        return
+    print(f"numpy {res['numpy_version']}, python {res['python_version']}, 1 thread, blas: {res['blas']}")
+    print(f"{'measure':<30}{'median':>14}{'best':>14}")
+    print(f"{'normals_per_s':<30}{normals:>14.4g}{normals_best:>14.4g}")
+    print(f"{'dgemm_gflops (1024^3, f64)':<30}{gflops:>14.2f}{gflops_best:>14.2f}")
+    print(f"{'forward_s/network (N1024 L50 B8)':<30}{fwd:>14.4f}{fwd_best:>14.4f}")
+    print(f"(forward: q at the last layer = {q_last:.4f}; mean-field q* = 0.961 for tanh, sigma_w=1.5, sigma_b=0.3)")
+
+
+if __name__ == "__main__":
+    main()
