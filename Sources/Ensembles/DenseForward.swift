@@ -106,10 +106,10 @@ public struct DenseForwardSampler<T: BLASScalar & GaussianFillable> {
         case .orthogonal:
             if n >= fanIn {
                 let o = try Matrix<T>.haarOrthogonal(rows: n, columns: fanIn, stream: weights)
-                h.multiply(o, .none, source, .none, alpha: T(sigmaW * (Double(n) / Double(fanIn)).squareRoot()))
+                h.multiply(o, source, alpha: T(sigmaW * (Double(n) / Double(fanIn)).squareRoot()))
             } else {
                 let o = try Matrix<T>.haarOrthogonal(rows: fanIn, columns: n, stream: weights)
-                h.multiply(o, .transposed, source, .none, alpha: T(sigmaW))
+                h.multiply(o, source, transA: .transposed, alpha: T(sigmaW))
             }
         }
         if spec.sigmaB > 0 {

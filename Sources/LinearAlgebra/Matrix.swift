@@ -57,9 +57,8 @@ public enum Transpose: Sendable {
 
 extension Matrix {
     /// `C ← α op(A) op(B) + β C` (BLAS `?gemm`), in place in `self`.
-    public mutating func multiply(_ a: Matrix, _ transA: Transpose = .none,
-                                  _ b: Matrix, _ transB: Transpose = .none,
-                                  alpha: T = 1, beta: T = 0) {
+    public mutating func multiply(_ a: Matrix, _ b: Matrix, transA: Transpose = .none,
+                                  transB: Transpose = .none, alpha: T = 1, beta: T = 0) {
         let (m, k) = transA == .none ? (a.rows, a.columns) : (a.columns, a.rows)
         let (kb, n) = transB == .none ? (b.rows, b.columns) : (b.columns, b.rows)
         precondition(k == kb && m == rows && n == columns,
@@ -78,12 +77,12 @@ extension Matrix {
     }
 
     /// The product `op(A) op(B)`.
-    public static func product(_ a: Matrix, _ transA: Transpose = .none,
-                               _ b: Matrix, _ transB: Transpose = .none) -> Matrix {
+    public static func product(_ a: Matrix, _ b: Matrix, transA: Transpose = .none,
+                               transB: Transpose = .none) -> Matrix {
         let m = transA == .none ? a.rows : a.columns
         let n = transB == .none ? b.columns : b.rows
         var c = Matrix(rows: m, columns: n)
-        c.multiply(a, transA, b, transB)
+        c.multiply(a, b, transA: transA, transB: transB)
         return c
     }
 

@@ -190,15 +190,15 @@ public enum Activation: Hashable, Sendable {
         }
     }
 
-    /// Points (in x) where the Gaussian quadrature starts new panels: the kinks, and for
-    /// activations that bend on the unit scale a geometric ladder 0, ±1, ±4, ±16 so that a
-    /// narrow Gaussian (small q) or a wide one (large q, where φ's structure is a thin layer
-    /// of width ~1/√q in z) is resolved from the first subdivision on.
-    public var quadratureBreakpoints: [Double] {
+    /// Where the Gaussian quadrature starts panels: the kinks, and for activations that bend on
+    /// the unit scale a geometric ladder 0, ±1, ±4, ±16 of bends, so that a wide Gaussian
+    /// (large q, where φ's structure is a thin layer of width ~1/√q in z) is resolved from the
+    /// first subdivision on.
+    public var breakpoints: Breakpoints {
         switch self {
-        case .linear, .relu, .leakyReLU, .hardTanh: return kinks
+        case .linear, .relu, .leakyReLU, .hardTanh: Breakpoints(kinks: kinks)
         case .tanh, .sigmoid, .erf, .selu, .gelu, .silu, .softplus, .elu:
-            return [-16, -4, -1, 0, 1, 4, 16]
+            Breakpoints(kinks: kinks, bends: [-16, -4, -1, 0, 1, 4, 16])
         }
     }
 

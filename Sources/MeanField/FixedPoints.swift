@@ -70,6 +70,8 @@ extension MeanFieldMaps {
     /// The fixed point of `V` that iterating from q = 1 approaches: if V(1) > 1 the first root
     /// of V(q) − q above 1 (bracketed on q = 4ᵏ, then Brent), if V(1) < 1 the first root below
     /// (bracketed on q = 8⁻ᵏ). For a non-decreasing V this is the limit of q^l = V(q^{l−1}).
+    /// |V(1) − 1| ≤ 10⁻¹⁴ counts as q* = 1 (e.g. relu at σ_w = √2, σ_b = 0, where V is the
+    /// identity).
     func lengthFixedPoint() -> LengthFixedPoint {
         let gap = { (q: Double) in self.lengthMap(q) - q }
         let atOne = gap(1)
@@ -77,8 +79,11 @@ extension MeanFieldMaps {
         if atOne > 0 {
             var (lo, gapLo) = (1.0, atOne)
             while lo < Self.unboundedLength {
+                // A root needs a gap clearly below the rounding of V(q) − q: otherwise a map that
+                // grows by a constant (V(q) = q + σ_b², e.g. linear at σ_w = 1) would show a
+                // spurious root where σ_b² drops below the last bit of q.
                 let hi = 4 * lo, gapHi = gap(hi)
-                if gapHi <= 0 { return .finite(brentRoot(gap, lo, hi, fa: gapLo, fb: gapHi)) }
+                if gapHi < -8 * Double.ulpOfOne * hi { return .finite(brentRoot(gap, lo, hi, fa: gapLo, fb: gapHi)) }
                 (lo, gapLo) = (hi, gapHi)
             }
             return .unbounded

@@ -8,13 +8,46 @@ public struct QuadratureEstimate: Sendable, Equatable {
     public var converged: Bool
 }
 
-/// Globally adaptive 7/15-point Gauss–Kronrod quadrature on a finite interval (Piessens,
-/// de Doncker-Kapenga, Überhuber and Kahaner, *QUADPACK*, 1983, routines QK15/QAG).
+/// A Gauss–Kronrod pair on [−1, 1]: the Kronrod abscissae in [0, 1) largest first, ending
+/// with 0; the Gauss abscissae are those at odd indices. Constants of QUADPACK (Piessens et
+/// al. 1983), computed by L. W. Fullerton (Bell Labs, 1981).
+struct KronrodRule: Sendable {
+    let nodes: [Double]
+    let kronrodWeights: [Double]
+    /// Gauss weights for nodes[1], nodes[3], … (the 10-point rule has no centre node).
+    let gaussWeights: [Double]
+
+    /// QK21: the 10-point Gauss rule and its 21-point Kronrod extension (exact to degree 31).
+    static let k21 = KronrodRule(
+        nodes: [
+            0.995657163025808080735527280689003, 0.973906528517171720077964012084452,
+            0.930157491355708226001207180059508, 0.865063366688984510732096688423493,
+            0.780817726586416897063717578345042, 0.679409568299024406234327365114874,
+            0.562757134668604683339000099272694, 0.433395394129247190799265943165784,
+            0.294392862701460198131126603103866, 0.148874338981631210884826001129720, 0,
+        ],
+        kronrodWeights: [
+            0.011694638867371874278064396062192, 0.032558162307964727478818972459390,
+            0.054755896574351996031381300244580, 0.075039674810919952767043140916190,
+            0.093125454583697605535065465083366, 0.109387158802297641899210590325805,
+            0.123491976262065851077958109831074, 0.134709217311473325928054001771707,
+            0.142775938577060080797094273138717, 0.147739104901338491374841515972068,
+            0.149445554002916905664936468389821,
+        ],
+        gaussWeights: [
+            0.066671344308688137593568809893332, 0.149451349150580593145776339657697,
+            0.219086362515982043995534934228163, 0.269266719309996355091226921569469,
+            0.295524224714752870173892994651338,
+        ])
+}
+
+/// Globally adaptive Gauss–Kronrod quadrature on a finite interval (Piessens,
+/// de Doncker-Kapenga, Überhuber and Kahaner, *QUADPACK*, 1983, routines QK21/QAG).
 ///
 /// The interval is first cut at the given breakpoints (kinks of the integrand, or points
 /// where it changes on a new length scale); then the panel with the largest error estimate
 /// is bisected until Σ error ≤ `relativeTolerance` · ∫|f| or `maxPanels` is reached.
-/// Each panel's error is QUADPACK's `resasc · min(1, (200 |K15 − G7| / resasc)^{3/2})`,
+/// Each panel's error is QUADPACK's `resasc · min(1, (200 |Kronrod − Gauss| / resasc)^{3/2})`,
 /// floored at 50 ε ∫_panel |f|.
 struct AdaptiveGaussKronrod: Sendable {
     var relativeTolerance: Double
@@ -27,10 +60,11 @@ struct AdaptiveGaussKronrod: Sendable {
 
     /// ∫ f over [points.first, points.last], `points` sorted ascending (at least two).
     func integrate(over points: [Double], _ f: (Double) -> Double) -> QuadratureEstimate {
+        let rule = KronrodRule.k21
         var panels: [Panel] = []
-        panels.reserveCapacity(Swift.max(maxPanels, points.count))
+        panels.reserveCapacity(points.count + 32)
         for i in 1..<points.count where points[i] > points[i - 1] {
-            panels.append(Self.kronrod15(f, points[i - 1], points[i]))
+            panels.append(Self.panel(rule, f, points[i - 1], points[i]))
         }
         while true {
             var value = 0.0, error = 0.0, absolute = 0.0, worst = -1, worstError = 0.0
@@ -45,61 +79,45 @@ struct AdaptiveGaussKronrod: Sendable {
             if panels.count >= maxPanels || !(mid > p.a && mid < p.b) {
                 return QuadratureEstimate(value: value, error: error, converged: false)
             }
-            panels[worst] = Self.kronrod15(f, p.a, mid)
-            panels.append(Self.kronrod15(f, mid, p.b))
+            panels[worst] = Self.panel(rule, f, p.a, mid)
+            panels.append(Self.panel(rule, f, mid, p.b))
         }
     }
 
-    /// QUADPACK QK15 on [a, b].
+    /// QUADPACK's QK21 on [a, b].
     @inline(__always)
-    private static func kronrod15(_ f: (Double) -> Double, _ a: Double, _ b: Double) -> Panel {
-        // Kronrod abscissae on (0, 1], largest first; the odd-indexed ones (1, 3, 5) are the
-        // 7-point Gauss abscissae; the centre is a node of both rules.
-        let xgk: SIMD8<Double> = [
-            0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
-            0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
-            0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
-            0.207784955007898467600689403773245, 0,
-        ]
-        let wgk: SIMD8<Double> = [
-            0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
-            0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
-            0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
-            0.204432940075298892414161999234649, 0.209482141084727828012999174891714,
-        ]
-        let wg: SIMD4<Double> = [
-            0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
-            0.381830050505118944950369775488975, 0.417959183673469387755102040816327,
-        ]
+    private static func panel(_ rule: KronrodRule, _ f: (Double) -> Double, _ a: Double, _ b: Double) -> Panel {
+        let n = rule.nodes.count - 1          // symmetric pairs
         let centre = 0.5 * (a + b), half = 0.5 * (b - a)
         let fc = f(centre)
-        var left = SIMD8<Double>(repeating: 0), right = SIMD8<Double>(repeating: 0)
-        for j in 0..<7 {
-            let dx = half * xgk[j]
-            left[j] = f(centre - dx)
-            right[j] = f(centre + dx)
+        var kronrod = rule.kronrodWeights[n] * fc
+        var gauss = 0.0
+        var absolute = rule.kronrodWeights[n] * Swift.abs(fc)
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * n) { values in
+            for j in 0..<n {
+                let dx = half * rule.nodes[j]
+                let left = f(centre - dx), right = f(centre + dx)
+                values[2 * j] = left; values[2 * j + 1] = right
+                kronrod += rule.kronrodWeights[j] * (left + right)
+                absolute += rule.kronrodWeights[j] * (Swift.abs(left) + Swift.abs(right))
+                if j % 2 == 1 { gauss += rule.gaussWeights[j / 2] * (left + right) }
+            }
+            let mean = 0.5 * kronrod
+            var spread = rule.kronrodWeights[n] * Swift.abs(fc - mean)
+            for j in 0..<n {
+                spread += rule.kronrodWeights[j] * (Swift.abs(values[2 * j] - mean) + Swift.abs(values[2 * j + 1] - mean))
+            }
+            let h = Swift.abs(half)
+            absolute *= h; spread *= h
+            var error = Swift.abs((kronrod - gauss) * half)
+            if spread != 0 && error != 0 {
+                let r = 200 * error / spread
+                error = spread * Swift.min(1, r * r.squareRoot())
+            }
+            if absolute > Double.leastNormalMagnitude / (50 * Double.ulpOfOne) {
+                error = Swift.max(50 * Double.ulpOfOne * absolute, error)
+            }
+            return Panel(a: a, b: b, value: kronrod * half, error: error, absolute: absolute)
         }
-        let pair = left + right
-        var kronrod = wgk[7] * fc, gauss = wg[3] * fc
-        var absolute = wgk[7] * Swift.abs(fc)
-        for j in 0..<7 {
-            kronrod += wgk[j] * pair[j]
-            absolute += wgk[j] * (Swift.abs(left[j]) + Swift.abs(right[j]))
-        }
-        gauss += wg[0] * pair[1] + wg[1] * pair[3] + wg[2] * pair[5]
-        let mean = 0.5 * kronrod
-        var spread = wgk[7] * Swift.abs(fc - mean)
-        for j in 0..<7 { spread += wgk[j] * (Swift.abs(left[j] - mean) + Swift.abs(right[j] - mean)) }
-        let h = Swift.abs(half)
-        absolute *= h; spread *= h
-        var error = Swift.abs((kronrod - gauss) * half)
-        if spread != 0 && error != 0 {
-            let r = 200 * error / spread
-            error = spread * Swift.min(1, r * r.squareRoot())
-        }
-        if absolute > Double.leastNormalMagnitude / (50 * Double.ulpOfOne) {
-            error = Swift.max(50 * Double.ulpOfOne * absolute, error)
-        }
-        return Panel(a: a, b: b, value: kronrod * half, error: error, absolute: absolute)
     }
 }

@@ -54,7 +54,7 @@ public struct MeanFieldMaps: Sendable {
     }
 
     /// Covariance map `q_ab' = σ_w² ∫Dz1 Dz2 φ(u1) φ(u2) + σ_b²`, `u1 = √q_aa z1`,
-    /// `u2 = √q_bb (c z1 + √(1−c²) z2)`, `c = q_ab/√(q_aa q_bb)` (Poole et al. 2016, eq. 5).
+    /// `u2 = √q_bb (c z1 + √(1−c²) z2)`, `c = q_ab/√(q_aa q_bb)` (Poole et al. 2016).
     /// c is clamped to [−1, 1]; when q_aa q_bb = 0 it is taken as 0.
     public func covarianceMap(qaa: Double, qbb: Double, qab: Double) -> Double {
         weightVariance * secondMoment(qaa: qaa, qbb: qbb, qab: qab) + biasVariance
@@ -66,7 +66,7 @@ public struct MeanFieldMaps: Sendable {
         covarianceMap(qaa: q, qbb: q, qab: c * q) / lengthMap(q)
     }
 
-    /// `χ1(q) = σ_w² ∫Dz φ′(√q z)²` (Poole et al. 2016, eq. 7): the slope of the C-map at
+    /// `χ1(q) = σ_w² ∫Dz φ′(√q z)²` (Poole et al. 2016): the slope of the C-map at
     /// c = 1 when q = q*, and the mean squared singular value per layer of the Jacobian.
     /// Closed forms: linear σ_w²; relu σ_w²/2; leaky_relu σ_w²(1+s²)/2;
     /// erf σ_w² (4/π)/√(1+4q). At q = 0 it is the limit q → 0⁺.
@@ -75,7 +75,7 @@ public struct MeanFieldMaps: Sendable {
     }
 
     /// Slope of the C-map at correlation c, `χ_c = σ_w² ∫Dz1 Dz2 φ′(u1) φ′(u2)` with
-    /// q_aa = q_bb = q (Schoenholz et al. 2017, eq. 9 — by Price's theorem
+    /// q_aa = q_bb = q (Schoenholz et al. 2017; by Price's theorem
     /// ∂E[φ(u1)φ(u2)]/∂q_ab = E[φ′(u1)φ′(u2)]). `chiC(q:c: 1) == chi1(q:)`.
     public func chiC(q: Double, c: Double) -> Double {
         chiC(qaa: q, qbb: q, c: c)
@@ -92,20 +92,19 @@ public struct MeanFieldMaps: Sendable {
         case .piecewiseLinear(let s):
             moment = s + (1 - s) * (1 - s) * (Double.pi - acos(c)) / (2 * Double.pi)
         case .erf:
-            let qab = c * (qaa * qbb).squareRoot()
-            moment = 4 / Double.pi / ((1 + 2 * qaa) * (1 + 2 * qbb) - 4 * qab * qab).squareRoot()
+            moment = 4 / Double.pi / Self.erfDeterminant(qaa: qaa, qbb: qbb, c: c).squareRoot()
         case nil:
             let phi = activation
             moment = quadrature.expectation(
                 qaa: qaa, qbb: qbb, correlation: c,
-                { phi.derivative($0) }, breakpointsF: phi.quadratureBreakpoints,
-                { phi.derivative($0) }, breakpointsG: phi.quadratureBreakpoints).value
+                { phi.derivative($0) }, breakpointsF: phi.breakpoints,
+                { phi.derivative($0) }, breakpointsG: phi.breakpoints).value
         }
         return weightVariance * moment
     }
 
     /// Slope of the length map, `V′(q) = σ_w² ∫Dz [φ′(√q z)² + φ(√q z) φ″(√q z)]`, the quantity
-    /// whose logarithm is −1/ξ_q at q* (Schoenholz et al. 2017, eq. 5).
+    /// whose logarithm is −1/ξ_q at q* (Schoenholz et al. 2017).
     ///
     /// φ″ is taken as a distribution: at a kink k where φ′ jumps by Δ_k it carries Δ_k δ(x−k),
     /// and `E[φ(√q z) Δ_k δ(√q z − k)] = Δ_k φ(k) ϕ(k/√q)/√q`, ϕ the standard normal density.
@@ -123,7 +122,7 @@ public struct MeanFieldMaps: Sendable {
             return weightVariance * 4 / Double.pi / ((1 + 2 * q) * (1 + 4 * q).squareRoot())
         case nil:
             let phi = activation
-            let smooth = quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.quadratureBreakpoints) { x in
+            let smooth = quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { x in
                 let d = phi.derivative(x)
                 return d * d + phi.value(x) * phi.secondDerivative(x)
             }.value
@@ -156,6 +155,13 @@ public struct MeanFieldMaps: Sendable {
         }
     }
 
+    /// `det(I + 2Σ) = (1 + 2q_aa)(1 + 2q_bb) − 4q_ab²`, Σ the covariance of (u1, u2), expanded as
+    /// `1 + 2q_aa + 2q_bb + 4 q_aa q_bb (1 − c)(1 + c)` so that it keeps full relative accuracy
+    /// at large q and |c| → 1.
+    private static func erfDeterminant(qaa: Double, qbb: Double, c: Double) -> Double {
+        1 + 2 * qaa + 2 * qbb + 4 * qaa * qbb * (1 - c) * (1 + c)
+    }
+
     /// `E φ(u1) φ(u2)` for (u1, u2) centred Gaussian with variances q_aa, q_bb, covariance q_ab.
     ///
     /// Piecewise linear `φ = s x + (1−s) relu(x)`: `s q_ab + (1−s)² k₁`, with Cho & Saul's
@@ -172,13 +178,14 @@ public struct MeanFieldMaps: Sendable {
             let k1 = scale * (sinTheta + (Double.pi - acos(c)) * c) / (2 * Double.pi)
             return s * c * scale + (1 - s) * (1 - s) * k1
         case .erf:
-            return 2 / Double.pi * asin(2 * c * scale / ((1 + 2 * qaa) * (1 + 2 * qbb)).squareRoot())
+            // arcsin(2q_ab/√((1+2q_aa)(1+2q_bb))) written as atan2(2q_ab, √det), exact near |c| = 1.
+            return 2 / Double.pi * atan2(2 * c * scale, Self.erfDeterminant(qaa: qaa, qbb: qbb, c: c).squareRoot())
         case nil:
             let phi = activation
             return quadrature.expectation(
                 qaa: qaa, qbb: qbb, correlation: c,
-                { phi.value($0) }, breakpointsF: phi.quadratureBreakpoints,
-                { phi.value($0) }, breakpointsG: phi.quadratureBreakpoints).value
+                { phi.value($0) }, breakpointsF: phi.breakpoints,
+                { phi.value($0) }, breakpointsG: phi.breakpoints).value
         }
     }
 }

@@ -14,7 +14,7 @@ public struct LayerTheory: Sendable, Codable, Equatable {
 }
 
 extension MeanFieldMaps {
-    /// Layer-by-layer theory for a batch (Poole et al. 2016, eqs. 3 and 5):
+    /// Layer-by-layer theory for a batch (Poole et al. 2016):
     /// `q¹_ab = σ_w² G0_ab + σ_b²` (no activation on the input), then
     /// `q^l_ab = σ_w² E φ(u1) φ(u2) + σ_b²` with the previous layer's (q_aa, q_bb, q_ab)
     /// (`covarianceMap`; `lengthMap` on the diagonal).

@@ -5,14 +5,14 @@ public enum NormalBenchmark {
         case float64, float32
     }
 
-    /// Standard normals per second of ``RandomStream/fillStandardNormal(_:from:scale:)-(UnsafeMutableBufferPointer<Double>,_,_)``
-    /// (or the `Float` fill) into a buffer of `count` elements: the median over `repeats`
-    /// timed fills, after one untimed warm-up fill.
+    /// Standard normals per second of `RandomStream.fillStandardNormal` (`Double` or `Float`)
+    /// into a buffer of `count` elements: the median over `repeats` timed fills, after one
+    /// untimed warm-up fill.
     ///
     /// - Precondition: `count >= 1`, `repeats >= 1`.
     public static func normalsPerSecond(count: Int, repeats: Int,
                                         precision: Precision = .float64) -> Double {
-        precondition(count >= 1 && repeats >= 1, "NormalBenchmark: count and repeats must be ≥ 1")
+        require(count >= 1 && repeats >= 1, "NormalBenchmark: count and repeats must be ≥ 1")
         let stream = RandomStream(StreamID(seed: 0x5EED, point: 0, sample: 0, layer: 0,
                                            purpose: .weights))
         switch precision {

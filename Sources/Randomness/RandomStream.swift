@@ -11,11 +11,10 @@
 /// (counter in ``StreamID``). Each block gives two 64-bit words `a = w0 << 32 | w1` and
 /// `b = w2 << 32 | w3`:
 ///
-/// - ``fillStandardNormal(_:from:scale:)-(UnsafeMutableBufferPointer<Double>,_,_)``: the block's
-///   Box–Muller pair `(r cos 2πv, r sin 2πv)` from `(a, b)`; positions `i < 8` take the
-///   cosine, `i ≥ 8` the sine (formulas and error bound in `BoxMuller`).
-/// - ``fillUniform(_:from:)-(UnsafeMutableBufferPointer<Double>,_)``: positions `i < 8` use
-///   `a`, `i ≥ 8` use `b`.
+/// - `fillStandardNormal`: the block's Box–Muller pair `(r cos 2πv, r sin 2πv)`, with the
+///   radius from `a` and the angle from `b`; positions `i < 8` take the cosine, `i ≥ 8` the
+///   sine (formulas, evaluation and the verified error bound: `BoxMuller.swift`).
+/// - `fillUniform`: positions `i < 8` use `a`, `i ≥ 8` use `b`.
 ///
 /// A stream has ``elementLimit`` = 2³³ elements. The normal and the uniform fills of the same
 /// stream are two views of the same blocks, hence dependent: draw them from streams with
@@ -28,7 +27,7 @@ public struct RandomStream: Sendable {
     public let id: StreamID
     private let lanes: PhiloxLanes
 
-    /// The number of elements of a stream, 2³³ (2³² Philox blocks, two per element pair).
+    /// The number of elements of a stream, 2³³ (2³² Philox blocks of two elements each).
     public static let elementLimit = 1 << 33
 
     public init(_ id: StreamID) {
@@ -39,7 +38,8 @@ public struct RandomStream: Sendable {
     /// Writes `scale · z_k` for `k = index ..< index + out.count` into `out`, where `z_k` are
     /// the stream's standard normals (Box–Muller, 52-bit uniforms; see the type's notes).
     ///
-    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`.
+    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`
+    ///   (checked in every build configuration).
     public func fillStandardNormal(_ out: UnsafeMutableBufferPointer<Double>, from index: Int = 0,
                                    scale: Double = 1) {
         NormalKernel(stream: self, scale: scale).fill(out, from: index)
@@ -50,7 +50,8 @@ public struct RandomStream: Sendable {
     /// `Float(z_k)` for `scale == 1`), so float32 and float64 networks with the same seed
     /// have the same weights up to rounding.
     ///
-    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`.
+    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`
+    ///   (checked in every build configuration).
     public func fillStandardNormal(_ out: UnsafeMutableBufferPointer<Float>, from index: Int = 0,
                                    scale: Float = 1) {
         NormalKernel(stream: self, scale: Double(scale)).fill(out, from: index)
@@ -60,7 +61,8 @@ public struct RandomStream: Sendable {
     /// `j` the top 52 bits of its 64-bit word, so the values are the midpoints of a uniform
     /// grid of 2⁵² cells; neither 0 nor 1 occurs, and `log u`, `log(1 − u)` are finite.
     ///
-    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`.
+    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`
+    ///   (checked in every build configuration).
     public func fillUniform(_ out: UnsafeMutableBufferPointer<Double>, from index: Int = 0) {
         UniformKernel(stream: self, cellBits: 52).fill(out, from: index)
     }
@@ -69,7 +71,8 @@ public struct RandomStream: Sendable {
     /// `(2j + 1) · 2⁻²⁴` with `j` the top 23 bits of the same 64-bit word as the `Double`
     /// uniform `k` (midpoints of 2²³ cells; exactly representable, never 0 or 1).
     ///
-    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`.
+    /// - Precondition: `index >= 0` and `index + out.count <= RandomStream.elementLimit`
+    ///   (checked in every build configuration).
     public func fillUniform(_ out: UnsafeMutableBufferPointer<Float>, from index: Int = 0) {
         UniformKernel(stream: self, cellBits: 23).fill(out, from: index)
     }
@@ -131,8 +134,8 @@ extension ChunkKernel {
     @inline(__always)
     func fill(_ out: UnsafeMutableBufferPointer<Double>, from index: Int) {
         let n = out.count
-        precondition(index >= 0 && index <= RandomStream.elementLimit - n,
-                     "RandomStream: elements \(index)..<\(index + n) exceed the stream's 2^33")
+        require(index >= 0 && index <= RandomStream.elementLimit - n,
+                "RandomStream: \(n) elements from index \(index) exceed the stream's 2^33")
         guard n > 0, let base = out.baseAddress else { return }
         let raw = UnsafeMutableRawPointer(base)
         var k = index  // next element of the stream
@@ -166,8 +169,8 @@ extension ChunkKernel {
     @inline(__always)
     func fill(_ out: UnsafeMutableBufferPointer<Float>, from index: Int) {
         let n = out.count
-        precondition(index >= 0 && index <= RandomStream.elementLimit - n,
-                     "RandomStream: elements \(index)..<\(index + n) exceed the stream's 2^33")
+        require(index >= 0 && index <= RandomStream.elementLimit - n,
+                "RandomStream: \(n) elements from index \(index) exceed the stream's 2^33")
         guard n > 0, let base = out.baseAddress else { return }
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 512) { buffer in
             guard let tmp = buffer.baseAddress else { return }

@@ -53,9 +53,9 @@ public struct StreamID: Hashable, Sendable {
     /// What the numbers are for.
     public let purpose: Purpose
 
-    /// - Precondition: `layer <= StreamID.maxLayer`.
+    /// - Precondition: `layer <= StreamID.maxLayer` (checked in every build configuration).
     public init(seed: UInt64, point: UInt32, sample: UInt32, layer: UInt32, purpose: Purpose) {
-        precondition(layer <= Self.maxLayer, "StreamID: layer \(layer) exceeds \(Self.maxLayer)")
+        require(layer <= Self.maxLayer, "StreamID: layer \(layer) exceeds \(Self.maxLayer)")
         self.seed = seed
         self.point = point
         self.sample = sample
@@ -76,4 +76,12 @@ public struct StreamID: Hashable, Sendable {
 
     /// The last counter word, `layer << 8 | purpose`.
     var layerAndPurpose: UInt32 { layer << 8 | UInt32(purpose.rawValue) }
+}
+
+/// Stops the program with `message` unless `condition` holds. Unlike `precondition` it is
+/// also checked in `-Ounchecked` builds: a stream limit exceeded there would silently make
+/// two streams share random numbers. Used once per call, never inside the element loops.
+@inline(__always)
+func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError(message()) }
 }

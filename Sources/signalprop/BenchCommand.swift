@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
         let a = Matrix<Double>.gaussian(rows: n, columns: n, stream: stream)
         var c = Matrix<Double>(rows: n, columns: n)
         let dgemm = Self.median((0..<repeats).map { _ in
-            2 * Double(n * n * n) / Self.time { c.multiply(a, .none, a, .none) }
+            2 * Double(n * n * n) / Self.time { c.multiply(a, a) }
         })
 
         let width = DenseForwardSampler<Double>.panelWidth(rows: n)

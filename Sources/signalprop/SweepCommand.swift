@@ -35,6 +35,10 @@ struct SweepCommand: ParsableCommand {
         mean, stderr, n, theory) and OUT/manifest.json. Results are a pure function of the
         file: the same seed gives byte-identical tables for any --threads.
         A bad file exits with status 2 and writes nothing.
+
+        Example:
+          signalprop sweep examples/quickstart.toml --out out/quickstart
+          python3 scripts/plot.py out/quickstart
         """
     )
 

@@ -1,0 +1,96 @@
+import Foundation
+import Sweep
+import Testing
+
+private let valid = """
+name = "t"
+seed = 3
+samples = 4
+block = 2
+[grid]
+width = [16]
+depth = [3]
+sigma_w = [1.0, 2.0]
+sigma_b = [0.1]
+activation = ["tanh"]
+[inputs]
+kind = "gram"
+count = 3
+q0 = 1.0
+c0 = 0.5
+"""
+
+/// Replaces the line starting with `key =` in the valid file (or appends `line` under `section`).
+func broken(_ replace: String, with line: String) -> String {
+    valid.split(separator: "\n", omittingEmptySubsequences: false).map {
+        $0.hasPrefix(replace) ? line : String($0)
+    }.joined(separator: "\n")
+}
+
+/// Each broken campaign, the key its message must name, and a phrase of what is allowed.
+let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
+    (broken("width", with: "width = [0]"), "grid.width", "width ≥ 1"),
+    (broken("width", with: "width = [16.5]"), "grid.width", "width ≥ 1"),
+    (broken("depth", with: "depth = [0]"), "grid.depth", "depth ≥ 1"),
+    (broken("sigma_w", with: "sigma_w = [0.0]"), "grid.sigma_w", "> 0"),
+    (broken("sigma_w", with: "sigma_w = [-1.0, 1.0]"), "grid.sigma_w", "> 0"),
+    (broken("sigma_b", with: "sigma_b = [-0.1]"), "grid.sigma_b", "≥ 0"),
+    (broken("activation", with: "activation = [\"tanhh\"]"), "grid.activation", "allowed: linear"),
+    (broken("samples", with: "samples = 1"), "samples", "≥ 2"),
+    (broken("block", with: "block = 0"), "block", "≥ 1"),
+    (broken("seed", with: "seed = -4"), "seed", "≥ 0"),
+    (broken("seed", with: "seed = \"one\""), "seed", "expected an integer"),
+    (valid + "\n[grid]\nwidth = [8]", "", "not valid TOML"),
+    (broken("name", with: "name = \"t\"\nprecision = \"float16\""), "precision", "float32, float64"),
+    (broken("name", with: "name = \"t\"\nsampels = 8"), "sampels", "unknown key"),
+    (broken("sigma_b", with: "sigma_b = [0.1]\ndropout = 0.5"), "grid.dropout", "unknown key"),
+    (broken("kind", with: "kind = \"uniform\""), "inputs.kind", "gram, gaussian, file"),
+    (broken("c0", with: "c0 = 1.5"), "inputs.c0", "out of range"),
+    (broken("c0", with: "c0 = -0.6"), "inputs.c0", "out of range"),
+    (broken("q0", with: "q0 = 0.0"), "inputs.q0", "> 0"),
+    (broken("count", with: "count = 40"), "grid.width", "must be ≥ 41"),
+    (broken("kind", with: "kind = \"file\"\npath = \"/nonexistent/x.npy\"").replacingOccurrences(of: "count = 3\n", with: "")
+        .replacingOccurrences(of: "c0 = 0.5", with: ""), "inputs.path", "cannot read"),
+    (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0 }"), "grid.sigma_w.steps", "missing"),
+    (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0, steps = 0 }"), "grid.sigma_w.steps", "≥ 1"),
+    (broken("sigma_w", with: "sigma_w = \"big\""), "grid.sigma_w", "expected a number"),
+    (valid.replacingOccurrences(of: "[grid]", with: "[grit]"), "grit", "unknown key"),
+    (valid + "\n[network]\narchitecture = \"resnet\"", "network.architecture", "allowed: feedforward"),
+    (valid + "\n[network]\ninit = \"xavier\"", "network.init", "gaussian, orthogonal"),
+    (valid + "\n[observe]\nforward = [\"q\", \"jacobian\"]", "observe.forward", "allowed: q, c, gram"),
+]
+
+@Suite struct ConfigTests {
+    @Test func validCampaignExpandsInFixedOrder() throws {
+        let c = try Campaign(toml: valid)
+        #expect(c.samples == 4 && c.block == 2 && c.tasksPerPoint == 2 && c.seed == 3)
+        #expect(c.points.map(\.network.sigmaW) == [1.0, 2.0])
+        #expect(c.samples(ofTask: 1) == 2..<4)
+        #expect(c.forward.map(\.rawValue) == ["q", "c"])
+    }
+
+    @Test func rangesExpandEvenlyWithBothEnds() throws {
+        let c = try Campaign(toml: broken("sigma_w", with: "sigma_w = { from = 0.5, to = 3.0, steps = 6 }"))
+        #expect(c.grid.sigmaW == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    }
+
+    @Test(arguments: brokenCampaigns.indices)
+    func brokenCampaignIsRefusedNamingTheKey(_ i: Int) {
+        let (toml, key, phrase) = brokenCampaigns[i]
+        do {
+            _ = try Campaign(toml: toml)
+            Issue.record("case \(i) was accepted: \(key)")
+        } catch {
+            #expect(error.key == key, "case \(i): \(error)")
+            #expect(error.description.contains(phrase), "case \(i): \(error)")
+        }
+    }
+
+    @Test func hashChangesWithTheCampaignAndNotWithSpelling() throws {
+        let a = try Campaign(toml: valid)
+        let explicitDefault = try Campaign(toml: broken("name", with: "name = \"t\"\nprecision = \"float64\""))
+        #expect(explicitDefault.hash == a.hash)
+        let c = try Campaign(toml: broken("seed", with: "seed = 4"))
+        #expect(c.hash != a.hash)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Sweep
+import Testing
+
+private func temporaryDirectory(_ name: String) -> String {
+    let path = NSTemporaryDirectory() + "signalprop-tests-\(getpid())-\(name)"
+    try? FileManager.default.removeItem(atPath: path)
+    return path
+}
+
+private func read(_ path: String) throws -> String {
+    try String(contentsOfFile: path, encoding: .utf8)
+}
+
+private let campaignText = broken("samples", with: "samples = 6")
+    .replacingOccurrences(of: "activation = [\"tanh\"]", with: "activation = [\"tanh\", \"relu\"]")
+    + "\n[observe]\nforward = [\"q\", \"c\", \"gram\"]"
+
+@Suite struct SweepRunTests {
+    func run(threads: Int, out: String, force: Bool = false) throws -> SweepSummary {
+        let campaign = try Campaign(toml: campaignText)
+        let options = SweepOptions(outputDirectory: out, force: force, threads: threads, showProgress: false,
+                                   configPath: "test.toml")
+        return try SweepRun(campaign: campaign, options: options).run()
+    }
+
+    @Test func tablesAreByteIdenticalForAnyThreadCount() throws {
+        let one = temporaryDirectory("one"), two = temporaryDirectory("two"), three = temporaryDirectory("three")
+        _ = try run(threads: 1, out: one)
+        _ = try run(threads: 2, out: two)
+        _ = try run(threads: 3, out: three)
+        for table in ["points.csv", "layers.csv"] {
+            let reference = try read(one + "/" + table)
+            #expect(try read(two + "/" + table) == reference)
+            #expect(try read(three + "/" + table) == reference)
+        }
+    }
+
+    @Test func layersTableIsTidyWithTheoryBesideMeasurement() throws {
+        let out = temporaryDirectory("tidy")
+        let summary = try run(threads: 2, out: out)
+        #expect(summary.points == 4 && summary.networks == 24 && summary.diverged.isEmpty)
+        let lines = try read(out + "/layers.csv").split(separator: "\n")
+        #expect(lines[0] == "point,width,depth,sigma_w,sigma_b,activation,init,layer,observable,mean,stderr,n,theory")
+        // 4 points × 3 layers × (q, c, 6 gram entries)
+        #expect(lines.count == 1 + 4 * 3 * 8)
+        let first = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(first[8] == "q" && first[11] == "6")
+        // Layer 1 theory is exact: q¹ = σ_w² q0 + σ_b² = 1.01 at σ_w = 1, σ_b = 0.1.
+        #expect(abs(Double(first[12])! - 1.01) < 1e-12)
+        let points = try read(out + "/points.csv").split(separator: "\n")
+        #expect(points.count == 5 && points[0].hasPrefix("point,width,depth,sigma_w,sigma_b,activation,init,samples,q_star"))
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
+            as! [String: Any]
+        #expect(manifest["config_hash"] as? String == (try Campaign(toml: campaignText)).hash)
+        #expect((manifest["points"] as? [Any])?.count == 4)
+        #expect(!FileManager.default.fileExists(atPath: out + "/layers.csv.tmp"))
+    }
+
+    @Test func existingOutputIsRefusedUnlessForced() throws {
+        let out = temporaryDirectory("exists")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        #expect(throws: OutputError.self) { _ = try run(threads: 1, out: out) }
+        #expect(!FileManager.default.fileExists(atPath: out + "/layers.csv"))
+        _ = try run(threads: 1, out: out, force: true)
+        #expect(FileManager.default.fileExists(atPath: out + "/layers.csv"))
+    }
+}
