@@ -18,7 +18,8 @@ struct SignalProp: ParsableCommand {
                      python3 scripts/plot.py out/quickstart
         """,
         version: signalPropVersion,
-        subcommands: [SweepCommand.self, TheoryCommand.self, PhaseDiagramCommand.self, BenchCommand.self]
+        subcommands: [SweepCommand.self, TheoryCommand.self, PhaseDiagramCommand.self, BenchCommand.self,
+                      InfoCommand.self]
     )
 }
 

@@ -1,8 +1,10 @@
+import Dispatch
 import Ensembles
 import Foundation
 import LinearAlgebra
 import MeanField
 import Randomness
+import Synchronization
 
 /// Options of one `signalprop sweep` invocation beyond the campaign file itself.
 public struct SweepOptions: Sendable {
@@ -73,6 +75,22 @@ public struct SweepRun {
         return prepared
     }
 
+    /// Each point's mean-field theory, computed `threads` at a time (a tanh point with
+    /// B inputs costs ~1 ms per input pair and layer of quadrature).
+    static func theories(for points: [PreparedPoint], threads: Int) -> [PointTheory] {
+        let results = Mutex([PointTheory?](repeating: nil, count: points.count))
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, points.count))) { _ in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard i < points.count else { return }
+                let theory = PointTheory(network: points[i].point.network, inputs: points[i].inputs)
+                results.withLock { $0[i] = theory }
+            }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+
     /// Runs the campaign and writes `manifest.json`, `points.csv` and `layers.csv`.
     public func run() throws -> SweepSummary {
         let started = Date()
@@ -86,7 +104,7 @@ public struct SweepRun {
             guard isDirectory.boolValue else { throw OutputError(path: out, reason: "exists and is not a folder") }
         }
         let prepared = try preparePoints()
-        let theories = prepared.map { PointTheory(network: $0.point.network, inputs: $0.inputs) }
+        let theories = Self.theories(for: prepared, threads: options.threads)
         do {
             try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
