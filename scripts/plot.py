@@ -472,14 +472,18 @@ def plot_chi1(points_path, layers, figdir):
         rs = [r for r in rows if (r["activation"].strip(), num(r["sigma_b"])) == ck]
         th = {}
         for r in rs:  # theory depends on (activation, sigma_b, sigma_w) only
-            th.setdefault(fnum(r["sigma_w"]), (fnum(r["chi1"]), fnum(r.get("c_star"))))
+            th.setdefault(fnum(r["sigma_w"]), (fnum(r["chi1"]), fnum(r.get("c_star")),
+                                               fnum(r.get("c_last_theory"))))
         x = np.array(sorted(k for k in th if np.isfinite(k)))
         chi = np.array([th[k][0] for k in x])
         cs = np.array([th[k][1] for k in x])
+        cl = np.array([th[k][2] for k in x])
         col = colour[ck]
         a1.plot(x, chi, "-", color=col, lw=1.6, marker=".", ms=5)
-        if np.isfinite(cs).any():
-            a2.plot(x, cs, "-", color=col, lw=1.6)
+        if np.isfinite(cl).any():  # theory at the same (finite) depth as the measurement
+            a2.plot(x, cl, "-", color=col, lw=1.6)
+        if np.isfinite(cs).any():  # the depth -> infinity limit
+            a2.plot(x, cs, ":", color=col, lw=1.2)
         for mk in mkeys:
             sel = [r for r in rs if (num(r["width"]), r.get("init", "").strip()) == mk]
             pts = [(fnum(r["sigma_w"]),) + last[r["point"].strip()] for r in sel if r["point"].strip() in last]
@@ -499,7 +503,7 @@ def plot_chi1(points_path, layers, figdir):
         a1.set_yscale("log")
     a2.set_xlabel("σ_w")
     a2.set_ylabel("$c^L$ (last layer)")
-    a2.set_title("last-layer correlation: markers Monte Carlo, lines $c^*$")
+    a2.set_title("last-layer $c^L$: markers Monte Carlo, lines theory at layer L, dotted $c^*$")
     a2.set_ylim(-0.05, 1.05)
     for a in (a1, a2):
         a.grid(True, alpha=0.25)

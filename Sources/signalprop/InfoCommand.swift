@@ -34,7 +34,7 @@ struct InfoCommand: ParsableCommand {
             : "rank \(world.rank)/\(world.size) on \(MPIRuntime.processorName): \(MPIRuntime.libraryVersion), "
                 + "OpenBLAS \(OpenBLAS.coreName) × \(OpenBLAS.threads) thread(s)"
         for r in 0..<world.size {
-            if r == world.rank { print(line); fflush(stdout) }
+            if r == world.rank { print(line); fflush(nil) }
             try world.barrier()
         }
     }
