@@ -66,3 +66,39 @@ private let campaignText = broken("samples", with: "samples = 6")
         #expect(FileManager.default.fileExists(atPath: out + "/layers.csv"))
     }
 }
+
+@Suite struct SweepVariantsTests {
+    /// File inputs, orthogonal weights and float32 through the whole sweep: the first
+    /// layer's theory is σ_w² G0 + σ_b² of the file's own Gram matrix, and the
+    /// measurement agrees with it.
+    @Test func fileInputsOrthogonalFloat32() throws {
+        let dir = temporaryDirectory("variants")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "x1,x2,x3,x4\n1,0,0,1\n0,2,0,0\n1,1,1,1\n".write(toFile: dir + "/x.csv", atomically: true, encoding: .utf8)
+        let toml = """
+        samples = 16
+        block = 4
+        precision = "float32"
+        [grid]
+        width = [128]
+        depth = [2]
+        sigma_w = [1.0]
+        sigma_b = [0.0]
+        activation = ["erf"]
+        [network]
+        init = "orthogonal"
+        [inputs]
+        kind = "file"
+        path = "x.csv"
+        """
+        try toml.write(toFile: dir + "/c.toml", atomically: true, encoding: .utf8)
+        let campaign = try Campaign(contentsOf: dir + "/c.toml")
+        _ = try SweepRun(campaign: campaign, options: SweepOptions(outputDirectory: dir + "/out", force: false, threads: 2,
+                                                                   showProgress: false, configPath: "c.toml")).run()
+        let rows = try read(dir + "/out/layers.csv").split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let layer1q = rows.first { $0[7] == "1" && $0[8] == "q" }!
+        // G0 diagonal = |x|²/4 = (0.5, 1, 1): mean 5/6; orthogonal 4→128 keeps σ_w²|x|²/N₀ per unit.
+        #expect(abs(Double(layer1q[12])! - 5.0 / 6) < 1e-12)
+        #expect(abs(Double(layer1q[9])! - 5.0 / 6) < 1e-5, "an orthogonal frame preserves lengths exactly")
+    }
+}

@@ -1,0 +1,71 @@
+import Ensembles
+import Foundation
+import Testing
+
+/// Writes a NumPy .npy file by hand (format version `major`), `values` in C order.
+private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = false, major: UInt8 = 1,
+                 values: [Double]) throws {
+    let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': \(fortran ? "True" : "False"), 'shape': \(shapeText), }"
+    let prefix = major == 1 ? 10 : 12
+    while (prefix + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [major, 0]
+    let n = header.utf8.count
+    bytes += major == 1 ? [UInt8(n & 0xff), UInt8(n >> 8)] : (0..<4).map { UInt8((n >> (8 * $0)) & 0xff) }
+    bytes += Array(header.utf8)
+    for v in values {
+        if descr == "<f8" { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        else { withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { bytes += $0 } }
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+@Suite struct InputFileTests {
+    let dir: String = {
+        let d = NSTemporaryDirectory() + "signalprop-inputs-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }()
+
+    @Test(arguments: [("<f8", UInt8(1)), ("<f4", UInt8(2)), ("<f8", UInt8(3))])
+    func readsNPYInCOrder(_ descr: String, _ major: UInt8) throws {
+        let path = dir + "/x\(descr.dropFirst())\(major).npy"
+        try npy(path, shape: [2, 3], descr: descr, major: major, values: [1, 2, 3, 4.5, -5, 6])
+        #expect(try InputFile.read(path: path) == [[1, 2, 3], [4.5, -5, 6]])
+    }
+
+    @Test func readsCSVWithOptionalHeader() throws {
+        let path = dir + "/x.csv"
+        try "a,b\n1, 2\n3,4.25\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try InputFile.read(path: path) == [[1, 2], [3, 4.25]])
+    }
+
+    @Test func refusesBrokenFilesWithTheReason() throws {
+        let cases: [(String, String)] = [
+            ("nan.csv", "non-finite value nan at row 1, column 0"),
+            ("ragged.csv", "line 2 has 1 values"),
+            ("fortran.npy", "Fortran-ordered"),
+            ("cube.npy", "expected a 2-D array"),
+            ("int.npy", "dtype '<i8' is not supported"),
+            ("short.npy", "needs 48"),
+            ("x.txt", "unknown format"),
+            ("missing.csv", "cannot read the file"),
+        ]
+        try "1,2\nnan,3\n".write(toFile: dir + "/nan.csv", atomically: true, encoding: .utf8)
+        try "1,2\n3\n".write(toFile: dir + "/ragged.csv", atomically: true, encoding: .utf8)
+        try "1\n".write(toFile: dir + "/x.txt", atomically: true, encoding: .utf8)
+        try npy(dir + "/fortran.npy", shape: [2, 2], descr: "<f8", fortran: true, values: [1, 2, 3, 4])
+        try npy(dir + "/cube.npy", shape: [1, 1, 2], descr: "<f8", values: [1, 2])
+        try npy(dir + "/int.npy", shape: [1, 1], descr: "<i8", values: [1])
+        try npy(dir + "/short.npy", shape: [2, 3], descr: "<f8", values: [1, 2, 3])
+        for (file, reason) in cases {
+            do {
+                _ = try InputFile.read(path: dir + "/" + file)
+                Issue.record("\(file) was accepted")
+            } catch {
+                #expect(error.description.contains(reason), "\(file): \(error)")
+            }
+        }
+    }
+}
