@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
         .testTarget(name: "MeanFieldTests", dependencies: ["MeanField"]),
         .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "signalprop"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "MPI", "signalprop"]),
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
     ]
 )

@@ -31,6 +31,16 @@ public struct DenseForwardSampler<T: BLASScalar & GaussianFillable> {
     /// Columns of `W` generated per panel: about 256 KiB of weights, within L2.
     public static func panelWidth(rows: Int) -> Int { max(8, min(rows, 32_768 / max(rows, 1))) }
 
+    /// Peak memory of one sampler, in bytes: activations `h`, `x` (N×B each), the weight
+    /// panel, the Gram matrix, the bias, the input batch (in float64 and in `T`), and for
+    /// orthogonal weights the Gaussian matrix and its Q factor (N × fan-in each).
+    public static func estimatedBytes(spec: NetworkSpec, inputDimension: Int, batch: Int) -> Int {
+        let n = spec.width, scalar = MemoryLayout<T>.size
+        var elements = 2 * n * batch + n * panelWidth(rows: n) + batch * batch + n + inputDimension * batch
+        if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
+        return elements * scalar + inputDimension * batch * 8
+    }
+
     public init(spec: NetworkSpec, inputs: InputBatch, observables: [ForwardObservable],
                 seed: UInt64, point: Int) {
         self.spec = spec

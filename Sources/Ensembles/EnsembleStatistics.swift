@@ -17,9 +17,9 @@ public struct EnsembleStatistics: Sendable, Hashable {
     public let names: [String]
     public let depth: Int
     /// `moments[k][l]`: quantity `names[k]` at layer `l + 1`.
-    public private(set) var moments: [[RunningMoments]]
+    public internal(set) var moments: [[RunningMoments]]
     /// Networks accumulated.
-    public private(set) var networks: Int = 0
+    public internal(set) var networks: Int = 0
 
     public init(names: [String], depth: Int) {
         self.names = names

@@ -14,6 +14,13 @@ public struct RunningMoments: Sendable, Hashable {
 
     public init() {}
 
+    init(count: Int, mean: Double, m2: Double, nonFinite: Int) {
+        self.count = count
+        self.mean = mean
+        self.m2 = m2
+        self.nonFinite = nonFinite
+    }
+
     public mutating func add(_ x: Double) {
         guard x.isFinite else { nonFinite += 1; return }
         count += 1

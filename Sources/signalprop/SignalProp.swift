@@ -36,7 +36,7 @@ enum Main {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(usageExitCode)
         } catch let error as CommandFailure {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            if !error.message.isEmpty { FileHandle.standardError.write(Data("error: \(error.message)\n".utf8)) }
             exit(error.status)
         } catch {
             let code = SignalProp.exitCode(for: error)

@@ -36,9 +36,16 @@ struct SweepCommand: ParsableCommand {
         file: the same seed gives byte-identical tables for any --threads.
         A bad file exits with status 2 and writes nothing.
 
+        Under mpirun, rank 0 coordinates (and computes on one thread) and hands tasks to
+        the other ranks as they ask; the tables are byte-identical for any number of ranks.
+        Every finished task is journalled in OUT/journal/; after a kill or preemption,
+        the same command with --resume finishes the campaign with byte-identical tables.
+
         Example:
           signalprop sweep examples/quickstart.toml --out out/quickstart
           python3 scripts/plot.py out/quickstart
+          mpirun -n 4 signalprop sweep campaign.toml --out out/big
+          mpirun -n 4 signalprop sweep campaign.toml --out out/big --resume   # after a kill
         """
     )
 
@@ -48,39 +55,80 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The output folder (created).", valueName: "dir"))
     var out: String
 
-    @Flag(help: "Overwrite the output folder if it exists.")
+    @Flag(help: "Overwrite the output folder if it exists (its journal too).")
     var force = false
 
-    @Option(help: ArgumentHelp("Worker threads (default: all cores), one BLAS thread each.", valueName: "n"))
+    @Flag(help: "Continue a killed or preempted run from OUT/journal/; the campaign must be unchanged.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("""
+        Compute threads on rank 0, one BLAS thread each (default: all cores on a single rank; \
+        1 beside the coordinator under mpirun; 0: rank 0 only coordinates).
+        """, valueName: "n"))
     var threads: Int?
+
+    @Option(name: .customLong("memory-limit"),
+            help: ArgumentHelp("Per-rank memory limit, e.g. 8G (default: available memory / ranks on the node).",
+                               valueName: "size"))
+    var memoryLimit: String?
 
     @Flag(help: "No progress line on stderr.")
     var quiet = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be ≥ 0, got \(threads)") }
+        if let memoryLimit, MemoryEstimate.parse(memoryLimit) == nil {
+            throw ValidationError("--memory-limit '\(memoryLimit)' is not a size; write e.g. 512M, 8G, 1.5T")
+        }
+        if force && resume { throw ValidationError("--force starts over and --resume continues; pass one of them") }
     }
 
     func run() throws {
-        let campaign = try Campaign(contentsOf: config)
         let world = try MPIRuntime.world()
-        guard world.size == 1 else {
-            throw CommandFailure(message: "this build runs a sweep on one rank; launched with \(world.size) ranks. "
-                                 + "Run it without mpirun (it uses all local cores).", status: usageExitCode)
+        // Every rank reads the campaign; rank 0 speaks for all if any rank cannot.
+        var campaign: Campaign?
+        var problem: ConfigError?
+        do { campaign = try Campaign(contentsOf: config) } catch { problem = error }
+        var status: [Int32] = [problem == nil ? 0 : usageExitCode]
+        try world.allReduce(&status, .max)
+        if status[0] != 0 {
+            if world.rank == 0 {
+                throw problem ?? ConfigError(key: "", "another rank cannot read campaign file '\(config)'")
+            }
+            throw CommandFailure(message: "", status: status[0])
         }
-        let options = SweepOptions(outputDirectory: out, force: force,
-                                   threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                   showProgress: !quiet, configPath: config)
-        let summary: SweepSummary
+        guard let campaign else { return }
+        if threads == 0 && world.size == 1 {
+            throw ValidationError("--threads 0 leaves nobody to compute on a single rank; run under mpirun with ≥ 2 ranks")
+        }
+        let options = SweepOptions(outputDirectory: out, force: force, resume: resume, threads: threads,
+                                   showProgress: !quiet && world.rank == 0, configPath: config,
+                                   memoryLimit: memoryLimit.flatMap(MemoryEstimate.parse))
+        let summary: SweepSummary?
         do {
-            summary = try SweepRun(campaign: campaign, options: options).run()
-        } catch let error as OutputError {
-            throw CommandFailure(message: error.description, status: usageExitCode)
+            summary = try SweepRun(campaign: campaign, options: options, world: world).run()
+        } catch let refusal as SweepRefusal {
+            throw CommandFailure(message: refusal.message, status: usageExitCode)
+        } catch let stop as FollowerStop {
+            throw CommandFailure(message: "", status: stop.status)
         } catch {
-            throw CommandFailure(message: "\(error)", status: 1)
+            let message = "\(error)"
+            if world.size > 1 {
+                let text = "error: \(message)\nerror: stopping all \(world.size) ranks; "
+                    + "the journal in \(out)/journal keeps every finished task (--resume)\n"
+                FileHandle.standardError.write(Data(text.utf8))
+                world.abort(code: 1)
+            }
+            throw CommandFailure(message: message + "\nthe journal in \(out)/journal keeps every finished task (--resume)",
+                                 status: 1)
         }
+        guard let summary else { return }
         for note in summary.diverged { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
-        print("\(campaign.name): \(summary.points) grid points × \(campaign.samples) networks in "
-              + "\(String(format: "%.2f", summary.seconds)) s → \(out)/{points.csv,layers.csv,manifest.json}")
+        if !quiet { for line in summary.utilisation { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        let rate = summary.seconds > 0 ? Double(summary.tasks - summary.tasksFromJournal) / summary.seconds : 0
+        print("\(campaign.name): \(summary.points) grid points × \(campaign.samples) networks, \(summary.tasks) tasks "
+              + (summary.tasksFromJournal > 0 ? "(\(summary.tasksFromJournal) from the journal) " : "")
+              + "on \(world.size) rank\(world.size == 1 ? "" : "s") in \(String(format: "%.2f", summary.seconds)) s "
+              + "(\(String(format: "%.0f", rate)) tasks/s) → \(out)/{points.csv,layers.csv,manifest.json}")
     }
 }

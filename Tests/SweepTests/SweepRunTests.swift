@@ -1,4 +1,5 @@
 import Foundation
+import MPI
 import Sweep
 import Testing
 
@@ -21,7 +22,7 @@ private let campaignText = broken("samples", with: "samples = 6")
         let campaign = try Campaign(toml: campaignText)
         let options = SweepOptions(outputDirectory: out, force: force, threads: threads, showProgress: false,
                                    configPath: "test.toml")
-        return try SweepRun(campaign: campaign, options: options).run()
+        return try SweepRun(campaign: campaign, options: options, world: MPIRuntime.world()).run()!
     }
 
     @Test func tablesAreByteIdenticalForAnyThreadCount() throws {
@@ -60,7 +61,7 @@ private let campaignText = broken("samples", with: "samples = 6")
     @Test func existingOutputIsRefusedUnlessForced() throws {
         let out = temporaryDirectory("exists")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        #expect(throws: OutputError.self) { _ = try run(threads: 1, out: out) }
+        #expect(throws: SweepRefusal.self) { _ = try run(threads: 1, out: out) }
         #expect(!FileManager.default.fileExists(atPath: out + "/layers.csv"))
         _ = try run(threads: 1, out: out, force: true)
         #expect(FileManager.default.fileExists(atPath: out + "/layers.csv"))
@@ -93,12 +94,55 @@ private let campaignText = broken("samples", with: "samples = 6")
         """
         try toml.write(toFile: dir + "/c.toml", atomically: true, encoding: .utf8)
         let campaign = try Campaign(contentsOf: dir + "/c.toml")
-        _ = try SweepRun(campaign: campaign, options: SweepOptions(outputDirectory: dir + "/out", force: false, threads: 2,
-                                                                   showProgress: false, configPath: "c.toml")).run()
+        _ = try SweepRun(campaign: campaign, options: SweepOptions(outputDirectory: dir + "/out", threads: 2,
+                                                                   showProgress: false, configPath: "c.toml"),
+                         world: MPIRuntime.world()).run()
         let rows = try read(dir + "/out/layers.csv").split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         let layer1q = rows.first { $0[7] == "1" && $0[8] == "q" }!
         // G0 diagonal = |x|²/4 = (0.5, 1, 1): mean 5/6; orthogonal 4→128 keeps σ_w²|x|²/N₀ per unit.
         #expect(abs(Double(layer1q[12])! - 5.0 / 6) < 1e-12)
         #expect(abs(Double(layer1q[9])! - 5.0 / 6) < 1e-5, "an orthogonal frame preserves lengths exactly")
+    }
+}
+
+@Suite struct ResumeTests {
+    func run(_ out: String, resume: Bool = false, force: Bool = false) throws -> SweepSummary {
+        let options = SweepOptions(outputDirectory: out, force: force, resume: resume, threads: 2, showProgress: false,
+                                   configPath: "test.toml")
+        return try SweepRun(campaign: try Campaign(toml: campaignText), options: options, world: MPIRuntime.world()).run()!
+    }
+
+    /// Cut the journal anywhere — at a record boundary or inside a record — and the
+    /// resumed run recomputes what is missing and writes byte-identical tables.
+    @Test(arguments: [0.0, 0.37, 0.5, 0.91])
+    func resumeFromAPartialJournalIsByteIdentical(_ fraction: Double) throws {
+        let reference = temporaryDirectory("resume-ref-\(fraction)")
+        _ = try run(reference)
+        let out = temporaryDirectory("resume-\(fraction)")
+        _ = try run(out)
+        let journal = out + "/journal/tasks.journal"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
+        let keep = 24 + Int(Double(bytes.count - 24) * fraction)
+        try bytes.prefix(keep).write(to: URL(fileURLWithPath: journal))
+        try FileManager.default.removeItem(atPath: out + "/layers.csv")
+        let summary = try run(out, resume: true)
+        #expect(summary.tasksFromJournal < summary.tasks)
+        #expect(try read(out + "/layers.csv") == read(reference + "/layers.csv"))
+        #expect(try read(out + "/points.csv") == read(reference + "/points.csv"))
+    }
+
+    @Test func resumeNeedsAJournalAndAnUnchangedCampaign() throws {
+        let missing = temporaryDirectory("resume-missing")
+        #expect(throws: SweepRefusal.self) { _ = try run(missing, resume: true) }
+        let out = temporaryDirectory("resume-changed")
+        _ = try run(out)
+        let changed = try Campaign(toml: campaignText.replacingOccurrences(of: "seed = 3", with: "seed = 4"))
+        let options = SweepOptions(outputDirectory: out, resume: true, threads: 1, showProgress: false, configPath: "x")
+        do {
+            _ = try SweepRun(campaign: changed, options: options, world: MPIRuntime.world()).run()
+            Issue.record("a changed campaign was resumed")
+        } catch let refusal as SweepRefusal {
+            #expect(refusal.message.contains("seed was 3, now 4"), "\(refusal)")
+        }
     }
 }

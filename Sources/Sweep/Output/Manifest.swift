@@ -16,7 +16,8 @@ extension Campaign {
         case .gaussian(let count, let q0): inputs = ["kind": "gaussian", "count": count, "q0": q0]
         case .file(let path, let rows, let q0):
             inputs = ["kind": "file", "path": path, "rows": rows.count, "columns": rows.first?.count ?? 0,
-                      "content_hash": Self.fnv1a(rows.flatMap { $0.map { $0.bitPattern } })]
+                      "content_hash": FNV1a.hex(FNV1a.hash(rows.flatMap { $0.flatMap { v in
+                          withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) } }))]
             if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
         }
         return [
@@ -32,21 +33,7 @@ extension Campaign {
     /// FNV-1a (64-bit) of the normalised configuration's canonical JSON, in hex.
     public var hash: String {
         let data = (try? JSONSerialization.data(withJSONObject: normalized, options: [.sortedKeys])) ?? Data()
-        return Self.fnv1a(data.map { UInt64($0) })
-    }
-
-    static func fnv1a(_ words: [UInt64]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for w in words {
-            var v = w
-            for _ in 0..<8 {
-                h ^= v & 0xff
-                h = h &* 0x0000_0100_0000_01b3
-                v >>= 8
-            }
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return FNV1a.hex(FNV1a.hash(data))
     }
 }
 
@@ -83,12 +70,12 @@ struct Manifest {
     let configPath: String
     let started: Date
     let finished: Date
-    let wallSeconds: Double
-    let threads: Int
+    let timings: RunTimings
+    let hosts: [String]
     let points: [PreparedPoint]
     let statistics: [EnsembleStatistics]
-    let pointSeconds: [Double]
     let tasks: Int
+    let journalNotes: [String]
 
     /// "point 3 (…): q non-finite in 5 networks from layer 12" for every affected point.
     var divergedPoints: [String] {
@@ -110,9 +97,8 @@ struct Manifest {
         for (i, p) in points.enumerated() {
             let diverged = statistics[i].moments.contains { $0.contains { $0.nonFinite > 0 } }
             perPoint.append(["point": p.point.index, "status": diverged ? "diverged" : "ok",
-                             "networks": statistics[i].networks, "task_seconds": pointSeconds[i]])
+                             "networks": statistics[i].networks])
         }
-        let rank = (try? MPIRuntime.world()).map { ["ranks": $0.size, "host": MPIRuntime.processorName] as [String: Any] }
         let object: [String: Any] = [
             "signalprop_version": signalPropVersion,
             "config_path": configPath,
@@ -121,13 +107,13 @@ struct Manifest {
             "seed": Int(campaign.seed),
             "started": iso.string(from: started),
             "finished": iso.string(from: finished),
-            "wall_seconds": wallSeconds,
-            "execution": (rank ?? ["ranks": 1]).merging(["threads": threads, "blas_threads_per_worker": 1,
-                                                         "tasks": tasks, "target_cpu": SoftwareVersions.targetCPU],
-                                                        uniquingKeysWith: { a, _ in a }),
+            "wall_seconds": timings.wallSeconds,
+            "execution": ["ranks": hosts.count, "hosts": hosts, "threads_per_rank": timings.threadsPerRank,
+                          "blas_threads_per_thread": 1, "tasks": tasks, "target_cpu": SoftwareVersions.targetCPU]
+                .merging(timings.summary, uniquingKeysWith: { a, _ in a }),
             "software": SoftwareVersions.dictionary,
             "points": perPoint,
-            "warnings": divergedPoints,
+            "warnings": divergedPoints + journalNotes,
         ]
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

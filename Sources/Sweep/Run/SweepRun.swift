@@ -1,25 +1,31 @@
-import Dispatch
 import Ensembles
 import Foundation
 import LinearAlgebra
 import MeanField
-import Randomness
-import Synchronization
+import MPI
 
 /// Options of one `signalprop sweep` invocation beyond the campaign file itself.
 public struct SweepOptions: Sendable {
     public var outputDirectory: String
     public var force: Bool
-    public var threads: Int
+    public var resume: Bool
+    /// Compute threads on rank 0 (nil: all cores on a single rank, 1 beside the
+    /// coordinator when there are several ranks; 0: rank 0 only coordinates).
+    public var threads: Int?
     public var showProgress: Bool
     public var configPath: String
+    /// Per-rank memory limit in bytes (nil: available memory / ranks on this node).
+    public var memoryLimit: Int?
 
-    public init(outputDirectory: String, force: Bool, threads: Int, showProgress: Bool, configPath: String) {
+    public init(outputDirectory: String, force: Bool = false, resume: Bool = false, threads: Int? = nil,
+                showProgress: Bool = true, configPath: String, memoryLimit: Int? = nil) {
         self.outputDirectory = outputDirectory
         self.force = force
+        self.resume = resume
         self.threads = threads
         self.showProgress = showProgress
         self.configPath = configPath
+        self.memoryLimit = memoryLimit
     }
 }
 
@@ -48,92 +54,158 @@ public struct PointTheory: Sendable {
     }
 }
 
-/// A whole sweep on this machine: validate, prepare points, sample, merge, write.
-public struct SweepRun {
-    public let campaign: Campaign
-    public let options: SweepOptions
-
-    public init(campaign: Campaign, options: SweepOptions) {
-        self.campaign = campaign
-        self.options = options
-    }
-
-    /// Builds each grid point's input batch (deterministic: the `inputs` stream of the point).
-    func preparePoints() throws(TaskError) -> [PreparedPoint] {
-        var prepared: [PreparedPoint] = []
-        for point in campaign.points {
-            let stream = RandomStream(StreamID(seed: campaign.seed, point: UInt32(point.index), sample: 0,
-                                               layer: 0, purpose: .inputs))
-            do {
-                let batch = try InputBatch(spec: campaign.inputs.spec, dimension: point.network.width, stream: stream)
-                prepared.append(PreparedPoint(point: point, inputs: batch))
-            } catch {
-                throw TaskError(point: point.index, task: -1, network: point.network,
-                                underlying: "building the inputs: \(error.description)")
-            }
-        }
-        return prepared
-    }
-
-    /// Each point's mean-field theory, computed `threads` at a time (a tanh point with
-    /// B inputs costs ~1 ms per input pair and layer of quadrature).
-    static func theories(for points: [PreparedPoint], threads: Int) -> [PointTheory] {
-        let results = Mutex([PointTheory?](repeating: nil, count: points.count))
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, points.count))) { _ in
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard i < points.count else { return }
-                let theory = PointTheory(network: points[i].point.network, inputs: points[i].inputs)
-                results.withLock { $0[i] = theory }
-            }
-        }
-        return results.withLock { $0.map { $0! } }
-    }
-
-    /// Runs the campaign and writes `manifest.json`, `points.csv` and `layers.csv`.
-    public func run() throws -> SweepSummary {
-        let started = Date()
-        let fm = FileManager.default
-        let out = options.outputDirectory
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: out, isDirectory: &isDirectory) {
-            guard options.force else {
-                throw OutputError(path: out, reason: "already exists; choose another --out or pass --force to overwrite it")
-            }
-            guard isDirectory.boolValue else { throw OutputError(path: out, reason: "exists and is not a folder") }
-        }
-        let prepared = try preparePoints()
-        let theories = Self.theories(for: prepared, threads: options.threads)
-        do {
-            try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
-        } catch {
-            throw OutputError(path: out, reason: "cannot create the output folder: \(error.localizedDescription)")
-        }
-        let executor = LocalExecutor(campaign: campaign, points: prepared, threads: options.threads,
-                                     showProgress: options.showProgress)
-        let clock = ContinuousClock.now
-        let results = try executor.run()
-        let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
-        let tables = Tables(campaign: campaign, points: prepared, theories: theories,
-                            statistics: results.map(\.statistics))
-        try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
-        try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
-        let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started,
-                                finished: Date(), wallSeconds: seconds, threads: options.threads,
-                                points: prepared, statistics: results.map(\.statistics),
-                                pointSeconds: results.map(\.seconds), tasks: executor.tasks.count)
-        try AtomicFile.write(try manifest.json(), to: out + "/manifest.json")
-        return SweepSummary(points: prepared.count, networks: campaign.samples * prepared.count, seconds: seconds,
-                            diverged: manifest.divergedPoints)
-    }
+/// Why a sweep did not start: refused before any work (exit status 2).
+public struct SweepRefusal: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
 }
 
-/// What a finished sweep reports to the command line.
+/// A rank other than 0 stops because rank 0 refused the sweep; it has nothing to say.
+public struct FollowerStop: Error, Sendable {
+    public let status: Int32
+}
+
+/// What a finished sweep reports to the command line (on rank 0).
 public struct SweepSummary: Sendable {
     public let points: Int
     public let networks: Int
+    public let tasks: Int
+    public let tasksFromJournal: Int
     public let seconds: Double
     /// Human-readable notes on points where some values were non-finite.
     public let diverged: [String]
+    /// Notes on journal records that were dropped on resume.
+    public let journalNotes: [String]
+    /// One line per rank: busy share of the wall time.
+    public let utilisation: [String]
+}
+
+/// A whole sweep on one or many ranks: rank 0 checks, journals, coordinates, computes and
+/// writes; the other ranks serve tasks.
+public struct SweepRun {
+    public let campaign: Campaign
+    public let options: SweepOptions
+    public let world: Communicator
+
+    public init(campaign: Campaign, options: SweepOptions, world: Communicator) {
+        self.campaign = campaign
+        self.options = options
+        self.world = world
+    }
+
+    /// Compute threads on rank 0.
+    var localThreads: Int {
+        options.threads ?? (world.size == 1 ? ProcessInfo.processInfo.activeProcessorCount : 1)
+    }
+
+    /// Runs the sweep. Rank 0 returns the summary; other ranks return nil when done.
+    public func run() throws -> SweepSummary? {
+        let catalog = TaskCatalog(campaign: campaign)
+        var refusal: SweepRefusal?
+        var opened: (Journal, Journal.Recovered)?
+        if world.rank == 0 {
+            do {
+                try preflight(catalog: catalog)
+                opened = try openJournal(catalog: catalog)
+            } catch let error as SweepRefusal {
+                refusal = error
+            } catch let error as JournalError {
+                refusal = SweepRefusal(message: error.message)
+            }
+        }
+        var status: [Int32] = [refusal == nil ? 0 : 2]
+        try world.broadcast(&status, root: 0)
+        if let refusal { throw refusal }
+        guard status[0] == 0 else { throw FollowerStop(status: status[0]) }
+        let hosts = try world.gather(MPIRuntime.processorName, root: 0)
+        guard world.rank == 0, let (journal, recovered) = opened else {
+            try Worker.serve(catalog: catalog, world: world)
+            return nil
+        }
+        defer { journal.close() }
+        return try coordinate(catalog: catalog, journal: journal, recovered: recovered, hosts: hosts)
+    }
+
+    /// Checks on rank 0 before anything is written: the output folder and the memory guard.
+    func preflight(catalog: TaskCatalog) throws(SweepRefusal) {
+        let fm = FileManager.default
+        let out = options.outputDirectory
+        var isDirectory: ObjCBool = false
+        let exists = fm.fileExists(atPath: out, isDirectory: &isDirectory)
+        if options.resume {
+            guard exists, isDirectory.boolValue else {
+                throw SweepRefusal(message: "\(out): nothing to resume (no such folder)")
+            }
+        } else if exists {
+            guard options.force else {
+                throw SweepRefusal(message: "\(out): already exists; choose another --out, pass --force to overwrite it, "
+                                   + "or --resume to continue a killed run")
+            }
+            guard isDirectory.boolValue else { throw SweepRefusal(message: "\(out): exists and is not a folder") }
+        }
+        let estimate = MemoryEstimate(campaign: campaign, threads: max(localThreads, 1))
+        let limit = options.memoryLimit ?? MemoryEstimate.defaultLimit()
+        if let limit, estimate.bytesPerRank > limit {
+            throw SweepRefusal(message: "estimated memory per rank \(MemoryEstimate.format(estimate.bytesPerRank)) "
+                               + "(\(estimate.largest)) exceeds the limit \(MemoryEstimate.format(limit))"
+                               + (options.memoryLimit == nil ? " (available memory / ranks on this node)" : "")
+                               + "; pass --memory-limit to override")
+        }
+    }
+
+    func openJournal(catalog: TaskCatalog) throws(JournalError) -> (Journal, Journal.Recovered) {
+        do {
+            try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError(message: "\(options.outputDirectory): cannot create the output folder: \(error.localizedDescription)")
+        }
+        return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume) {
+            task, payload in
+            guard task >= 0, task < catalog.count else { return false }
+            let depth = catalog.points[catalog.point(ofTask: task)].network.depth
+            return (try? EnsembleStatistics(decoding: payload, names: catalog.names, depth: depth)) != nil
+        }
+    }
+
+    private func coordinate(catalog: TaskCatalog, journal: Journal, recovered: Journal.Recovered,
+                            hosts: [String]) throws -> SweepSummary {
+        let started = Date()
+        for note in recovered.notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
+        var partials: [Int: EnsembleStatistics] = [:]
+        for (task, payload) in recovered.partials {
+            let depth = catalog.points[catalog.point(ofTask: task)].network.depth
+            partials[task] = try EnsembleStatistics(decoding: payload, names: catalog.names, depth: depth)
+        }
+        if options.showProgress, !partials.isEmpty {
+            FileHandle.standardError.write(Data("resume: \(partials.count) of \(catalog.count) tasks from the journal\n".utf8))
+        }
+        let coordinator = Coordinator(catalog: catalog, world: world, localThreads: localThreads, journal: journal,
+                                      showProgress: options.showProgress)
+        var timings = RunTimings()
+        let (statistics, theories) = try coordinator.run(recovered: partials, timings: &timings)
+        let prepared = try catalog.points.indices.map { try catalog.prepared($0) }
+        let out = options.outputDirectory
+        let tables = Tables(campaign: campaign, points: prepared, theories: theories, statistics: statistics)
+        try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
+        try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
+        let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started, finished: Date(),
+                                timings: timings, hosts: hosts, points: prepared, statistics: statistics,
+                                tasks: catalog.count, journalNotes: recovered.notes)
+        try AtomicFile.write(try manifest.json(), to: out + "/manifest.json")
+        return SweepSummary(points: prepared.count, networks: campaign.samples * prepared.count, tasks: catalog.count,
+                            tasksFromJournal: timings.tasksFromJournal, seconds: timings.wallSeconds,
+                            diverged: manifest.divergedPoints, journalNotes: recovered.notes,
+                            utilisation: Self.utilisationLines(timings, hosts: hosts))
+    }
+
+    static func utilisationLines(_ t: RunTimings, hosts: [String]) -> [String] {
+        t.busy.indices.map { r in
+            let share = t.wallSeconds > 0 ? min(1, t.busy[r] / (t.wallSeconds * Double(max(t.threadsPerRank[r], 1)))) : 0
+            let filled = Int((share * 20).rounded())
+            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled)
+            let host = r < hosts.count ? hosts[r] : "?"
+            return "rank \(r) (\(host), \(t.threadsPerRank[r]) thread\(t.threadsPerRank[r] == 1 ? "" : "s")): \(bar) "
+                + "\(Int((share * 100).rounded()))% busy"
+        }
+    }
 }

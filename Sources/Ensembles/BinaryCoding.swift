@@ -1,0 +1,90 @@
+/// Little-endian binary writing for partial results and their journal records.
+public struct BinaryWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    public mutating func write<I: FixedWidthInteger>(_ value: I) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func write(_ value: Double) { write(value.bitPattern) }
+
+    public mutating func write(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+}
+
+/// Malformed or truncated binary data.
+public struct BinaryDecodingError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// Reads what ``BinaryWriter`` wrote, refusing to read past the end.
+public struct BinaryReader {
+    let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    public var remaining: Int { bytes.count - offset }
+
+    public mutating func read<I: FixedWidthInteger>(_: I.Type = I.self) throws(BinaryDecodingError) -> I {
+        let n = MemoryLayout<I>.size
+        guard remaining >= n else { throw BinaryDecodingError(reason: "truncated: need \(n) bytes at offset \(offset)") }
+        var value: I = 0
+        for i in 0..<n { value |= I(truncatingIfNeeded: bytes[offset + i]) << (8 * i) }
+        offset += n
+        return value
+    }
+
+    public mutating func read(_: Double.Type = Double.self) throws(BinaryDecodingError) -> Double {
+        Double(bitPattern: try read(UInt64.self))
+    }
+
+    public mutating func readBytes(_ n: Int) throws(BinaryDecodingError) -> [UInt8] {
+        guard n >= 0, remaining >= n else { throw BinaryDecodingError(reason: "truncated: need \(n) bytes at offset \(offset)") }
+        defer { offset += n }
+        return Array(bytes[offset..<(offset + n)])
+    }
+}
+
+extension EnsembleStatistics {
+    /// The partial as bytes: networks, then for every quantity and layer
+    /// (count, mean, M2, non-finite count) — 32 bytes each. Names and depth are not
+    /// sent: both sides derive them from the campaign.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 8 + names.count * depth * 32)
+        w.write(Int64(networks))
+        for row in moments {
+            for m in row {
+                w.write(Int64(m.count))
+                w.write(m.mean)
+                w.write(m.m2)
+                w.write(Int64(m.nonFinite))
+            }
+        }
+        return w.bytes
+    }
+
+    /// Decodes ``encoded()`` for a statistics shaped by `names` and `depth`; the bytes
+    /// must be exactly that shape.
+    public init(decoding bytes: [UInt8], names: [String], depth: Int) throws(BinaryDecodingError) {
+        self.init(names: names, depth: depth)
+        let expected = 8 + names.count * depth * 32
+        guard bytes.count == expected else {
+            throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes, this campaign's shape needs \(expected)")
+        }
+        var r = BinaryReader(bytes)
+        networks = Int(try r.read(Int64.self))
+        for k in 0..<names.count {
+            for l in 0..<depth {
+                let count = Int(try r.read(Int64.self)), mean = try r.read(Double.self), m2 = try r.read(Double.self)
+                let nonFinite = Int(try r.read(Int64.self))
+                moments[k][l] = RunningMoments(count: count, mean: mean, m2: m2, nonFinite: nonFinite)
+            }
+        }
+    }
+}

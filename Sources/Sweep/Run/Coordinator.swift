@@ -1,0 +1,268 @@
+import Ensembles
+import Foundation
+import MPI
+import Synchronization
+
+/// Message tags between the coordinator (rank 0) and the workers.
+enum MessageTag: Int {
+    /// Coordinator → worker: a task index (Int64), or −1 to stop.
+    case task = 1
+    /// Worker → coordinator: task (Int64), busy seconds (Double), the encoded partial.
+    case result = 2
+    /// Worker → coordinator: task (Int64), the error message (UTF-8).
+    case failure = 3
+}
+
+/// Merges each grid point's partials in task order, whatever order they arrive in, so
+/// the result is bit-identical for any number of ranks or threads.
+struct OrderedMerger {
+    private var next: [Int]
+    private var waiting: [[Int: EnsembleStatistics]]
+    private(set) var merged: [EnsembleStatistics]
+    let tasksPerPoint: Int
+
+    init(catalog: TaskCatalog) {
+        tasksPerPoint = catalog.campaign.tasksPerPoint
+        next = Array(repeating: 0, count: catalog.points.count)
+        waiting = Array(repeating: [:], count: catalog.points.count)
+        merged = catalog.points.indices.map { catalog.emptyStatistics(point: $0) }
+    }
+
+    mutating func add(task: Int, _ partial: EnsembleStatistics) {
+        let point = task / tasksPerPoint
+        waiting[point][task % tasksPerPoint] = partial
+        while let ready = waiting[point].removeValue(forKey: next[point]) {
+            merged[point].merge(ready)
+            next[point] += 1
+        }
+    }
+
+    var complete: Bool { next.allSatisfy { $0 == tasksPerPoint } }
+}
+
+/// Where the time went, for the manifest and the closing utilisation lines.
+struct RunTimings: Sendable {
+    var wallSeconds: Double = 0
+    var taskSeconds: [Double] = []
+    /// Busy seconds per rank (rank 0: summed over its compute threads).
+    var busy: [Double] = []
+    var threadsPerRank: [Int] = []
+    var tasksRun = 0
+    var tasksFromJournal = 0
+
+    var summary: [String: Any] {
+        let s = taskSeconds.sorted()
+        func q(_ f: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(f * Double(s.count - 1)))] }
+        return ["tasks_run": tasksRun, "tasks_from_journal": tasksFromJournal, "task_seconds_min": q(0),
+                "task_seconds_median": q(0.5), "task_seconds_max": q(1), "task_seconds_total": s.reduce(0, +),
+                "rank_busy_seconds": busy,
+                "rank_utilisation": busy.indices.map { r in
+                    wallSeconds > 0 ? busy[r] / (wallSeconds * Double(max(threadsPerRank[r], 1))) : 0 }]
+    }
+}
+
+/// Rank 0's scheduler: hands tasks to workers dynamically, keeps two tasks in flight per
+/// remote worker (so none idles while a result travels), runs tasks on local threads too,
+/// journals each partial as it arrives and merges them in task order.
+///
+/// Only the calling (main) thread calls MPI (`MPI_THREAD_FUNNELED`); local compute
+/// threads take tasks from the shared dispenser and post results to an inbox the main
+/// thread drains between non-blocking probes, sleeping with a capped exponential backoff
+/// (10 µs → 1 ms) when nothing happens.
+struct Coordinator {
+    let catalog: TaskCatalog
+    let world: Communicator
+    let localThreads: Int
+    let journal: Journal
+    let showProgress: Bool
+
+    private final class Shared: Sendable {
+        let queue: [Int]
+        let cursor = Atomic<Int>(0)
+        let theoryCursor = Atomic<Int>(0)
+        let stop = Atomic<Bool>(false)
+        let inbox = Mutex<[LocalEvent]>([])
+        init(queue: [Int]) { self.queue = queue }
+
+        func take() -> Int? {
+            guard !stop.load(ordering: .relaxed) else { return nil }
+            let i = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
+            return i < queue.count ? queue[i] : nil
+        }
+    }
+
+    private enum LocalEvent: Sendable {
+        case result(task: Int, EnsembleStatistics, seconds: Double)
+        case theory(point: Int, PointTheory, seconds: Double)
+        case failure(TaskError)
+    }
+
+    /// Runs every task not in `recovered` and returns the merged statistics per point, and
+    /// each point's mean-field theory (computed by rank 0's threads before they sample:
+    /// for quadrature activations it costs about as much as a few networks).
+    func run(recovered: [Int: EnsembleStatistics], timings: inout RunTimings)
+        throws -> (statistics: [EnsembleStatistics], theories: [PointTheory]) {
+        let start = ContinuousClock.now
+        var merger = OrderedMerger(catalog: catalog)
+        for task in recovered.keys.sorted() { merger.add(task: task, recovered[task]!) }
+        let todo = (0..<catalog.count).filter { recovered[$0] == nil }
+        timings.tasksFromJournal = recovered.count
+        timings.busy = Array(repeating: 0, count: world.size)
+        timings.threadsPerRank = [localThreads] + Array(repeating: 1, count: max(0, world.size - 1))
+        let shared = Shared(queue: todo)
+        var progress = ProgressReporter(totalTasks: todo.count,
+                                        totalNetworks: todo.reduce(0) { $0 + catalog.samples(ofTask: $1).count },
+                                        enabled: showProgress)
+
+        let pointCount = catalog.points.count
+        var theories = [PointTheory?](repeating: nil, count: pointCount)
+        for _ in 0..<localThreads {
+            let catalog = self.catalog
+            Thread.detachNewThread {
+                while true {
+                    let point = shared.theoryCursor.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard point < pointCount, !shared.stop.load(ordering: .relaxed) else { break }
+                    let clock = ContinuousClock.now
+                    do throws(TaskError) {
+                        let theory = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs)
+                        let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
+                        shared.inbox.withLock { $0.append(.theory(point: point, theory, seconds: seconds)) }
+                    } catch {
+                        shared.stop.store(true, ordering: .relaxed)
+                        shared.inbox.withLock { $0.append(.failure(error)) }
+                    }
+                }
+                while let task = shared.take() {
+                    let clock = ContinuousClock.now
+                    do throws(TaskError) {
+                        let partial = try catalog.run(task)
+                        let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
+                        shared.inbox.withLock { $0.append(.result(task: task, partial, seconds: seconds)) }
+                    } catch {
+                        shared.stop.store(true, ordering: .relaxed)
+                        shared.inbox.withLock { $0.append(.failure(error)) }
+                    }
+                }
+            }
+        }
+
+        var inFlight = Array(repeating: 0, count: world.size)
+        func dispatch(to rank: Int) throws {
+            if let task = shared.take() {
+                var w = BinaryWriter()
+                w.write(Int64(task))
+                try world.send(w.bytes, to: rank, tag: MessageTag.task.rawValue)
+                inFlight[rank] += 1
+            } else if inFlight[rank] == 0 {
+                var w = BinaryWriter()
+                w.write(Int64(-1))
+                try world.send(w.bytes, to: rank, tag: MessageTag.task.rawValue)
+                inFlight[rank] = -1
+            }
+        }
+        for rank in 1..<max(1, world.size) {
+            try dispatch(to: rank)
+            if inFlight[rank] > 0 { try dispatch(to: rank) }
+        }
+
+        var done = 0
+        func finished(task: Int, _ partial: EnsembleStatistics, seconds: Double, rank: Int) throws {
+            try journal.append(task: task, payload: partial.encoded())
+            merger.add(task: task, partial)
+            timings.taskSeconds.append(seconds)
+            timings.busy[rank] += seconds
+            done += 1
+            progress.taskFinished(networks: catalog.samples(ofTask: task).count)
+        }
+
+        var theoriesDone = 0
+        var backoff = 10e-6
+        while done < todo.count || theoriesDone < (localThreads > 0 ? pointCount : 0) {
+            var progressed = false
+            for event in shared.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
+                progressed = true
+                switch event {
+                case .result(let task, let partial, let seconds):
+                    try finished(task: task, partial, seconds: seconds, rank: 0)
+                case .theory(let point, let theory, let seconds):
+                    theories[point] = theory
+                    timings.busy[0] += seconds
+                    theoriesDone += 1
+                case .failure(let error):
+                    throw error
+                }
+            }
+            if world.size > 1 {
+                while let message = try world.poll() {
+                    progressed = true
+                    var r = BinaryReader(try world.receive(message))
+                    let task = Int(try r.read(Int64.self))
+                    switch MessageTag(rawValue: message.tag) {
+                    case .result:
+                        let seconds = try r.read(Double.self)
+                        let payload = try r.readBytes(r.remaining)
+                        let partial = try EnsembleStatistics(decoding: payload, names: catalog.names,
+                                                             depth: catalog.points[catalog.point(ofTask: task)].network.depth)
+                        inFlight[message.source] -= 1
+                        try finished(task: task, partial, seconds: seconds, rank: message.source)
+                        try dispatch(to: message.source)
+                    case .failure:
+                        throw CoordinatorError(message: String(decoding: try r.readBytes(r.remaining), as: UTF8.self)
+                                               + " (on rank \(message.source))")
+                    default:
+                        throw CoordinatorError(message: "unexpected message tag \(message.tag) from rank \(message.source)")
+                    }
+                }
+            }
+            if progressed {
+                backoff = 10e-6
+            } else {
+                usleep(UInt32(backoff * 1e6))
+                backoff = min(backoff * 2, 1e-3)
+            }
+        }
+        for rank in 1..<max(1, world.size) where inFlight[rank] >= 0 { try dispatch(to: rank) }
+        timings.tasksRun = done
+        timings.wallSeconds = ProgressReporter.seconds(ContinuousClock.now - start)
+        precondition(merger.complete, "all tasks finished but a point's merge is incomplete")
+        if localThreads == 0 {
+            for point in 0..<pointCount {
+                theories[point] = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs)
+            }
+        }
+        return (merger.merged, theories.map { $0! })
+    }
+}
+
+/// A failure reported by a remote worker or the protocol itself.
+struct CoordinatorError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// A rank other than 0: receive a task, run it, send the partial back; stop on −1.
+/// On a failing task it reports the error and waits; the coordinator then aborts the job.
+enum Worker {
+    static func serve(catalog: TaskCatalog, world: Communicator) throws {
+        while true {
+            let message = try world.wait(source: 0, tag: MessageTag.task.rawValue)
+            var r = BinaryReader(try world.receive(message))
+            let task = Int(try r.read(Int64.self))
+            guard task >= 0 else { return }
+            let clock = ContinuousClock.now
+            var w = BinaryWriter()
+            w.write(Int64(task))
+            let tag: MessageTag
+            do throws(TaskError) {
+                let partial = try catalog.run(task)
+                w.write(ProgressReporter.seconds(ContinuousClock.now - clock))
+                w.write(partial.encoded())
+                tag = .result
+            } catch {
+                w.write(Array(error.description.utf8))
+                tag = .failure
+            }
+            try world.send(w.bytes, to: 0, tag: tag.rawValue)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Ensembles
+import Foundation
+
+/// Peak memory of one rank for a campaign, estimated before anything starts, so a sweep
+/// that cannot fit is refused instead of being killed hours later.
+///
+/// Per rank: `threads` samplers at the campaign's largest point
+/// (``DenseForwardSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
+/// coordinator the merged statistics of every point (32 bytes per quantity and layer)
+/// and every point's input batch.
+public struct MemoryEstimate: Sendable {
+    public let bytesPerRank: Int
+    /// The point that sets the sampler size, described.
+    public let largest: String
+
+    public init(campaign: Campaign, threads: Int) {
+        let batch = campaign.inputs.count
+        let names = EnsembleStatistics.names(for: campaign.forward, batch: batch).count
+        var sampler = 0, statistics = 0, inputs = 0
+        var largest = ""
+        for point in campaign.points {
+            let n = point.network
+            let dimension = Self.inputDimension(campaign, width: n.width)
+            let bytes = campaign.precision == .float64
+                ? DenseForwardSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch)
+                : DenseForwardSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch)
+            if bytes > sampler {
+                sampler = bytes
+                largest = "width \(n.width), \(n.weightInit.rawValue) weights: \(Self.format(bytes)) per sampler × \(threads)"
+            }
+            statistics += names * n.depth * 32
+            inputs += dimension * batch * 8 * 2
+        }
+        bytesPerRank = threads * sampler + statistics + inputs
+        self.largest = largest
+    }
+
+    static func inputDimension(_ campaign: Campaign, width: Int) -> Int {
+        if case .file(_, let rows, _) = campaign.inputs { return rows.first?.count ?? 0 }
+        return width
+    }
+
+    /// `MemAvailable` (Linux `/proc/meminfo`) divided by the ranks on this node
+    /// (`OMPI_COMM_WORLD_LOCAL_SIZE`, 1 without mpirun); nil where unknown.
+    public static func defaultLimit() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
+        return kib * 1024 / max(local, 1)
+    }
+
+    /// Parses `512M`, `8G`, `1.5T`, or a plain number of bytes.
+    public static func parse(_ text: String) -> Int? {
+        let units: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+        var s = text.uppercased()
+        if s.hasSuffix("IB") { s.removeLast(2) } else if s.hasSuffix("B") { s.removeLast() }
+        var factor = 1.0
+        if let u = s.last, let f = units[u] { factor = f; s.removeLast() }
+        guard let v = Double(s), v > 0, v.isFinite else { return nil }
+        return Int(v * factor)
+    }
+
+    public static func format(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        for (unit, size) in [("TiB", 1099511627776.0), ("GiB", 1073741824.0), ("MiB", 1048576.0), ("KiB", 1024.0)]
+        where b >= size {
+            return String(format: "%.1f %@", b / size, unit)
+        }
+        return "\(bytes) B"
+    }
+}

@@ -1,0 +1,100 @@
+import Ensembles
+import Foundation
+import LinearAlgebra
+import Randomness
+import Synchronization
+
+/// A failure inside a task, naming the task and its grid point.
+public struct TaskError: Error, CustomStringConvertible, Sendable {
+    public let point: Int
+    public let task: Int
+    public let network: NetworkSpec
+    public let underlying: String
+    public var description: String {
+        "task \(task) (grid point \(point): width \(network.width), depth \(network.depth), σ_w \(network.sigmaW), "
+            + "σ_b \(network.sigmaB), \(network.activation.name), \(network.weightInit.rawValue)) failed: \(underlying)"
+    }
+}
+
+/// One grid point ready to sample: its spec and its input batch.
+struct PreparedPoint: Sendable {
+    let point: GridPoint
+    let inputs: InputBatch
+
+    /// Builds the point's input batch from its own `inputs` stream (deterministic).
+    init(point: GridPoint, campaign: Campaign) throws(TaskError) {
+        self.point = point
+        let stream = RandomStream(StreamID(seed: campaign.seed, point: UInt32(point.index), sample: 0,
+                                           layer: 0, purpose: .inputs))
+        do {
+            inputs = try InputBatch(spec: campaign.inputs.spec, dimension: point.network.width, stream: stream)
+        } catch {
+            throw TaskError(point: point.index, task: -1, network: point.network,
+                            underlying: "building the inputs: \(error.description)")
+        }
+    }
+}
+
+/// The campaign's tasks, numbered `point · tasksPerPoint + t` (point-major), and what every
+/// rank needs to run any of them. Every rank builds the same catalogue from the campaign file.
+final class TaskCatalog: Sendable {
+    let campaign: Campaign
+    let points: [GridPoint]
+    /// Prepared points, built on first use on each rank.
+    private let prepared: Mutex<[Int: PreparedPoint]> = Mutex([:])
+
+    init(campaign: Campaign) {
+        self.campaign = campaign
+        points = campaign.points
+    }
+
+    var count: Int { points.count * campaign.tasksPerPoint }
+
+    func point(ofTask task: Int) -> Int { task / campaign.tasksPerPoint }
+
+    func samples(ofTask task: Int) -> Range<Int> { campaign.samples(ofTask: task % campaign.tasksPerPoint) }
+
+    /// Quantity names of a point's statistics (they depend on the batch size only).
+    var names: [String] { EnsembleStatistics.names(for: campaign.forward, batch: campaign.inputs.count) }
+
+    func emptyStatistics(point: Int) -> EnsembleStatistics {
+        EnsembleStatistics(names: names, depth: points[point].network.depth)
+    }
+
+    func prepared(_ point: Int) throws(TaskError) -> PreparedPoint {
+        if let p = prepared.withLock({ $0[point] }) { return p }
+        let p = try PreparedPoint(point: points[point], campaign: campaign)
+        prepared.withLock { $0[point] = p }
+        return p
+    }
+
+    /// Fault injection for the tests of the failure path: `SIGNALPROP_FAIL_TASK=k` makes
+    /// task `k` throw on whichever rank runs it.
+    static let injectedFailure: Int? = ProcessInfo.processInfo.environment["SIGNALPROP_FAIL_TASK"].flatMap { Int($0) }
+
+    /// Runs task `task`: a fresh sampler, the task's samples in order, one partial.
+    func run(_ task: Int) throws(TaskError) -> EnsembleStatistics {
+        let p = try prepared(point(ofTask: task))
+        if task == Self.injectedFailure {
+            throw TaskError(point: p.point.index, task: task, network: p.point.network,
+                            underlying: "failure injected by SIGNALPROP_FAIL_TASK")
+        }
+        do {
+            switch campaign.precision {
+            case .float64: return try run(Double.self, task, p)
+            case .float32: return try run(Float.self, task, p)
+            }
+        } catch {
+            throw TaskError(point: p.point.index, task: task, network: p.point.network, underlying: error.description)
+        }
+    }
+
+    private func run<T: BLASScalar & GaussianFillable>(_: T.Type, _ task: Int, _ p: PreparedPoint)
+        throws(LAPACKError) -> EnsembleStatistics {
+        var sampler = DenseForwardSampler<T>(spec: p.point.network, inputs: p.inputs, observables: campaign.forward,
+                                             seed: campaign.seed, point: p.point.index)
+        var statistics = sampler.makeStatistics()
+        for s in samples(ofTask: task) { try sampler.run(sample: s, into: &statistics) }
+        return statistics
+    }
+}
