@@ -52,6 +52,10 @@ if [[ ! -f "$CAMPAIGN" ]]; then
     exit 2
 fi
 
+# Cores usable here (affinity/cgroup aware), counted before the export below:
+# GNU nproc reports OMP_NUM_THREADS instead when it is set.
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+
 # One BLAS/OpenMP thread per rank: ranks already fill the cores; more threads would
 # oversubscribe them (OpenBLAS otherwise sizes its pool from the affinity mask).
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -80,7 +84,7 @@ fi
 if [[ -n "${PBS_NODEFILE:-}" ]]; then
     # The hosts PBS gave us (an OpenMPI built with tm support finds them anyway).
     cmd+=(-hostfile "$PBS_NODEFILE" --bind-to core)
-elif (( ranks > $(nproc) )); then
+elif (( ranks > cores )); then
     # Outside PBS the slots are this machine's cores: more ranks than cores need
     # --oversubscribe and cannot be bound one per core.
     cmd+=(--oversubscribe --bind-to none)

@@ -115,7 +115,7 @@ def write_csv(path, points, results):
             for layer in range(DEPTH):
                 for name, m, se in (("q", qm, qse), ("c", cm, cse)):
                     f.write(f"{i},{WIDTH},{DEPTH},{sw!r},{sb!r},{act},gaussian,{layer + 1},{name},"
-                            f"{m[layer]!r},{se[layer]!r},{SAMPLES}\n")
+                            f"{float(m[layer])!r},{float(se[layer])!r},{SAMPLES}\n")
     os.replace(path + ".tmp", path)
 
 
@@ -151,7 +151,7 @@ def main():
         "width": WIDTH, "depth": DEPTH, "batch": BATCH,
         "seconds": seconds, "networks_per_s": networks / seconds,
         "rank_seconds": [t for _, t in gathered],
-        "numpy": np.__version__, "mpi": MPI.Get_library_version().splitlines()[0].strip(),
+        "numpy": np.__version__, "mpi": MPI.Get_library_version().rstrip("\x00").splitlines()[0].strip(),
     }), flush=True)
 
 

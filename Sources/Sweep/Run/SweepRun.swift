@@ -95,7 +95,20 @@ public struct SweepRun {
 
     /// Compute threads on rank 0.
     var localThreads: Int {
-        options.threads ?? (world.size == 1 ? ProcessInfo.processInfo.activeProcessorCount : 1)
+        options.threads ?? (world.size == 1 ? Self.usableCores : 1)
+    }
+
+    /// Cores this process may run on: the affinity mask (`Cpus_allowed` in
+    /// /proc/self/status, so `mpirun --bind-to core` and `taskset` count), else the
+    /// online processors.
+    public static var usableCores: Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) {
+            let mask = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
+            let count = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+            if count > 0 { return count }
+        }
+        return ProcessInfo.processInfo.activeProcessorCount
     }
 
     /// Runs the sweep. Rank 0 returns the summary; other ranks return nil when done.

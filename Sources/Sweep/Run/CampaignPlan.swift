@@ -1,0 +1,93 @@
+import Ensembles
+import Foundation
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// What a campaign will cost, from a short calibration on this machine: grid size, tasks,
+/// memory per rank, and time for a given number of ranks.
+///
+/// Model: a dense layer costs `N_l · N_{l-1}` weight draws plus a GEMM against B columns,
+/// timed per element on a real 512-wide network; an orthogonal layer adds a QR,
+/// `(4/3)·N³` scaled from a timed 256³ one; the theory of a point is timed on three of its
+/// layers and scaled by depth. Rank 0 computes theory and tasks on one thread beside the
+/// coordinator, so P ranks divide the total by P; a single rank runs one thread per core.
+public struct CampaignPlan: Sendable {
+    public let points: Int
+    public let tasks: Int
+    public let networks: Int
+    public let memoryPerRank: Int
+    public let samplingSeconds: Double
+    public let theorySeconds: Double
+    public let ranks: Int
+
+    /// Compute threads in the job: one per rank, or every core of a single rank.
+    public var workers: Int { ranks == 1 ? SweepRun.usableCores : ranks }
+
+    public var wallSeconds: Double { (samplingSeconds + theorySeconds) / Double(workers) }
+
+    public init(campaign: Campaign, ranks: Int) throws {
+        let points = campaign.points
+        self.points = points.count
+        tasks = points.count * campaign.tasksPerPoint
+        networks = points.count * campaign.samples
+        self.ranks = ranks
+        memoryPerRank = MemoryEstimate(campaign: campaign, threads: ranks == 1 ? SweepRun.usableCores : 1)
+            .bytesPerRank
+        let (perElement, perQRCube) = try Self.calibrate(precision: campaign.precision, batch: campaign.inputs.count)
+        var sampling = 0.0
+        for p in points {
+            let n = p.network, fanIn = MemoryEstimate.inputDimension(campaign, width: n.width)
+            var perNetwork = Double(n.width) * Double(fanIn + (n.depth - 1) * n.width) * perElement
+            if n.weightInit == .orthogonal {
+                perNetwork += Double(n.depth) * pow(Double(n.width), 3) * perQRCube
+            }
+            sampling += perNetwork * Double(campaign.samples)
+        }
+        samplingSeconds = sampling
+        var theory = 0.0
+        var timed: [String: Double] = [:]
+        for p in points {
+            let key = p.network.activation.name
+            if timed[key] == nil {
+                let probe = NetworkSpec(width: p.network.width, depth: min(3, p.network.depth), sigmaW: p.network.sigmaW,
+                                        sigmaB: p.network.sigmaB, activation: p.network.activation)
+                let inputs = try PreparedPoint(point: GridPoint(index: p.index, network: probe), campaign: campaign).inputs
+                let start = ContinuousClock.now
+                _ = PointTheory(network: probe, inputs: inputs)
+                timed[key] = ProgressReporter.seconds(ContinuousClock.now - start) / Double(probe.depth)
+            }
+            theory += timed[key]! * Double(p.network.depth)
+        }
+        theorySeconds = theory
+    }
+
+    /// Seconds per weight element of a dense Gaussian layer (draw + GEMM + activation
+    /// share), and per `N³` of an orthogonal layer's Haar QR.
+    static func calibrate(precision: Precision, batch: Int) throws -> (Double, Double) {
+        let width = 512, depth = 4
+        let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh)
+        let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
+        let inputs = try InputBatch(spec: .gaussian(count: batch, q0: 1), dimension: width, stream: stream)
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = ContinuousClock.now
+            try body()
+            return ProgressReporter.seconds(ContinuousClock.now - start)
+        }
+        var best = Double.infinity
+        switch precision {
+        case .float64:
+            var sampler = DenseForwardSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var statistics = sampler.makeStatistics()
+            for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
+        case .float32:
+            var sampler = DenseForwardSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var statistics = sampler.makeStatistics()
+            for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
+        }
+        let qr = try (0..<2).map { _ in
+            try seconds { _ = try Matrix<Double>.haarOrthogonal(rows: 256, columns: 256, stream: stream) }
+        }.min()!
+        return (best / Double(depth * width * width), qr / pow(256, 3))
+    }
+}
