@@ -53,10 +53,11 @@ public struct BinaryReader {
 
 extension EnsembleStatistics {
     /// The partial as bytes: networks, then for every quantity and layer
-    /// (count, mean, M2, non-finite count) — 32 bytes each. Names and depth are not
+    /// (count, mean, M2, non-finite count) — 32 bytes each — then each histogram's bin
+    /// counts, underflow, overflow and below-floor counts. Names, depth and bins are not
     /// sent: both sides derive them from the campaign.
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter(capacity: 8 + names.count * depth * 32)
+        var w = BinaryWriter(capacity: Self.encodedSize(names: names.count, depth: depth, histograms: histograms))
         w.write(Int64(networks))
         for row in moments {
             for m in row {
@@ -66,14 +67,23 @@ extension EnsembleStatistics {
                 w.write(Int64(m.nonFinite))
             }
         }
+        for h in histograms {
+            for c in h.counts { w.write(Int64(c)) }
+            for c in [h.underflow, h.overflow, h.belowFloor] { w.write(Int64(c)) }
+        }
         return w.bytes
     }
 
-    /// Decodes ``encoded()`` for a statistics shaped by `names` and `depth`; the bytes
-    /// must be exactly that shape.
-    public init(decoding bytes: [UInt8], names: [String], depth: Int) throws(BinaryDecodingError) {
-        self.init(names: names, depth: depth)
-        let expected = 8 + names.count * depth * 32
+    static func encodedSize(names: Int, depth: Int, histograms: [SpectrumHistogram]) -> Int {
+        8 + names * depth * 32 + histograms.reduce(0) { $0 + 8 * ($1.counts.count + 3) }
+    }
+
+    /// Decodes ``encoded()`` into a statistics shaped like `empty` (names, depth,
+    /// histogram bins); the bytes must be exactly that shape.
+    public init(decoding bytes: [UInt8], shapedLike empty: EnsembleStatistics) throws(BinaryDecodingError) {
+        let (names, depth) = (empty.names, empty.depth)
+        self.init(names: names, depth: depth, histograms: empty.histograms)
+        let expected = Self.encodedSize(names: names.count, depth: depth, histograms: empty.histograms)
         guard bytes.count == expected else {
             throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes, this campaign's shape needs \(expected)")
         }
@@ -85,6 +95,14 @@ extension EnsembleStatistics {
                 let nonFinite = Int(try r.read(Int64.self))
                 moments[k][l] = RunningMoments(count: count, mean: mean, m2: m2, nonFinite: nonFinite)
             }
+        }
+        for i in histograms.indices {
+            let h = histograms[i]
+            let counts = try (0..<h.counts.count).map { _ throws(BinaryDecodingError) in Int(try r.read(Int64.self)) }
+            let under = Int(try r.read(Int64.self)), over = Int(try r.read(Int64.self))
+            let floor = Int(try r.read(Int64.self))
+            histograms[i] = SpectrumHistogram(range: h.lower...h.upper, counts: counts, underflow: under,
+                                              overflow: over, belowFloor: floor)
         }
     }
 }

@@ -8,8 +8,8 @@ public enum ForwardObservable: String, Sendable, Hashable, CaseIterable, Codable
     case gram
 }
 
-/// Per-layer running moments of every measured quantity of one grid point, merged
-/// exactly across samples, tasks and (later) ranks.
+/// Per-layer running moments of every measured quantity of one grid point (and its pooled
+/// Jacobian spectra), merged exactly across samples, tasks and ranks.
 ///
 /// Quantities are named columns (`q`, `c`, `gram_0_1`, …) in a fixed order so that two
 /// statistics of the same campaign always line up.
@@ -20,10 +20,13 @@ public struct EnsembleStatistics: Sendable, Hashable {
     public internal(set) var moments: [[RunningMoments]]
     /// Networks accumulated.
     public internal(set) var networks: Int = 0
+    /// Pooled spectra (one per Jacobian depth), empty without the `jacobian` observable.
+    public internal(set) var histograms: [SpectrumHistogram]
 
-    public init(names: [String], depth: Int) {
+    public init(names: [String], depth: Int, histograms: [SpectrumHistogram] = []) {
         self.names = names
         self.depth = depth
+        self.histograms = histograms
         moments = Array(repeating: Array(repeating: RunningMoments(), count: depth), count: names.count)
     }
 
@@ -41,18 +44,20 @@ public struct EnsembleStatistics: Sendable, Hashable {
         return names
     }
 
-    /// Adds one network's values: `values[k]` is quantity `k` at `layer` (1-based).
-    mutating func add(layer: Int, _ values: [Double]) {
-        precondition(values.count == names.count)
-        for k in values.indices { moments[k][layer - 1].add(values[k]) }
+    /// Adds one network's values: `values[k]` is quantity `k` at `layer` (1-based); NaN
+    /// marks a quantity not measured at this layer (nothing is added).
+    mutating func add(layer: Int, _ values: [Double], measured: Range<Int>) {
+        for k in measured { moments[k][layer - 1].add(values[k]) }
     }
 
     mutating func finishNetwork() { networks += 1 }
 
     /// Merges another part of the same ensemble (Chan et al.); call in a fixed order.
     public mutating func merge(_ other: EnsembleStatistics) {
-        precondition(names == other.names && depth == other.depth, "merging statistics of different shapes")
+        precondition(names == other.names && depth == other.depth && histograms.count == other.histograms.count,
+                     "merging statistics of different shapes")
         for k in moments.indices { for l in 0..<depth { moments[k][l].merge(other.moments[k][l]) } }
+        for i in histograms.indices { histograms[i].merge(other.histograms[i]) }
         networks += other.networks
     }
 }

@@ -11,9 +11,30 @@ public enum WeightInit: String, Sendable, Hashable, Codable, CaseIterable {
     case orthogonal
 }
 
-/// One random feedforward network family (DESIGN §2):
-/// `h^l = W^l x^{l-1} + b^l`, `x^l = φ(h^l)`, `l = 1…L`, `x^0` the input,
-/// `b_i ~ N(0, σ_b²)`, every layer's weights and biases fresh and independent.
+/// How the layers are connected.
+public enum Architecture: Sendable, Hashable {
+    /// `x^l = φ(h^l)`.
+    case feedforward
+    /// `x^l = φ(h^l) + a·x^{l−1}` (Tarnowski et al. 2019, seed 002); needs `N₀ = N`.
+    case residual(scale: Double)
+
+    public var name: String {
+        switch self {
+        case .feedforward: return "feedforward"
+        case .residual: return "residual"
+        }
+    }
+}
+
+/// The variance of the weights: `σ_w²/N_{l−1}` or `σ_w²/(N_{l−1}·L)`.
+public enum WeightScaling: String, Sendable, Hashable, CaseIterable {
+    case width
+    case widthTimesDepth = "width*depth"
+}
+
+/// One random network family (DESIGN §2):
+/// `h^l = W^l x^{l-1} + b^l`, `x^l = φ(h^l)` (`+ a·x^{l−1}` for residual nets), `l = 1…L`,
+/// `x^0` the input, `b_i ~ N(0, σ_b²)`, every layer's weights and biases fresh and independent.
 public struct NetworkSpec: Sendable, Hashable {
     /// Width `N` of every hidden layer.
     public var width: Int
@@ -23,14 +44,22 @@ public struct NetworkSpec: Sendable, Hashable {
     public var sigmaB: Double
     public var activation: Activation
     public var weightInit: WeightInit
+    public var architecture: Architecture
+    public var weightScaling: WeightScaling
 
     public init(width: Int, depth: Int, sigmaW: Double, sigmaB: Double,
-                activation: Activation, weightInit: WeightInit = .gaussian) {
+                activation: Activation, weightInit: WeightInit = .gaussian,
+                architecture: Architecture = .feedforward, weightScaling: WeightScaling = .width) {
         self.width = width
         self.depth = depth
         self.sigmaW = sigmaW
         self.sigmaB = sigmaB
         self.activation = activation
         self.weightInit = weightInit
+        self.architecture = architecture
+        self.weightScaling = weightScaling
     }
+
+    /// The divisor `s` of the weight variance `σ_w²/(N_{l−1}·s)`: 1 or L.
+    public var varianceDivisor: Double { weightScaling == .width ? 1 : Double(depth) }
 }

@@ -98,10 +98,9 @@ extension Matrix {
     public func gram(into c: inout Matrix, alpha: T = 1) {
         precondition(c.rows == columns && c.columns == columns, "gram output must be \(columns)×\(columns)")
         guard columns > 0, rows > 0 else { return }
-        let n = Int32(columns), k = Int32(rows)
         elements.withUnsafeBufferPointer { pa in
             c.elements.withUnsafeMutableBufferPointer { pc in
-                T.syrk(CblasUpper, CblasTrans, n, k, alpha, pa.baseAddress!, k, 0, pc.baseAddress!, n)
+                T.syrkTransposed(n: columns, k: rows, alpha: alpha, a: pa.baseAddress!, lda: rows, c: pc.baseAddress!)
             }
         }
         for j in 0..<columns {
@@ -111,6 +110,14 @@ extension Matrix {
 }
 
 extension BLASScalar {
+    /// The upper triangle of `C ← α AᵀA` (BLAS `?syrk`), A `k × n` with leading dimension
+    /// `lda`, C `n × n`; the lower triangle is left as it was.
+    @inline(__always)
+    public static func syrkTransposed(n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                                      c: UnsafeMutablePointer<Self>) {
+        syrk(CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(lda), 0, c, Int32(n))
+    }
+
     /// `C ← α op(A) op(B) + β C` on raw column-major storage (BLAS `?gemm`), for callers
     /// that multiply sub-blocks of larger buffers without copying them.
     @inline(__always)

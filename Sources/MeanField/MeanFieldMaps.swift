@@ -168,7 +168,7 @@ public struct MeanFieldMaps: Sendable {
     /// (2009) arc-cosine kernel `k₁ = √(q_aa q_bb) (sin θ + (π − θ) cos θ)/(2π)`, θ = arccos c
     /// (the cross terms are `E[u1 relu(u2)] = q_ab/2` by symmetry).
     /// erf: `(2/π) arcsin(2 q_ab / √((1 + 2q_aa)(1 + 2q_bb)))` (Williams 1997).
-    private func secondMoment(qaa: Double, qbb: Double, qab: Double) -> Double {
+    func secondMoment(qaa: Double, qbb: Double, qab: Double) -> Double {
         precondition(qaa >= 0 && qbb >= 0, "variances must be non-negative")
         let scale = (qaa * qbb).squareRoot()
         let c = scale > 0 ? Swift.min(1, Swift.max(-1, qab / scale)) : 0

@@ -44,12 +44,15 @@ extension MeanFieldMaps {
                 }
                 covariance = next
             }
-            layers.append(Self.summary(layer: layer, covariance: covariance, count: count))
+            layers.append(LayerTheory(layer: layer, covariance: covariance, count: count))
         }
         return layers
     }
+}
 
-    private static func summary(layer: Int, covariance: [Double], count: Int) -> LayerTheory {
+extension LayerTheory {
+    /// The summary of a B×B covariance (row-major) at `layer`.
+    init(layer: Int, covariance: [Double], count: Int) {
         let q = (0..<count).map { covariance[$0 * count + $0] }
         var sum = 0.0, pairs = 0
         for a in 0..<count {
@@ -58,7 +61,7 @@ extension MeanFieldMaps {
                 pairs += 1
             }
         }
-        return LayerTheory(layer: layer, q: q, meanQ: q.reduce(0, +) / Double(count),
-                           meanC: pairs > 0 ? sum / Double(pairs) : nil, covariance: covariance)
+        self.init(layer: layer, q: q, meanQ: q.reduce(0, +) / Double(count),
+                  meanC: pairs > 0 ? sum / Double(pairs) : nil, covariance: covariance)
     }
 }

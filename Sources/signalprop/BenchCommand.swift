@@ -58,7 +58,7 @@ struct BenchCommand: ParsableCommand {
             2 * Double(n * n * n) / Self.time { c.multiply(a, a) }
         })
 
-        let width = DenseForwardSampler<Double>.panelWidth(rows: n)
+        let width = DenseSampler<Double>.panelWidth(rows: n)
         let x = Matrix<Double>.gaussian(rows: n, columns: batch, stream: stream)
         var h = Matrix<Double>(rows: n, columns: batch)
         let sweepsPerRepeat = 20
@@ -85,7 +85,7 @@ struct BenchCommand: ParsableCommand {
 
         let spec = NetworkSpec(width: n, depth: 50, sigmaW: 1.5, sigmaB: 0.3, activation: .tanh)
         let inputs = try InputBatch(spec: .gaussian(count: batch, q0: 1), dimension: n, stream: stream)
-        var sampler = DenseForwardSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram],
+        var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram],
                                                   seed: 1, point: 0)
         var statistics = sampler.makeStatistics()
         let perNetwork = Self.median(try (0..<max(3, repeats)).map { s in

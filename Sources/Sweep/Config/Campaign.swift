@@ -57,7 +57,9 @@ public struct Campaign: Sendable, Hashable {
     public var precision: Precision
     public var grid: Grid
     public var inputs: InputSource
-    public var forward: [ForwardObservable]
+    public var architecture: Architecture
+    public var weightScaling: WeightScaling
+    public var observables: Observables
 }
 
 /// One point of the grid, numbered in the fixed expansion order.
@@ -79,7 +81,8 @@ extension Campaign {
                         for sigmaB in grid.sigmaB {
                             for sigmaW in grid.sigmaW {
                                 let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB,
-                                                       activation: activation, weightInit: weightInit)
+                                                       activation: activation, weightInit: weightInit,
+                                                       architecture: architecture, weightScaling: weightScaling)
                                 points.append(GridPoint(index: points.count, network: spec))
                             }
                         }
@@ -92,6 +95,12 @@ extension Campaign {
 
     /// Tasks per grid point: `⌈samples / block⌉`.
     public var tasksPerPoint: Int { (samples + block - 1) / block }
+
+    /// The dimension N₀ of the inputs at a point of width `width`.
+    public func inputDimension(width: Int) -> Int {
+        if case .file(_, let rows, _) = inputs { return rows.first?.count ?? 0 }
+        return width
+    }
 
     /// The sample indices of task `t` (0-based within its point).
     public func samples(ofTask t: Int) -> Range<Int> {

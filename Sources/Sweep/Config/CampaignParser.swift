@@ -48,18 +48,38 @@ extension Campaign {
             throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
         }
         let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
-        try network.allow(["architecture", "init"])
-        let architecture = try network.string("architecture", default: "feedforward")
-        guard architecture == "feedforward" else {
-            throw ConfigError(key: "network.architecture", "'\(architecture)' is not available; allowed: feedforward")
+        try network.allow(["architecture", "init", "residual_scale", "weight_scaling"])
+        let architectureName = try network.string("architecture", default: "feedforward")
+        switch architectureName {
+        case "feedforward":
+            try network.forbid(["residual_scale"], because: "residual_scale is the a of residual nets")
+            architecture = .feedforward
+        case "residual":
+            let a = try network.real("residual_scale", default: 1)
+            guard a.isFinite, a >= 0 else {
+                throw ConfigError(key: "network.residual_scale", "\(a) is out of range; a must be finite and ≥ 0")
+            }
+            architecture = .residual(scale: a)
+        default:
+            throw ConfigError(key: "network.architecture", "'\(architectureName)' is not available; allowed: feedforward, residual")
         }
+        let scaling = try network.string("weight_scaling", default: architectureName == "residual" ? "width*depth" : "width")
+        guard let ws = WeightScaling(rawValue: scaling) else {
+            throw ConfigError(key: "network.weight_scaling", "'\(scaling)' is not a scaling; allowed: width, width*depth")
+        }
+        weightScaling = ws
         grid = try Self.parseGrid(gridTable, network: network)
 
         let inputTable = try top.table("inputs") ?? Section(table: TOMLTable(), path: "inputs")
         inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
+        if case .residual = architecture, case .file(_, let rows, _) = inputs,
+           let w = grid.width.first(where: { $0 != rows[0].count }) {
+            throw ConfigError(key: "grid.width", "\(w) differs from the input dimension \(rows[0].count); a residual net "
+                              + "adds x^{l−1} to φ(h^l), so every width must equal the input dimension")
+        }
 
         let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
-        try observe.allow(["forward"])
+        try observe.allow(["forward", "jacobian", "lyapunov"])
         let names = try observe.stringList("forward", default: ["q", "c"])
         var forward: [ForwardObservable] = []
         for n in names {
@@ -69,7 +89,34 @@ extension Campaign {
             if !forward.contains(o) { forward.append(o) }
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
-        self.forward = forward
+        observables = Observables(forward: forward, jacobian: try Self.parseJacobian(observe),
+                                  lyapunov: try Self.parseLyapunov(observe))
+    }
+
+    private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {
+        guard let t = try observe.table("jacobian") else { return nil }
+        try t.allow(["depths", "bins", "range"])
+        let depths = try t.intAxis("depths", min: 1, what: "a layer ≥ 1", default: [])
+        let bins = try t.int("bins", default: 200)
+        guard (1...100_000).contains(bins) else {
+            throw ConfigError(key: t.key("bins"), "\(bins) is out of range; use 1 … 100000 bins")
+        }
+        let range = try t.realAxis("range", default: [1e-12, 1e4])
+        guard range.count == 2, range[0] > 0, range[1] > range[0], range.allSatisfy(\.isFinite) else {
+            throw ConfigError(key: t.key("range"), "\(range) is not a range of λ; write [lo, hi] with 0 < lo < hi")
+        }
+        return JacobianObservable(depths: Array(Set(depths)).sorted(), bins: bins, range: range[0]...range[1])
+    }
+
+    private static func parseLyapunov(_ observe: Section) throws(ConfigError) -> LyapunovObservable? {
+        guard let t = try observe.table("lyapunov") else { return nil }
+        try t.allow(["k"])
+        guard let v = t.table["k"] else { return LyapunovObservable(k: 16) }
+        if v.string == "all" { return LyapunovObservable(k: nil) }
+        guard let k = v.int, k >= 1 else {
+            throw ConfigError(key: t.key("k"), "expected an integer ≥ 1 or \"all\", got \(v.type) \(v.debugDescription)")
+        }
+        return LyapunovObservable(k: k)
     }
 
     private static func parseGrid(_ g: Section, network: Section) throws(ConfigError) -> Grid {
@@ -249,7 +296,8 @@ struct Section {
     }
 
     /// Like ``realAxis`` but every value must be an integer ≥ `min`.
-    func intAxis(_ k: String, min: Int, what: String) throws(ConfigError) -> [Int] {
+    func intAxis(_ k: String, min: Int, what: String, default d: [Int]? = nil) throws(ConfigError) -> [Int] {
+        if table[k] == nil, let d { return d }
         var out: [Int] = []
         for x in try realAxis(k, default: nil) {
             guard x == x.rounded(), x >= Double(min), x < 1e9 else {

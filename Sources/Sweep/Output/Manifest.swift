@@ -20,13 +20,21 @@ extension Campaign {
                           withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) } }))]
             if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
         }
+        var network: [String: Any] = ["architecture": architecture.name, "init": grid.weightInit.map(\.rawValue),
+                                      "weight_scaling": weightScaling.rawValue]
+        if case .residual(let a) = architecture { network["residual_scale"] = a }
+        var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
+        if let j = observables.jacobian {
+            observe["jacobian"] = ["depths": j.depths, "bins": j.bins, "range": [j.range.lowerBound, j.range.upperBound]]
+        }
+        if let l = observables.lyapunov { observe["lyapunov"] = ["k": l.k.map { $0 as Any } ?? "all"] }
         return [
             "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,
             "grid": ["width": grid.width, "depth": grid.depth, "sigma_w": grid.sigmaW, "sigma_b": grid.sigmaB,
                      "activation": grid.activation.map(\.name)] as [String: Any],
-            "network": ["architecture": "feedforward", "init": grid.weightInit.map(\.rawValue)] as [String: Any],
+            "network": network,
             "inputs": inputs,
-            "observe": ["forward": forward.map(\.rawValue)],
+            "observe": observe,
         ]
     }
 

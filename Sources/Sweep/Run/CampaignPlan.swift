@@ -37,7 +37,7 @@ public struct CampaignPlan: Sendable {
         let (perElement, perQRCube) = try Self.calibrate(precision: campaign.precision, batch: campaign.inputs.count)
         var sampling = 0.0
         for p in points {
-            let n = p.network, fanIn = MemoryEstimate.inputDimension(campaign, width: n.width)
+            let n = p.network, fanIn = campaign.inputDimension(width: n.width)
             var perNetwork = Double(n.width) * Double(fanIn + (n.depth - 1) * n.width) * perElement
             if n.weightInit == .orthogonal {
                 perNetwork += Double(n.depth) * pow(Double(n.width), 3) * perQRCube
@@ -77,11 +77,11 @@ public struct CampaignPlan: Sendable {
         var best = Double.infinity
         switch precision {
         case .float64:
-            var sampler = DenseForwardSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         case .float32:
-            var sampler = DenseForwardSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = DenseSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         }

@@ -201,8 +201,8 @@ struct Coordinator {
                     case .result:
                         let seconds = try r.read(Double.self)
                         let payload = try r.readBytes(r.remaining)
-                        let partial = try EnsembleStatistics(decoding: payload, names: catalog.names,
-                                                             depth: catalog.points[catalog.point(ofTask: task)].network.depth)
+                        let partial = try EnsembleStatistics(decoding: payload,
+                                                             shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
                         inFlight[message.source] -= 1
                         try finished(task: task, partial, seconds: seconds, rank: message.source)
                         try dispatch(to: message.source)

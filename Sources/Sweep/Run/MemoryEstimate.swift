@@ -5,7 +5,7 @@ import Foundation
 /// that cannot fit is refused instead of being killed hours later.
 ///
 /// Per rank: `threads` samplers at the campaign's largest point
-/// (``DenseForwardSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
+/// (``DenseSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
 /// coordinator the merged statistics of every point (32 bytes per quantity and layer)
 /// and every point's input batch.
 public struct MemoryEstimate: Sendable {
@@ -14,30 +14,25 @@ public struct MemoryEstimate: Sendable {
     public let largest: String
 
     public init(campaign: Campaign, threads: Int) {
-        let batch = campaign.inputs.count
-        let names = EnsembleStatistics.names(for: campaign.forward, batch: batch).count
+        let batch = campaign.inputs.count, o = campaign.observables
         var sampler = 0, statistics = 0, inputs = 0
         var largest = ""
         for point in campaign.points {
             let n = point.network
-            let dimension = Self.inputDimension(campaign, width: n.width)
+            let dimension = campaign.inputDimension(width: n.width)
             let bytes = campaign.precision == .float64
-                ? DenseForwardSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch)
-                : DenseForwardSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch)
+                ? DenseSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o)
+                : DenseSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o)
             if bytes > sampler {
                 sampler = bytes
                 largest = "width \(n.width), \(n.weightInit.rawValue) weights: \(Self.format(bytes)) per sampler × \(threads)"
             }
-            statistics += names * n.depth * 32
+            let names = o.names(batch: batch, inputDimension: dimension, width: n.width).count
+            statistics += names * n.depth * 32 + (o.jacobian.map { 8 * ($0.bins + 3) * $0.depths(for: n.depth).count } ?? 0)
             inputs += dimension * batch * 8 * 2
         }
         bytesPerRank = threads * sampler + statistics + inputs
         self.largest = largest
-    }
-
-    static func inputDimension(_ campaign: Campaign, width: Int) -> Int {
-        if case .file(_, let rows, _) = campaign.inputs { return rows.first?.count ?? 0 }
-        return width
     }
 
     /// `MemAvailable` (Linux `/proc/meminfo`) divided by the ranks on this node

@@ -175,8 +175,8 @@ public struct SweepRun {
         return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume) {
             task, payload in
             guard task >= 0, task < catalog.count else { return false }
-            let depth = catalog.points[catalog.point(ofTask: task)].network.depth
-            return (try? EnsembleStatistics(decoding: payload, names: catalog.names, depth: depth)) != nil
+            let empty = catalog.emptyStatistics(point: catalog.point(ofTask: task))
+            return (try? EnsembleStatistics(decoding: payload, shapedLike: empty)) != nil
         }
     }
 
@@ -186,8 +186,8 @@ public struct SweepRun {
         for note in recovered.notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
         var partials: [Int: EnsembleStatistics] = [:]
         for (task, payload) in recovered.partials {
-            let depth = catalog.points[catalog.point(ofTask: task)].network.depth
-            partials[task] = try EnsembleStatistics(decoding: payload, names: catalog.names, depth: depth)
+            partials[task] = try EnsembleStatistics(decoding: payload,
+                                                    shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
         }
         if options.showProgress, !partials.isEmpty {
             FileHandle.standardError.write(Data("resume: \(partials.count) of \(catalog.count) tasks from the journal\n".utf8))

@@ -54,11 +54,11 @@ final class TaskCatalog: Sendable {
 
     func samples(ofTask task: Int) -> Range<Int> { campaign.samples(ofTask: task % campaign.tasksPerPoint) }
 
-    /// Quantity names of a point's statistics (they depend on the batch size only).
-    var names: [String] { EnsembleStatistics.names(for: campaign.forward, batch: campaign.inputs.count) }
-
+    /// An empty accumulator shaped for a point's statistics.
     func emptyStatistics(point: Int) -> EnsembleStatistics {
-        EnsembleStatistics(names: names, depth: points[point].network.depth)
+        let spec = points[point].network
+        return campaign.observables.emptyStatistics(spec: spec, batch: campaign.inputs.count,
+                                                    inputDimension: campaign.inputDimension(width: spec.width))
     }
 
     func prepared(_ point: Int) throws(TaskError) -> PreparedPoint {
@@ -91,7 +91,7 @@ final class TaskCatalog: Sendable {
 
     private func run<T: BLASScalar & GaussianFillable>(_: T.Type, _ task: Int, _ p: PreparedPoint)
         throws(LAPACKError) -> EnsembleStatistics {
-        var sampler = DenseForwardSampler<T>(spec: p.point.network, inputs: p.inputs, observables: campaign.forward,
+        var sampler = DenseSampler<T>(spec: p.point.network, inputs: p.inputs, observables: campaign.observables,
                                              seed: campaign.seed, point: p.point.index)
         var statistics = sampler.makeStatistics()
         for s in samples(ofTask: task) { try sampler.run(sample: s, into: &statistics) }

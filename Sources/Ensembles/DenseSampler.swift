@@ -1,0 +1,346 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// Samples dense networks of one ``NetworkSpec`` and measures the observables layer by
+/// layer, reusing its buffers from one network to the next.
+///
+/// Per layer and network: `h^l = W^l x^{l-1} + b^l`; the Gram matrix `Q^l = (h^l)ᵀh^l/N`
+/// (BLAS `syrk`) gives `q^l_a = Q_aa`, `c^l_ab = Q_ab/√(Q_aa Q_bb)`; then `x^l = φ(h^l)`
+/// (`+ a x^{l−1}` for residual nets).
+///
+/// Tangent columns ride along in the same GEMM: `[h | W T] = W [x | T]`. The Jacobian
+/// `J^l = ∂h^l/∂x^0` at the batch's first input starts as `T = I` (N₀ columns) and
+/// follows `J^l = W^l D^{l−1} J^{l−1}` — equivalently `J = D^L W^L ⋯ D^1 W^1` up to the last
+/// `D` — with the Frobenius norm divided out every layer and its logarithm carried apart,
+/// so depth 1000 in either phase neither overflows nor underflows. For residual nets the
+/// tangent follows `T ← D W T + a T` on the post-activations. Lyapunov frames are
+/// re-orthonormalised by QR every layer (Benettin et al. 1980).
+///
+/// Gaussian `W` without tangents is generated one panel of columns at a time straight into
+/// the GEMM (`H += W[:, j₀..<j₁] X[j₀..<j₁, :]`), so it is never held whole: the panel stays
+/// in cache. With tangents the whole `W` is drawn first, so the N³ GEMM runs at full BLAS
+/// speed. Orthogonal `W` needs the whole Haar matrix (one QR per layer).
+///
+/// Randomness: network `sample` of grid point `point` draws layer `l`'s weights from
+/// stream `(seed, point, sample, l, weights)` and its biases from `(…, l, biases)`, so
+/// results never depend on which worker ran which sample.
+public struct DenseSampler<T: BLASScalar & GaussianFillable> {
+    public let spec: NetworkSpec
+    public let seed: UInt64
+    public let point: Int
+    let observables: Observables
+    let names: [String]
+    let forward: Set<ForwardObservable>
+    let batch: Int
+    let inputDimension: Int
+    /// Tangent columns: N₀ for the Jacobian, then k for the Lyapunov frame.
+    let jacobianColumns: Int
+    let lyapunovColumns: Int
+    let jacobianDepths: [Int]
+    /// `[x | T]` before the layer (N₀ or N rows) and `W [x | T]` after it (N rows).
+    private var source: Matrix<T>
+    private var output: Matrix<T>
+    private var panel: Matrix<T>
+    private var gram: Matrix<T>
+    private var bias: [T]
+    private var derivative: [T]
+
+    /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
+    /// matrix when tangent columns make the GEMM large enough to want it.
+    public static func panelWidth(rows: Int, columns: Int = 8) -> Int {
+        columns > 64 ? Int.max : max(8, min(rows, 32_768 / max(rows, 1)))
+    }
+
+    /// Peak memory of one sampler, in bytes: `[x | T]` before and after a layer, the weight
+    /// panel (or all of W with tangents), the Gram matrix, bias and φ′, the input batch (in
+    /// float64 and in `T`), and for orthogonal weights the Gaussian matrix and its Q factor.
+    public static func estimatedBytes(spec: NetworkSpec, inputDimension: Int, batch: Int,
+                                      observables: Observables = Observables(forward: [.q])) -> Int {
+        let n = spec.width, scalar = MemoryLayout<T>.size
+        let columns = batch + tangentColumns(observables, inputDimension: inputDimension, width: n).total
+        let panel = min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
+        var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
+        if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
+        if observables.jacobian != nil { elements += n * inputDimension + inputDimension * 8 }
+        return elements * scalar + inputDimension * batch * 8
+    }
+
+    static func tangentColumns(_ o: Observables, inputDimension: Int, width: Int) -> (jacobian: Int, lyapunov: Int, total: Int) {
+        let j = o.jacobian == nil ? 0 : inputDimension
+        let l = o.lyapunov?.count(inputDimension: inputDimension, width: width) ?? 0
+        return (j, l, j + l)
+    }
+
+    public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int) {
+        self.spec = spec
+        self.seed = seed
+        self.point = point
+        self.observables = observables
+        batch = inputs.count
+        inputDimension = inputs.dimension
+        names = observables.names(batch: batch, inputDimension: inputDimension, width: spec.width)
+        forward = Set(observables.forward)
+        let tangents = Self.tangentColumns(observables, inputDimension: inputDimension, width: spec.width)
+        jacobianColumns = tangents.jacobian
+        lyapunovColumns = tangents.lyapunov
+        jacobianDepths = observables.jacobian?.depths(for: spec.depth) ?? []
+        let n = spec.width, columns = batch + tangents.total
+        source = Matrix(rows: max(n, inputDimension), columns: columns)
+        for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = T(inputs.matrix[i, a]) } }
+        output = Matrix(rows: n, columns: columns)
+        panel = Matrix(rows: n, columns: min(Self.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
+        gram = Matrix(rows: batch, columns: batch)
+        bias = [T](repeating: 0, count: n)
+        derivative = [T](repeating: 0, count: n)
+    }
+
+    /// Convenience for forward observables only.
+    public init(spec: NetworkSpec, inputs: InputBatch, observables: [ForwardObservable], seed: UInt64, point: Int) {
+        self.init(spec: spec, inputs: inputs, observables: Observables(forward: observables), seed: seed, point: point)
+    }
+
+    /// An empty accumulator shaped for this sampler's quantities.
+    public func makeStatistics() -> EnsembleStatistics {
+        observables.emptyStatistics(spec: spec, batch: batch, inputDimension: inputDimension)
+    }
+
+    /// Samples network number `sample` and adds its per-layer quantities to `statistics`.
+    public mutating func run(sample: Int, into statistics: inout EnsembleStatistics) throws(LAPACKError) {
+        let n = spec.width
+        var values = [Double](repeating: 0, count: names.count)
+        let forwardCount = EnsembleStatistics.names(for: observables.forward, batch: batch).count
+        let jacobianStart = forwardCount, lyapunovStart = forwardCount + (jacobianColumns > 0 ? 6 : 0)
+        resetTangents()
+        var logScale = 0.0
+        var lyapunovSums = [Double](repeating: 0, count: lyapunovColumns)
+        for layer in 1...spec.depth {
+            let fanIn = layer == 1 ? inputDimension : n
+            let (seed, point) = (self.seed, UInt32(self.point))
+            func stream(_ purpose: StreamID.Purpose) -> RandomStream {
+                RandomStream(StreamID(seed: seed, point: point, sample: UInt32(sample), layer: UInt32(layer),
+                                      purpose: purpose))
+            }
+            try affine(fanIn: fanIn, weights: stream(.weights), biases: stream(.biases))
+            measureForward(into: &values)
+            statistics.add(layer: layer, values, measured: 0..<forwardCount)
+            if jacobianColumns + lyapunovColumns > 0 { advanceTangents() }
+            if jacobianColumns > 0 {
+                logScale += normalizeJacobian()
+                if let index = jacobianDepths.firstIndex(of: layer) {
+                    try measureJacobian(logScale: logScale, into: &values, at: jacobianStart,
+                                        histogram: &statistics.histograms[index])
+                    statistics.add(layer: layer, values, measured: jacobianStart..<(jacobianStart + 6))
+                }
+            }
+            if lyapunovColumns > 0 { try orthonormalizeFrame(accumulating: &lyapunovSums) }
+            if layer < spec.depth { activate() }
+        }
+        if lyapunovColumns > 0 {
+            for k in 0..<lyapunovColumns { values[lyapunovStart + k] = lyapunovSums[k] / Double(spec.depth) }
+            var count = lyapunovColumns
+            if lyapunovColumns >= 2 {
+                values[lyapunovStart + lyapunovColumns] = values[lyapunovStart] - values[lyapunovStart + 1]
+                count += 1
+            }
+            statistics.add(layer: spec.depth, values, measured: lyapunovStart..<(lyapunovStart + count))
+        }
+        statistics.finishNetwork()
+    }
+
+    /// The tangent columns at the input: `J = I_{N₀}`, the Lyapunov frame `e_1 … e_k`.
+    private mutating func resetTangents() {
+        let rows = source.rows
+        for c in batch..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
+        for i in 0..<jacobianColumns { source[i, batch + i] = 1 }
+        for i in 0..<lyapunovColumns { source[i, batch + jacobianColumns + i] = 1 }
+    }
+
+    /// `output ← W source` (all columns) and `h ← output[:, ..<B] + b 1ᵀ`.
+    private mutating func affine(fanIn: Int, weights: RandomStream, biases: RandomStream) throws(LAPACKError) {
+        let n = spec.width, columns = source.columns, ld = source.rows
+        let sigmaW = spec.sigmaW / spec.varianceDivisor.squareRoot()
+        switch spec.weightInit {
+        case .gaussian:
+            let scale = T(sigmaW / Double(fanIn).squareRoot())
+            let width = min(panel.columns, fanIn)
+            var j0 = 0
+            while j0 < fanIn {
+                let cols = min(width, fanIn - j0)
+                panel.elements.withUnsafeMutableBufferPointer { p in
+                    T.fillStandardNormal(weights, UnsafeMutableBufferPointer(rebasing: p[0..<(n * cols)]),
+                                         from: j0 * n, scale: scale)
+                }
+                let beta: T = j0 == 0 ? 0 : 1
+                panel.elements.withUnsafeBufferPointer { pw in
+                    source.elements.withUnsafeBufferPointer { px in
+                        output.elements.withUnsafeMutableBufferPointer { ph in
+                            T.multiply(.none, .none, m: n, n: columns, k: cols, alpha: 1,
+                                       a: pw.baseAddress!, lda: n, b: px.baseAddress! + j0, ldb: ld,
+                                       beta: beta, c: ph.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+                j0 += cols
+            }
+        case .orthogonal:
+            let tall = n >= fanIn
+            let o = try Matrix<T>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: weights)
+            let alpha = T(sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1))
+            o.elements.withUnsafeBufferPointer { po in
+                source.elements.withUnsafeBufferPointer { px in
+                    output.elements.withUnsafeMutableBufferPointer { ph in
+                        T.multiply(tall ? .none : .transposed, .none, m: n, n: columns, k: fanIn, alpha: alpha,
+                                   a: po.baseAddress!, lda: o.rows, b: px.baseAddress!, ldb: ld,
+                                   beta: 0, c: ph.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }
+        if spec.sigmaB > 0 {
+            bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: T(spec.sigmaB)) }
+            for a in 0..<batch { for i in 0..<n { output.elements[i + a * n] += bias[i] } }
+        }
+    }
+
+    /// Fills the forward quantities of `values` from the Gram matrix of `h`.
+    private mutating func measureForward(into values: inout [Double]) {
+        let n = spec.width
+        output.elements.withUnsafeBufferPointer { ph in
+            gram.elements.withUnsafeMutableBufferPointer { pg in
+                T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
+            }
+        }
+        var k = 0
+        if forward.contains(.q) {
+            var s = 0.0
+            for a in 0..<batch { s += Double(gram[a, a]) }
+            values[k] = s / Double(batch); k += 1
+        }
+        if forward.contains(.c), batch > 1 {
+            var s = 0.0
+            for b in 1..<batch {
+                for a in 0..<b { s += Double(gram[a, b]) / (Double(gram[a, a]) * Double(gram[b, b])).squareRoot() }
+            }
+            values[k] = s / Double(batch * (batch - 1) / 2); k += 1
+        }
+        if forward.contains(.gram) {
+            for a in 0..<batch { for b in a..<batch { values[k] = Double(gram[min(a, b), max(a, b)]); k += 1 } }
+        }
+    }
+
+    /// `a` of a residual net, 0 for a feedforward one.
+    private var residualScale: T {
+        if case .residual(let scale) = spec.architecture { return T(scale) }
+        return 0
+    }
+
+    /// `T ← D (W T) + a T` in `source`, with `D = diag φ′(h)` at the batch's first input:
+    /// the tangents become `∂x^l/∂x^0` (times the carried scale).
+    private mutating func advanceTangents() {
+        let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
+        output.elements.withUnsafeBufferPointer { po in
+            source.elements.withUnsafeMutableBufferPointer { ps in
+                derivative.withUnsafeMutableBufferPointer { pd in
+                    for i in 0..<n { pd[i] = T(phi.derivative(Double(po[i]))) }
+                    for c in batch..<source.columns {
+                        let o = c * n, s = c * ld
+                        if a == 0 {
+                            for i in 0..<n { ps[s + i] = pd[i] * po[o + i] }
+                        } else {
+                            for i in 0..<n { ps[s + i] = pd[i] * po[o + i] + a * ps[s + i] }
+                        }
+                        for i in n..<ld { ps[s + i] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Divides the Jacobian columns by their RMS norm `‖J‖_F/√N₀` and returns its logarithm
+    /// (0 when J vanished: the logs then report the collapse).
+    private mutating func normalizeJacobian() -> Double {
+        let n = spec.width, ld = source.rows
+        var sum = 0.0
+        source.elements.withUnsafeBufferPointer { p in
+            for c in batch..<(batch + jacobianColumns) { for i in 0..<n { sum += Double(p[c * ld + i] * p[c * ld + i]) } }
+        }
+        let rms = (sum / Double(jacobianColumns)).squareRoot()
+        guard rms > 0, rms.isFinite else { return 0 }
+        let inverse = T(1 / rms)
+        source.elements.withUnsafeMutableBufferPointer { p in
+            for c in batch..<(batch + jacobianColumns) { for i in 0..<n { p[c * ld + i] *= inverse } }
+        }
+        return log(rms)
+    }
+
+    /// The `n × columns` block of `source` starting at column `first`.
+    private func block(from first: Int, columns: Int) -> Matrix<T> {
+        let n = spec.width, ld = source.rows
+        var m = Matrix<T>(rows: n, columns: columns)
+        for c in 0..<columns { for i in 0..<n { m.elements[c * n + i] = source.elements[(first + c) * ld + i] } }
+        return m
+    }
+
+    /// All squared singular values λ = s²·e^{2·logScale} of J at this layer: their moments
+    /// (computed from logs, so overflow shows as ∞ = diverged, never as NaN), and the
+    /// histogram. Values below `(ε s_max)²` are not resolved by the arithmetic: they are
+    /// counted (`jac_floor_frac`) and left out of the mean log, the minimum and the bins.
+    private mutating func measureJacobian(logScale: Double, into values: inout [Double], at start: Int,
+                                          histogram: inout SpectrumHistogram) throws(LAPACKError) {
+        let s = try block(from: batch, columns: jacobianColumns).singularValues().map { Double($0) }
+        let sMax = s.first ?? 0
+        let floor = Double(T.ulpOfOne) * sMax
+        var sumSquares = 0.0, sumFourth = 0.0, sumLog = 0.0, trusted = 0, smallest = Double.infinity
+        for v in s {
+            let r = v / max(sMax, .leastNormalMagnitude)
+            sumSquares += r * r
+            sumFourth += r * r * r * r
+            guard v > floor, v > 0 else { histogram.flagBelowFloor(); continue }
+            let logLambda = 2 * (log(v) + logScale)
+            sumLog += logLambda
+            trusted += 1
+            smallest = min(smallest, logLambda)
+            histogram.add(logValue: logLambda)
+        }
+        let count = Double(s.count)
+        let logMax = 2 * (log(sMax) + logScale)
+        values[start] = exp(logMax + log(sumSquares / count))
+        values[start + 1] = exp(2 * logMax + log(sumFourth / count))
+        values[start + 2] = trusted > 0 ? sumLog / Double(trusted) : -.infinity
+        values[start + 3] = exp(logMax)
+        values[start + 4] = exp(smallest)
+        values[start + 5] = Double(s.count - trusted) / count
+    }
+
+    /// QR of the Lyapunov frame: the frame becomes Q, `ln|R_kk|` is added up.
+    private mutating func orthonormalizeFrame(accumulating sums: inout [Double]) throws(LAPACKError) {
+        let n = spec.width, ld = source.rows, first = batch + jacobianColumns
+        let (q, r) = try block(from: first, columns: lyapunovColumns).qr()
+        for k in 0..<lyapunovColumns { sums[k] += log(abs(Double(r[k, k]))) }
+        for c in 0..<lyapunovColumns { for i in 0..<n { source.elements[(first + c) * ld + i] = q.elements[c * n + i] } }
+    }
+
+    /// The next layer's inputs `x = φ(h)` (`+ a x` for residual nets) in `source`.
+    private mutating func activate() {
+        let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
+        output.elements.withUnsafeBufferPointer { po in
+            source.elements.withUnsafeMutableBufferPointer { ps in
+                for c in 0..<batch {
+                    let o = c * n, s = c * ld
+                    if a == 0 {
+                        for i in 0..<n { ps[s + i] = T(phi.value(Double(po[o + i]))) }
+                    } else {
+                        for i in 0..<n { ps[s + i] = T(phi.value(Double(po[o + i]))) + a * ps[s + i] }
+                    }
+                    for i in n..<ld { ps[s + i] = 0 }
+                }
+            }
+        }
+    }
+}
