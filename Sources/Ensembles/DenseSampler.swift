@@ -14,13 +14,13 @@ import Randomness
 /// (BLAS `syrk`) gives `q^l_a = Q_aa`, `c^l_ab = Q_ab/√(Q_aa Q_bb)`; then `x^l = φ(h^l)`
 /// (`+ a x^{l−1}` for residual nets).
 ///
-/// Tangent columns ride along in the same GEMM: `[h | W T] = W [x | T]`. The Jacobian
-/// `J^l = ∂h^l/∂x^0` at the batch's first input starts as `T = I` (N₀ columns) and
-/// follows `J^l = W^l D^{l−1} J^{l−1}` — equivalently `J = D^L W^L ⋯ D^1 W^1` up to the last
-/// `D` — with the Frobenius norm divided out every layer and its logarithm carried apart,
-/// so depth 1000 in either phase neither overflows nor underflows. For residual nets the
-/// tangent follows `T ← D W T + a T` on the post-activations. Lyapunov frames are
-/// re-orthonormalised by QR every layer (Benettin et al. 1980).
+/// Tangent columns ride along in the same GEMM: `[h | W T] = W [x | T]`. The Jacobian of
+/// the post-activations at the batch's first input, `J^l = ∂x^l/∂x^0 = D^l W^l ⋯ D^1 W^1`
+/// (DESIGN §2; `Π (a·1 + D^l W^l)` for residual nets), starts as `T = I` (N₀ columns) and
+/// follows `T ← D (W T)` (`+ a T`), `D = diag φ′(h^l)`, with the Frobenius norm divided out
+/// every layer and its logarithm carried apart, so depth 1000 in either phase neither
+/// overflows nor underflows. Lyapunov frames are re-orthonormalised by QR every layer
+/// (Benettin et al. 1980).
 ///
 /// Gaussian `W` without tangents is generated one panel of columns at a time straight into
 /// the GEMM (`H += W[:, j₀..<j₁] X[j₀..<j₁, :]`), so it is never held whole: the panel stays
@@ -50,6 +50,10 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     private var gram: Matrix<T>
     private var bias: [T]
     private var derivative: [T]
+    /// The input batch, `N₀ × B`, copied into `source` at the start of every network.
+    private let input: Matrix<T>
+    /// ln of the factor the stored activations are divided by (positively homogeneous φ only).
+    private var forwardLogScale = 0.0
 
     /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
     /// matrix when tangent columns make the GEMM large enough to want it.
@@ -92,7 +96,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         jacobianDepths = observables.jacobian?.depths(for: spec.depth) ?? []
         let n = spec.width, columns = batch + tangents.total
         source = Matrix(rows: max(n, inputDimension), columns: columns)
-        for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = T(inputs.matrix[i, a]) } }
+        input = Matrix(rows: inputDimension, columns: batch, elements: inputs.matrix.elements.map { T($0) })
         output = Matrix(rows: n, columns: columns)
         panel = Matrix(rows: n, columns: min(Self.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
         gram = Matrix(rows: batch, columns: batch)
@@ -153,10 +157,13 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         statistics.finishNetwork()
     }
 
-    /// The tangent columns at the input: `J = I_{N₀}`, the Lyapunov frame `e_1 … e_k`.
+    /// The start of a network: `source = [x^0 | T]` with the inputs, the tangents
+    /// `J = I_{N₀}` and the Lyapunov frame `e_1 … e_k`, and no carried scale.
     private mutating func resetTangents() {
         let rows = source.rows
-        for c in batch..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
+        for c in 0..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
+        for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
+        forwardLogScale = 0
         for i in 0..<jacobianColumns { source[i, batch + i] = 1 }
         for i in 0..<lyapunovColumns { source[i, batch + jacobianColumns + i] = 1 }
     }
@@ -203,7 +210,8 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             }
         }
         if spec.sigmaB > 0 {
-            bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: T(spec.sigmaB)) }
+            let scale = T(spec.sigmaB * exp(-forwardLogScale))
+            bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: scale) }
             for a in 0..<batch { for i in 0..<n { output.elements[i + a * n] += bias[i] } }
         }
     }
@@ -216,11 +224,12 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
             }
         }
+        let carried = exp(2 * forwardLogScale)  // q of the true h; ∞ (diverged) past Double's range
         var k = 0
         if forward.contains(.q) {
             var s = 0.0
             for a in 0..<batch { s += Double(gram[a, a]) }
-            values[k] = s / Double(batch); k += 1
+            values[k] = s / Double(batch) * carried; k += 1
         }
         if forward.contains(.c), batch > 1 {
             var s = 0.0
@@ -230,7 +239,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             values[k] = s / Double(batch * (batch - 1) / 2); k += 1
         }
         if forward.contains(.gram) {
-            for a in 0..<batch { for b in a..<batch { values[k] = Double(gram[min(a, b), max(a, b)]); k += 1 } }
+            for a in 0..<batch { for b in a..<batch { values[k] = Double(gram[a, b]) * carried; k += 1 } }
         }
     }
 
@@ -293,7 +302,13 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// counted (`jac_floor_frac`) and left out of the mean log, the minimum and the bins.
     private mutating func measureJacobian(logScale: Double, into values: inout [Double], at start: Int,
                                           histogram: inout SpectrumHistogram) throws(LAPACKError) {
-        let s = try block(from: batch, columns: jacobianColumns).singularValues().map { Double($0) }
+        let j = block(from: batch, columns: jacobianColumns)
+        guard j.elements.allSatisfy(\.isFinite) else {
+            // φ′ of a diverged pre-activation: this network's spectrum is undefined here.
+            for k in 0..<JacobianObservable.names.count { values[start + k] = .nan }
+            return
+        }
+        let s = try j.singularValues().map { Double($0) }
         let sMax = s.first ?? 0
         let floor = Double(T.ulpOfOne) * sMax
         var sumSquares = 0.0, sumFourth = 0.0, sumLog = 0.0, trusted = 0, smallest = Double.infinity
@@ -318,6 +333,24 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         values[start + 5] = Double(s.count - trusted) / count
     }
 
+    /// Divides `h` (and the residual stream) by 2^e when its largest entry leaves
+    /// [2^-256, 2^256]; exact in binary floating point.
+    private mutating func rescaleForward() {
+        let n = spec.width, ld = source.rows
+        var largest = 0.0
+        for c in 0..<batch { for i in 0..<n { largest = max(largest, abs(Double(output.elements[c * n + i]))) } }
+        guard largest > 0x1p256 || (largest < 0x1p-256 && largest > 0), largest.isFinite else { return }
+        let e = Double(Int(log2(largest)))
+        let factor = T(exp2(-e))
+        for c in 0..<batch {
+            for i in 0..<n {
+                output.elements[c * n + i] *= factor
+                source.elements[c * ld + i] *= factor
+            }
+        }
+        forwardLogScale += e * log(2)
+    }
+
     /// QR of the Lyapunov frame: the frame becomes Q, `ln|R_kk|` is added up.
     private mutating func orthonormalizeFrame(accumulating sums: inout [Double]) throws(LAPACKError) {
         let n = spec.width, ld = source.rows, first = batch + jacobianColumns
@@ -326,9 +359,14 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         for c in 0..<lyapunovColumns { for i in 0..<n { source.elements[(first + c) * ld + i] = q.elements[c * n + i] } }
     }
 
-    /// The next layer's inputs `x = φ(h)` (`+ a x` for residual nets) in `source`.
+    /// The next layer's inputs `x = φ(h)` (`+ a x` for residual nets) in `source`. For a
+    /// positively homogeneous φ the stored activations are divided by a power of two
+    /// whenever they exceed 2^±256, the factor's log carried in `forwardLogScale` (biases are
+    /// drawn divided by it), so a deep chaotic ReLU net keeps finite numbers; its measured q
+    /// then overflows honestly to ∞ (reported as diverged) while its Jacobian stays exact.
     private mutating func activate() {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
+        if phi.isPositivelyHomogeneous { rescaleForward() }
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
                 for c in 0..<batch {

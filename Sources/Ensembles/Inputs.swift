@@ -26,6 +26,8 @@ public struct InputBatch: Sendable {
     public let matrix: Matrix<Double>
     /// `G0_ab = x_a·x_b / N₀`, the input the mean-field recursion starts from.
     public let gram: Matrix<Double>
+    /// `μ0_a = (1/N₀) Σ_i x_{a,i}`, the start of the residual recursion's means.
+    public let means: [Double]
 
     public var dimension: Int { matrix.rows }
     public var count: Int { matrix.columns }
@@ -67,6 +69,7 @@ public struct InputBatch: Sendable {
         }
         matrix = x
         gram = x.gram(alpha: 1 / Double(x.rows))
+        means = (0..<x.columns).map { a in (0..<x.rows).reduce(0) { $0 + x[$1, a] } / Double(x.rows) }
     }
 }
 

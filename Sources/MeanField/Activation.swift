@@ -182,6 +182,16 @@ public enum Activation: Hashable, Sendable {
 
     /// Points where φ or φ′ is not smooth: relu, leaky_relu, selu, elu: [0]; hard_tanh: [−1, 1].
     /// (elu with α = 1 has a continuous φ′ but a jump in φ″ at 0, so 0 is listed too.)
+    /// Whether `φ(s x) = s φ(x)` for every s > 0 (linear, relu, leaky_relu): such a network's
+    /// activations can be rescaled freely, which lets deep chaotic nets carry their scale
+    /// as a logarithm instead of overflowing.
+    public var isPositivelyHomogeneous: Bool {
+        switch self {
+        case .linear, .relu, .leakyReLU: return true
+        default: return false
+        }
+    }
+
     public var kinks: [Double] {
         switch self {
         case .relu, .leakyReLU, .selu, .elu: [0]

@@ -26,6 +26,7 @@ struct Tables {
             for layer in 1...s.depth {
                 for (k, name) in s.names.enumerated() {
                     let m = s.moments[k][layer - 1]
+                    if m.count == 0 && m.nonFinite == 0 { continue }  // not measured at this layer
                     text += CSV.row(prefix + [String(layer), name, CSV.number(m.count > 0 ? m.mean : nil),
                                               CSV.number(m.standardError), String(m.count),
                                               CSV.number(theory.value(of: name, layer: layer, batch: prepared.inputs.count))])
@@ -49,9 +50,10 @@ struct Tables {
             let q = last("q"), c = last("c")
             let depth = prepared.point.network.depth
             text += CSV.row(Self.parameters(prepared.point) + [
-                String(s.networks), CSV.number(f.qStar), CSV.number(f.cStar), CSV.number(f.chi1),
-                CSV.number(f.xiQ), CSV.number(f.xiC), f.phase.rawValue,
-                f.layersToOnePercent.map(String.init) ?? "", CSV.text(f.status),
+                String(s.networks), CSV.number(f?.qStar), CSV.number(f?.cStar), CSV.number(f?.chi1),
+                CSV.number(f?.xiQ), CSV.number(f?.xiC), f?.phase.rawValue ?? "",
+                f?.layersToOnePercent.map(String.init) ?? "",
+                CSV.text(f?.status ?? "residual net: no fixed point (q^l has no limit in general)"),
                 CSV.number(q.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(q?.standardError),
                 CSV.number(c.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(c?.standardError),
                 CSV.number(theories[i].value(of: "q", layer: depth, batch: prepared.inputs.count)),

@@ -34,13 +34,22 @@ public struct CampaignPlan: Sendable {
         self.ranks = ranks
         memoryPerRank = MemoryEstimate(campaign: campaign, threads: ranks == 1 ? SweepRun.usableCores : 1)
             .bytesPerRank
-        let (perElement, perQRCube) = try Self.calibrate(precision: campaign.precision, batch: campaign.inputs.count)
+        let (perElement, perQRCube, perFlop) = try Self.calibrate(precision: campaign.precision,
+                                                                   batch: campaign.inputs.count)
         var sampling = 0.0
+        let o = campaign.observables
         for p in points {
             let n = p.network, fanIn = campaign.inputDimension(width: n.width)
-            var perNetwork = Double(n.width) * Double(fanIn + (n.depth - 1) * n.width) * perElement
+            let width = Double(n.width)
+            var perNetwork = width * Double(fanIn + (n.depth - 1) * n.width) * perElement
             if n.weightInit == .orthogonal {
-                perNetwork += Double(n.depth) * pow(Double(n.width), 3) * perQRCube
+                perNetwork += Double(n.depth) * pow(width, 3) * perQRCube
+            }
+            // Tangent columns in the layer GEMM, and the SVDs (≈ 10 N·N₀² flops each).
+            let tangents = Double((o.jacobian == nil ? 0 : fanIn) + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0))
+            perNetwork += Double(n.depth) * 2 * width * width * tangents * perFlop
+            if let j = o.jacobian {
+                perNetwork += Double(j.depths(for: n.depth).count) * 10 * width * Double(fanIn * fanIn) * perFlop
             }
             sampling += perNetwork * Double(campaign.samples)
         }
@@ -50,11 +59,11 @@ public struct CampaignPlan: Sendable {
         for p in points {
             let key = p.network.activation.name
             if timed[key] == nil {
-                let probe = NetworkSpec(width: p.network.width, depth: min(3, p.network.depth), sigmaW: p.network.sigmaW,
-                                        sigmaB: p.network.sigmaB, activation: p.network.activation)
+                var probe = p.network
+                probe.depth = min(3, p.network.depth)
                 let inputs = try PreparedPoint(point: GridPoint(index: p.index, network: probe), campaign: campaign).inputs
                 let start = ContinuousClock.now
-                _ = PointTheory(network: probe, inputs: inputs)
+                _ = PointTheory(network: probe, inputs: inputs, observables: campaign.observables)
                 timed[key] = ProgressReporter.seconds(ContinuousClock.now - start) / Double(probe.depth)
             }
             theory += timed[key]! * Double(p.network.depth)
@@ -63,8 +72,8 @@ public struct CampaignPlan: Sendable {
     }
 
     /// Seconds per weight element of a dense Gaussian layer (draw + GEMM + activation
-    /// share), and per `N³` of an orthogonal layer's Haar QR.
-    static func calibrate(precision: Precision, batch: Int) throws -> (Double, Double) {
+    /// share), per `N³` of an orthogonal layer's Haar QR, and per flop of a 256³ GEMM.
+    static func calibrate(precision: Precision, batch: Int) throws -> (Double, Double, Double) {
         let width = 512, depth = 4
         let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh)
         let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
@@ -88,6 +97,9 @@ public struct CampaignPlan: Sendable {
         let qr = try (0..<2).map { _ in
             try seconds { _ = try Matrix<Double>.haarOrthogonal(rows: 256, columns: 256, stream: stream) }
         }.min()!
-        return (best / Double(depth * width * width), qr / pow(256, 3))
+        let a = Matrix<Double>.gaussian(rows: 256, columns: 256, stream: stream)
+        var c = Matrix<Double>(rows: 256, columns: 256)
+        let gemm = (0..<3).map { _ in seconds { c.multiply(a, a) } }.min()!
+        return (best / Double(depth * width * width), qr / pow(256, 3), gemm / (2 * pow(256, 3)))
     }
 }

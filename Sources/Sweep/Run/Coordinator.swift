@@ -124,7 +124,8 @@ struct Coordinator {
                     guard point < pointCount, !shared.stop.load(ordering: .relaxed) else { break }
                     let clock = ContinuousClock.now
                     do throws(TaskError) {
-                        let theory = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs)
+                        let theory = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs,
+                                              observables: catalog.campaign.observables)
                         let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
                         shared.inbox.withLock { $0.append(.theory(point: point, theory, seconds: seconds)) }
                     } catch {
@@ -227,7 +228,8 @@ struct Coordinator {
         precondition(merger.complete, "all tasks finished but a point's merge is incomplete")
         if localThreads == 0 {
             for point in 0..<pointCount {
-                theories[point] = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs)
+                theories[point] = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs,
+                                              observables: catalog.campaign.observables)
             }
         }
         return (merger.merged, theories.map { $0! })

@@ -29,31 +29,6 @@ public struct SweepOptions: Sendable {
     }
 }
 
-/// Mean-field predictions for one grid point (DESIGN §2), from the point's actual input Gram.
-public struct PointTheory: Sendable {
-    public let layers: [LayerTheory]
-    public let fixedPoints: FixedPointReport
-
-    public init(network: NetworkSpec, inputs: InputBatch) {
-        let maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW, sigmaB: network.sigmaB)
-        layers = maps.propagate(inputGram: inputs.gram.elements, count: inputs.count, depth: network.depth)
-        fixedPoints = maps.fixedPoints()
-    }
-
-    /// The prediction for a measured quantity (`q`, `c`, `gram_a_b`) at `layer` (1-based).
-    public func value(of quantity: String, layer: Int, batch: Int) -> Double? {
-        let t = layers[layer - 1]
-        switch quantity {
-        case "q": return t.meanQ
-        case "c": return t.meanC
-        default:
-            let parts = quantity.split(separator: "_")
-            guard parts.count == 3, parts[0] == "gram", let a = Int(parts[1]), let b = Int(parts[2]) else { return nil }
-            return t.covariance[a * batch + b]
-        }
-    }
-}
-
 /// Why a sweep did not start: refused before any work (exit status 2).
 public struct SweepRefusal: Error, CustomStringConvertible, Sendable {
     public let message: String
