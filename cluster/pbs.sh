@@ -62,7 +62,7 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 # A rerun job finds the journal of the killed run and continues it.
 args=(sweep "$CAMPAIGN" --out "$OUT")
-if [[ -d "$OUT/journal" ]]; then
+if [[ -f "$OUT/journal/tasks.journal" ]]; then
     args+=(--resume)
 fi
 read -r -a extra <<< "${SWEEP_ARGS:-}"

@@ -81,6 +81,10 @@ public enum InputFile {
         }
         let (n, d) = (dims[0], dims[1])
         let start = headerStart + headerLength
+        let (elements, overflow) = n.multipliedReportingOverflow(by: d)
+        guard n >= 0, d >= 0, !overflow, elements <= (bytes.count - start) / width else {
+            throw InputFileError(path: path, reason: "shape (\(n), \(d)) does not fit the \(bytes.count - start) bytes of data")
+        }
         guard bytes.count - start == n * d * width else {
             throw InputFileError(path: path, reason: "data holds \(bytes.count - start) bytes, shape (\(n), \(d)) needs \(n * d * width)")
         }

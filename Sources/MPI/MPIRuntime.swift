@@ -29,6 +29,10 @@ public enum MPIRuntime {
             var provided: Int32 = 0
             let code = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
             if code != MPI_SUCCESS { return .failure(MPIError(code: code, function: "MPI_Init_thread")) }
+            if provided < Int32(MPI_THREAD_FUNNELED) {
+                return .failure(MPIError(code: MPI_ERR_OTHER, function: "MPI_Init_thread (provides thread level "
+                                         + "\(provided), SignalProp needs MPI_THREAD_FUNNELED)"))
+            }
             atexit {
                 var finalized: Int32 = 0
                 MPI_Finalized(&finalized)

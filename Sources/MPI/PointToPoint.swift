@@ -17,6 +17,29 @@ extension Communicator {
         try check(code, "MPI_Send")
     }
 
+    /// Starts sending `bytes` to `destination` without waiting for it to be received; the
+    /// returned ``PendingSend`` owns a copy of the bytes until ``PendingSend/isComplete()``
+    /// says so. The corresponding C function is `MPI_Isend`.
+    public func sendAsync(_ bytes: [UInt8], to destination: Int, tag: Int) throws(MPIError) -> PendingSend {
+        let pending = PendingSend(bytes)
+        let code = MPI_Isend(pending.buffer.baseAddress, Int32(bytes.count), MPI_BYTE, Int32(destination), Int32(tag),
+                             raw, pending.request)
+        try check(code, "MPI_Isend")
+        return pending
+    }
+
+    /// The number of ranks on this rank's node (shared-memory domain).
+    /// The corresponding C function is `MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`.
+    public func nodeSize() throws(MPIError) -> Int {
+        var node: MPI_Comm? = nil
+        try check(MPI_Comm_split_type(raw, Int32(MPI_COMM_TYPE_SHARED), 0, MPI_INFO_NULL, &node),
+                  "MPI_Comm_split_type")
+        defer { MPI_Comm_free(&node) }
+        var size: Int32 = 0
+        MPI_Comm_size(node, &size)
+        return Int(size)
+    }
+
     /// Whether a message is waiting, without receiving it (`source`/`tag` nil match any).
     /// The corresponding C function is `MPI_Iprobe`.
     public func poll(source: Int? = nil, tag: Int? = nil) throws(MPIError) -> MessageInfo? {
@@ -81,5 +104,37 @@ extension Communicator {
         var s = status
         try check(MPI_Get_count(&s, MPI_BYTE, &count), "MPI_Get_count")
         return MessageInfo(source: Int(status.MPI_SOURCE), tag: Int(status.MPI_TAG), byteCount: Int(count))
+    }
+}
+
+/// A send in flight: keeps its buffer (and its request, at a fixed address MPI may
+/// write to) alive until MPI is done with it.
+public final class PendingSend {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    let request: UnsafeMutablePointer<MPI_Request?>
+
+    init(_ bytes: [UInt8]) {
+        buffer = .allocate(capacity: max(bytes.count, 1))
+        _ = buffer.initialize(from: bytes)
+        request = .allocate(capacity: 1)
+        request.initialize(to: MPI_REQUEST_NULL)
+    }
+
+    /// Whether the send has completed (then the buffer may be released).
+    /// The corresponding C function is `MPI_Test`.
+    public func isComplete() throws(MPIError) -> Bool {
+        var flag: Int32 = 0
+        try check(MPI_Test(request, &flag, MPI_STATUS_IGNORE), "MPI_Test")
+        return flag != 0
+    }
+
+    /// Blocks until the send has completed. The corresponding C function is `MPI_Wait`.
+    public func wait() throws(MPIError) {
+        try check(MPI_Wait(request, MPI_STATUS_IGNORE), "MPI_Wait")
+    }
+
+    deinit {
+        buffer.deallocate()
+        request.deallocate()
     }
 }

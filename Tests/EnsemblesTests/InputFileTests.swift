@@ -48,7 +48,7 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
             ("fortran.npy", "Fortran-ordered"),
             ("cube.npy", "expected a 2-D array"),
             ("int.npy", "dtype '<i8' is not supported"),
-            ("short.npy", "needs 48"),
+            ("short.npy", "shape (2, 3) does not fit the 24 bytes"),
             ("x.txt", "unknown format"),
             ("missing.csv", "cannot read the file"),
         ]

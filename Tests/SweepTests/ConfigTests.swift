@@ -52,12 +52,21 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("kind", with: "kind = \"file\"\npath = \"/nonexistent/x.npy\"").replacingOccurrences(of: "count = 3\n", with: "")
         .replacingOccurrences(of: "c0 = 0.5", with: ""), "inputs.path", "cannot read"),
     (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0 }"), "grid.sigma_w.steps", "missing"),
-    (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0, steps = 0 }"), "grid.sigma_w.steps", "≥ 1"),
+    (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0, steps = 0 }"), "grid.sigma_w.steps", "1 … 100000"),
     (broken("sigma_w", with: "sigma_w = \"big\""), "grid.sigma_w", "expected a number"),
     (valid.replacingOccurrences(of: "[grid]", with: "[grit]"), "grit", "unknown key"),
     (valid + "\n[network]\narchitecture = \"resnet\"", "network.architecture", "allowed: feedforward"),
     (valid + "\n[network]\ninit = \"xavier\"", "network.init", "gaussian, orthogonal"),
     (valid + "\n[observe]\nforward = [\"q\", \"jacobian\"]", "observe.forward", "allowed: q, c, gram"),
+    (broken("width", with: "width = [100000]"), "grid.width", "exceed one random stream"),
+    (broken("sigma_w", with: "sigma_w = { from = 0.5, to = 2.0, steps = 1000000 }"), "grid.sigma_w.steps", "1 … 100000"),
+    (broken("activation", with: "activation = [\"elu(-1)\"]"), "grid.activation", "elu"),
+    (valid + "\n[observe]\njacobian = { range = [1.0, 0.5] }", "observe.jacobian.range", "0 < lo < hi"),
+    (valid + "\n[observe]\njacobian = { depths = [0] }", "observe.jacobian.depths", "layer ≥ 1"),
+    (valid + "\n[observe]\nlyapunov = { k = \"some\" }", "observe.lyapunov.k", "\"all\""),
+    (valid + "\n[network]\narchitecture = \"feedforward\"\nresidual_scale = 0.5", "network.residual_scale", "not allowed"),
+    (valid + "\n[network]\narchitecture = \"residual\"\nresidual_scale = -1.0", "network.residual_scale", "≥ 0"),
+    (valid + "\n[network]\nweight_scaling = \"depth\"", "network.weight_scaling", "width, width*depth"),
 ]
 
 @Suite struct ConfigTests {

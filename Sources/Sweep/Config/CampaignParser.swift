@@ -1,6 +1,7 @@
 import Ensembles
 import Foundation
 import MeanField
+import Randomness
 import TOMLKit
 
 extension Campaign {
@@ -35,6 +36,9 @@ extension Campaign {
         samples = try top.int("samples", default: 32)
         guard samples >= 2 else {
             throw ConfigError(key: "samples", "\(samples) is too few; need ≥ 2 networks per point for a standard error")
+        }
+        guard samples <= Int(Int32.max) else {
+            throw ConfigError(key: "samples", "\(samples) is too many; at most \(Int32.max) networks per point")
         }
         block = try top.int("block", default: 8)
         guard block >= 1 else { throw ConfigError(key: "block", "\(block) must be ≥ 1 network per task") }
@@ -72,6 +76,14 @@ extension Campaign {
 
         let inputTable = try top.table("inputs") ?? Section(table: TOMLTable(), path: "inputs")
         inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
+        // Every weight of a layer is one element of its random stream.
+        var fileDimension: Int?
+        if case .file(_, let rows, _) = inputs { fileDimension = rows[0].count }
+        let inputDimension = { (w: Int) -> Int in fileDimension ?? w }
+        if let w = grid.width.first(where: { $0 * max($0, inputDimension($0)) > RandomStream.elementLimit }) {
+            throw ConfigError(key: "grid.width", "\(w) is too large for dense sampling: a layer's \(w)×\(max(w, inputDimension(w))) "
+                              + "weights exceed one random stream's 2^33 elements (widths up to 92681)")
+        }
         if case .residual = architecture, case .file(_, let rows, _) = inputs,
            let w = grid.width.first(where: { $0 != rows[0].count }) {
             throw ConfigError(key: "grid.width", "\(w) differs from the input dimension \(rows[0].count); a residual net "
@@ -123,6 +135,9 @@ extension Campaign {
         try g.allow(["width", "depth", "sigma_w", "sigma_b", "activation"])
         let width = try g.intAxis("width", min: 1, what: "a width ≥ 1")
         let depth = try g.intAxis("depth", min: 1, what: "a depth ≥ 1")
+        if let d = depth.first(where: { $0 > Int(StreamID.maxLayer) }) {
+            throw ConfigError(key: "grid.depth", "\(d) is too deep; at most \(StreamID.maxLayer) layers")
+        }
         let sigmaW = try g.realAxis("sigma_w", default: [1.0])
         for s in sigmaW where !(s > 0) || !s.isFinite {
             throw ConfigError(key: "grid.sigma_w", "\(s) is out of range; σ_w must be finite and > 0")
@@ -134,7 +149,7 @@ extension Campaign {
         var activations: [Activation] = []
         for name in try g.stringList("activation", default: ["tanh"]) {
             do { activations.append(try Activation(parsing: name)) } catch {
-                throw ConfigError(key: "grid.activation", "'\(name)' is not an activation; allowed: \(Activation.allowedNames.joined(separator: ", "))")
+                throw ConfigError(key: "grid.activation", "\(error)")
             }
         }
         var inits: [WeightInit] = []
@@ -147,7 +162,11 @@ extension Campaign {
         for (key, count) in [("grid.activation", activations.count), ("network.init", inits.count)] where count == 0 {
             throw ConfigError(key: key, "is an empty list; give at least one value")
         }
-        return Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits)
+        let grid = Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits)
+        guard grid.count <= 10_000_000 else {
+            throw ConfigError(key: "grid", "\(grid.count) grid points is more than 10^7; split the campaign")
+        }
+        return grid
     }
 
     private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSource {
@@ -166,7 +185,8 @@ extension Campaign {
             }
             let c0 = try t.real("c0", default: 0.5)
             let lower = count > 1 ? -1 / Double(count - 1) : -1
-            guard c0 <= 1, c0 > lower || (count == 1 && c0 >= -1) else {
+            // The Gram q0((1−c0)I + c0 11ᵀ) must be numerically positive definite for c0 < 0.
+            guard c0 <= 1, c0 > lower || (count == 1 && c0 >= -1), c0 >= 0 || 1 + Double(count - 1) * c0 >= 1e-9 else {
                 throw ConfigError(key: "inputs.c0", "\(c0) is out of range; with \(count) inputs of equal correlation c0 must be in (\(lower), 1]")
             }
             let needed = c0 >= 0 ? count + 1 : count
@@ -281,7 +301,9 @@ struct Section {
             }
             let from = try range.real("from", default: 0), to = try range.real("to", default: 0)
             let steps = try range.int("steps", default: 0)
-            guard steps >= 1 else { throw ConfigError(key: range.key("steps"), "\(steps) must be ≥ 1") }
+            guard (1...100_000).contains(steps) else {
+                throw ConfigError(key: range.key("steps"), "\(steps) is out of range; use 1 … 100000 steps")
+            }
             guard steps > 1 || from == to else {
                 throw ConfigError(key: range.key("steps"), "1 step cannot span from \(from) to \(to); use steps ≥ 2 or from = to")
             }

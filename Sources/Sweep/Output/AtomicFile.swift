@@ -11,8 +11,12 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 /// killed run never leaves a half-written table (rename is atomic within a file system).
 enum AtomicFile {
     static func write(_ text: String, to path: String) throws(OutputError) {
+        try write(Data(text.utf8), to: path)
+    }
+
+    static func write(_ data: Data, to path: String) throws(OutputError) {
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
             throw OutputError(path: temporary, reason: "cannot create the file")
         }
         guard rename(temporary, path) == 0 else {

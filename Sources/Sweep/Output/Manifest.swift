@@ -117,7 +117,7 @@ struct Manifest {
             "finished": iso.string(from: finished),
             "wall_seconds": timings.wallSeconds,
             "execution": ["ranks": hosts.count, "hosts": hosts, "threads_per_rank": timings.threadsPerRank,
-                          "blas_threads_per_thread": 1, "tasks": tasks, "target_cpu": SoftwareVersions.targetCPU]
+                          "blas_threads_per_thread": OpenBLAS.threads, "tasks": tasks, "target_cpu": SoftwareVersions.targetCPU]
                 .merging(timings.summary, uniquingKeysWith: { a, _ in a }),
             "software": SoftwareVersions.dictionary,
             "points": perPoint,

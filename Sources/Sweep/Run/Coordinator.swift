@@ -1,3 +1,4 @@
+import Dispatch
 import Ensembles
 import Foundation
 import MPI
@@ -116,9 +117,18 @@ struct Coordinator {
 
         let pointCount = catalog.points.count
         var theories = [PointTheory?](repeating: nil, count: pointCount)
+        let running = DispatchGroup()
+        defer {
+            // On every way out — done, a failure anywhere, an MPI or journal error — the local
+            // threads stop after their current task and are joined before we return.
+            shared.stop.store(true, ordering: .relaxed)
+            running.wait()
+        }
         for _ in 0..<localThreads {
             let catalog = self.catalog
+            running.enter()
             Thread.detachNewThread {
+                defer { running.leave() }
                 while true {
                     let point = shared.theoryCursor.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard point < pointCount, !shared.stop.load(ordering: .relaxed) else { break }
@@ -148,18 +158,21 @@ struct Coordinator {
         }
 
         var inFlight = Array(repeating: 0, count: world.size)
+        // Task messages are sent without blocking (a worker may itself be blocked sending a
+        // result); each keeps its buffer until MPI has delivered it.
+        var sends: [PendingSend] = []
         func dispatch(to rank: Int) throws {
+            var w = BinaryWriter()
             if let task = shared.take() {
-                var w = BinaryWriter()
                 w.write(Int64(task))
-                try world.send(w.bytes, to: rank, tag: MessageTag.task.rawValue)
                 inFlight[rank] += 1
             } else if inFlight[rank] == 0 {
-                var w = BinaryWriter()
                 w.write(Int64(-1))
-                try world.send(w.bytes, to: rank, tag: MessageTag.task.rawValue)
                 inFlight[rank] = -1
+            } else {
+                return
             }
+            sends.append(try world.sendAsync(w.bytes, to: rank, tag: MessageTag.task.rawValue))
         }
         for rank in 1..<max(1, world.size) {
             try dispatch(to: rank)
@@ -215,6 +228,7 @@ struct Coordinator {
                     }
                 }
             }
+            sends = try sends.filter { try !$0.isComplete() }
             if progressed {
                 backoff = 10e-6
             } else {
@@ -222,16 +236,18 @@ struct Coordinator {
                 backoff = min(backoff * 2, 1e-3)
             }
         }
-        for rank in 1..<max(1, world.size) where inFlight[rank] >= 0 { try dispatch(to: rank) }
-        timings.tasksRun = done
-        timings.wallSeconds = ProgressReporter.seconds(ContinuousClock.now - start)
+        // Every worker got its stop (−1) with its last result; make sure it went out.
+        for send in sends { try send.wait() }
+        precondition(inFlight.dropFirst().allSatisfy { $0 == -1 }, "a worker was not told to stop")
         precondition(merger.complete, "all tasks finished but a point's merge is incomplete")
+        timings.tasksRun = done
         if localThreads == 0 {
             for point in 0..<pointCount {
                 theories[point] = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs,
                                               observables: catalog.campaign.observables)
             }
         }
+        timings.wallSeconds = ProgressReporter.seconds(ContinuousClock.now - start)
         return (merger.merged, theories.map { $0! })
     }
 }

@@ -80,10 +80,13 @@ struct Journal {
         }
         var content = fileMagic + Array(campaign.hash.utf8)
         for task in recovered.partials.keys.sorted() { content += record(task: task, payload: recovered.partials[task]!) }
-        let temporary = path + ".tmp"
-        guard fm.createFile(atPath: temporary, contents: Data(content)), rename(temporary, path) == 0,
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw JournalError(message: "\(path): cannot create the journal file")
+        do {
+            try AtomicFile.write(Data(content), to: path)
+        } catch {
+            throw JournalError(message: "cannot create the journal: \(error)")
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw JournalError(message: "\(path): cannot open the journal for appending")
         }
         _ = try? handle.seekToEnd()
         return (Journal(directory: directory, handle: handle), recovered)

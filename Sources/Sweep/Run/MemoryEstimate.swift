@@ -35,14 +35,12 @@ public struct MemoryEstimate: Sendable {
         self.largest = largest
     }
 
-    /// `MemAvailable` (Linux `/proc/meminfo`) divided by the ranks on this node
-    /// (`OMPI_COMM_WORLD_LOCAL_SIZE`, 1 without mpirun); nil where unknown.
-    public static func defaultLimit() -> Int? {
+    /// `MemAvailable` (Linux `/proc/meminfo`) divided by the ranks on this node; nil where unknown.
+    public static func defaultLimit(ranksOnNode: Int) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
-        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
-        return kib * 1024 / max(local, 1)
+        return kib * 1024 / max(ranksOnNode, 1)
     }
 
     /// Parses `512M`, `8G`, `1.5T`, or a plain number of bytes.

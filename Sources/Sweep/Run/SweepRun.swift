@@ -88,12 +88,17 @@ public struct SweepRun {
 
     /// Runs the sweep. Rank 0 returns the summary; other ranks return nil when done.
     public func run() throws -> SweepSummary? {
+        // One BLAS thread per compute thread: ranks and threads already fill the cores, and
+        // a fixed thread count keeps every GEMM's rounding, hence the tables, reproducible.
+        OpenBLAS.threads = 1
+        try checkSameCampaignOnEveryRank()
+        let ranksOnNode = try world.nodeSize()  // collective: every rank calls it
         let catalog = TaskCatalog(campaign: campaign)
         var refusal: SweepRefusal?
         var opened: (Journal, Journal.Recovered)?
         if world.rank == 0 {
             do {
-                try preflight(catalog: catalog)
+                try preflight(catalog: catalog, ranksOnNode: ranksOnNode)
                 opened = try openJournal(catalog: catalog)
             } catch let error as SweepRefusal {
                 refusal = error
@@ -114,8 +119,22 @@ public struct SweepRun {
         return try coordinate(catalog: catalog, journal: journal, recovered: recovered, hosts: hosts)
     }
 
+    /// Every rank read its own copy of the campaign (and input file): refuse to mix
+    /// results if any copy differs from rank 0's.
+    func checkSameCampaignOnEveryRank() throws {
+        guard world.size > 1 else { return }
+        let hash = UInt64(campaign.hash, radix: 16) ?? 0
+        var low: [UInt64] = [hash], high: [UInt64] = [hash]
+        try world.allReduce(&low, .min)
+        try world.allReduce(&high, .max)
+        guard low == high else {
+            throw SweepRefusal(message: "the ranks read different campaigns (hashes differ): is \(options.configPath) "
+                               + "or its input file different on some node?")
+        }
+    }
+
     /// Checks on rank 0 before anything is written: the output folder and the memory guard.
-    func preflight(catalog: TaskCatalog) throws(SweepRefusal) {
+    func preflight(catalog: TaskCatalog, ranksOnNode: Int) throws(SweepRefusal) {
         let fm = FileManager.default
         let out = options.outputDirectory
         var isDirectory: ObjCBool = false
@@ -132,7 +151,7 @@ public struct SweepRun {
             guard isDirectory.boolValue else { throw SweepRefusal(message: "\(out): exists and is not a folder") }
         }
         let estimate = MemoryEstimate(campaign: campaign, threads: max(localThreads, 1))
-        let limit = options.memoryLimit ?? MemoryEstimate.defaultLimit()
+        let limit = options.memoryLimit ?? MemoryEstimate.defaultLimit(ranksOnNode: ranksOnNode)
         if let limit, estimate.bytesPerRank > limit {
             throw SweepRefusal(message: "estimated memory per rank \(MemoryEstimate.format(estimate.bytesPerRank)) "
                                + "(\(estimate.largest)) exceeds the limit \(MemoryEstimate.format(limit))"
@@ -144,6 +163,11 @@ public struct SweepRun {
     func openJournal(catalog: TaskCatalog) throws(JournalError) -> (Journal, Journal.Recovered) {
         do {
             try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+            if !options.resume {  // a fresh run: no table of an earlier campaign may survive a kill of this one
+                for table in ["points.csv", "layers.csv", "spectra.csv", "manifest.json"] {
+                    try? FileManager.default.removeItem(atPath: options.outputDirectory + "/" + table)
+                }
+            }
         } catch {
             throw JournalError(message: "\(options.outputDirectory): cannot create the output folder: \(error.localizedDescription)")
         }
@@ -151,7 +175,8 @@ public struct SweepRun {
             task, payload in
             guard task >= 0, task < catalog.count else { return false }
             let empty = catalog.emptyStatistics(point: catalog.point(ofTask: task))
-            return (try? EnsembleStatistics(decoding: payload, shapedLike: empty)) != nil
+            guard let partial = try? EnsembleStatistics(decoding: payload, shapedLike: empty) else { return false }
+            return partial.networks == catalog.samples(ofTask: task).count
         }
     }
 

@@ -11,7 +11,7 @@ public struct TaskError: Error, CustomStringConvertible, Sendable {
     public let network: NetworkSpec
     public let underlying: String
     public var description: String {
-        "task \(task) (grid point \(point): width \(network.width), depth \(network.depth), σ_w \(network.sigmaW), "
+        (task >= 0 ? "task \(task) (grid point \(point): " : "grid point \(point) (") + "width \(network.width), depth \(network.depth), σ_w \(network.sigmaW), "
             + "σ_b \(network.sigmaB), \(network.activation.name), \(network.weightInit.rawValue)) failed: \(underlying)"
     }
 }

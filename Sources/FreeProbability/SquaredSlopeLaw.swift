@@ -1,0 +1,273 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MeanField
+
+/// The law of `d² = φ′(√q z)²`, z ~ N(0, 1): the spectral law of one layer's `D_l²` at
+/// infinite width (DESIGN §2, seed 003).
+///
+/// Representation:
+/// - **atoms**, exact: where φ′ is constant on an interval of x (relu, leaky_relu, hard_tanh,
+///   the linear pieces of selu and elu, linear everywhere) the law has a point mass φ′² with
+///   the Gaussian mass of that interval (`½ erfc`), e.g. relu: {0: ½, 1: ½};
+/// - **the continuous rest** as a discrete law on quadrature nodes: composite `points`-point
+///   Gauss–Legendre in z on |z| ≤ 10 (Gaussian mass outside 1.5·10⁻²³), split at the images
+///   of the flat regions' ends, at a z-grid of step ½ (the Gaussian's scale) and at an
+///   x-grid of step ½ on |x| ≤ 20 (φ′'s own scale, which is narrow in z when q is large);
+///   node k carries `t_k = φ′(√q z_k)²` and the Gaussian weight of its node, rescaled so that
+///   the continuous mass is exact. Nodes with equal t (±z for an even φ′²) are merged.
+///
+/// Sums over this law replace the Gaussian integrals of the S-transform: the free product
+/// with the other layers' factors smooths the law, so a few hundred nodes reproduce the
+/// continuous law's transforms to ~10⁻¹⁰ wherever the product's density lives (checked
+/// against a 4× finer law in the tests). The one case where no smoothing happens — a single
+/// D² factor times scalars (orthogonal weights, one layer) — uses `density(at:)`, the exact
+/// push-forward of the Gaussian.
+struct SquaredSlopeLaw: Sendable {
+    let activation: Activation
+    let q: Double
+    /// √q, floored at the least normal double (q = 0 is the limit q → 0⁺).
+    let scale: Double
+    /// Point masses from the flat regions of φ′ (including t = 0), merged by location.
+    let atoms: [SpectralAtom]
+    /// Values and weights of the continuous part's nodes, sorted by value, Σ weights = its mass.
+    let values: [Double]
+    let weights: [Double]
+    /// For each continuous z-interval, its sorted grid (panel ends and nodes): where the
+    /// push-forward density looks for the roots of t(z) = τ.
+    let grids: [[Double]]
+    /// E d² and E d⁴.
+    let mean: Double
+    let secondMoment: Double
+
+    /// Half-width in z of the range represented.
+    static let halfWidth = 10.0
+
+    init(activation: Activation, q: Double, refinement: Int = 1, points: Int = 8) {
+        precondition(q >= 0 && q.isFinite, "q must be finite and non-negative")
+        precondition(refinement >= 1, "refinement must be at least 1")
+        self.activation = activation
+        self.q = q
+        let s = Swift.max(q.squareRoot(), Double.leastNormalMagnitude)
+        self.scale = s
+        let flat = activation.flatDerivativeRegions
+
+        // Atoms: Gaussian masses of the flat regions, merged by value.
+        var atomList: [SpectralAtom] = []
+        for region in flat {
+            let mass = gaussianMass(region.lower / s, region.upper / s)
+            guard mass > 0 else { continue }
+            let t = region.slope * region.slope
+            if let i = atomList.firstIndex(where: { $0.location == t }) {
+                atomList[i].weight += mass
+            } else {
+                atomList.append(SpectralAtom(location: t, weight: mass))
+            }
+        }
+        let atomMass = atomList.reduce(0) { $0 + $1.weight }
+        let continuousMass = Swift.max(0, 1 - atomMass)
+
+        // Continuous intervals in z: the complement of the flat regions, within |z| ≤ Z.
+        let z = Self.halfWidth
+        var intervals: [(Double, Double)] = []
+        var start = -Double.infinity
+        for region in flat.sorted(by: { $0.lower < $1.lower }) {
+            if region.lower > start { intervals.append((start, region.lower)) }
+            start = Swift.max(start, region.upper)
+        }
+        if start < .infinity { intervals.append((start, .infinity)) }
+        let zIntervals = intervals.compactMap { (a, b) -> (Double, Double)? in
+            let lo = Swift.max(-z, a / s), hi = Swift.min(z, b / s)
+            return hi > lo ? (lo, hi) : nil
+        }
+
+        let rule = GaussLegendre(points: points)
+        let zStep = 0.5 / Double(refinement), xStep = 0.5 / Double(refinement), xRange = 20.0
+        var nodeValues: [Double] = [], nodeWeights: [Double] = [], grids: [[Double]] = []
+        if continuousMass > 0 {
+            for (a, b) in zIntervals {
+                var ends = [a, b]
+                var k = (a / zStep).rounded(.up)
+                while k * zStep < b { ends.append(k * zStep); k += 1 }
+                let xa = Swift.max(a * s, -xRange), xb = Swift.min(b * s, xRange)
+                if xb > xa {
+                    var j = (xa / xStep).rounded(.up)
+                    while j * xStep < xb { ends.append(j * xStep / s); j += 1 }
+                }
+                ends.sort()
+                var panels: [Double] = [ends[0]]
+                for e in ends.dropFirst() where e - panels[panels.count - 1] > 1e-12 * (b - a) { panels.append(e) }
+                if panels.count < 2 { continue }
+                if panels[panels.count - 1] != b { panels[panels.count - 1] = b }
+                var grid: [Double] = []
+                for p in 1..<panels.count {
+                    let lo = panels[p - 1], hi = panels[p]
+                    let centre = 0.5 * (lo + hi), half = 0.5 * (hi - lo)
+                    grid.append(lo)
+                    for i in 0..<rule.nodes.count {
+                        let zi = centre + half * rule.nodes[i]
+                        let d = activation.derivative(s * zi)
+                        nodeValues.append(d * d)
+                        nodeWeights.append(rule.weights[i] * half * standardNormalDensity(zi))
+                        grid.append(zi)
+                    }
+                }
+                grid.append(panels[panels.count - 1])
+                grids.append(grid)
+            }
+        }
+        // Merge equal values, rescale to the exact continuous mass.
+        var order = Array(nodeValues.indices)
+        order.sort { nodeValues[$0] < nodeValues[$1] }
+        var values: [Double] = [], weights: [Double] = []
+        for i in order where nodeWeights[i] > 0 {
+            if let last = values.last, last == nodeValues[i] {
+                weights[weights.count - 1] += nodeWeights[i]
+            } else {
+                values.append(nodeValues[i]); weights.append(nodeWeights[i])
+            }
+        }
+        let total = weights.reduce(0, +)
+        if total > 0 { weights = weights.map { $0 * continuousMass / total } }
+        // A continuous part of a single value (q → 0 for a smooth φ) is an atom.
+        if values.count == 1 {
+            if let i = atomList.firstIndex(where: { $0.location == values[0] }) {
+                atomList[i].weight += weights[0]
+            } else {
+                atomList.append(SpectralAtom(location: values[0], weight: weights[0]))
+            }
+            values = []; weights = []; grids = []
+        } else if values.isEmpty, continuousMass > 0, atomMass > 0 {
+            // Mass beyond |z| = 10 only: renormalise the atoms.
+            atomList = atomList.map { SpectralAtom(location: $0.location, weight: $0.weight / atomMass) }
+        }
+        atomList.sort { $0.location < $1.location }
+        self.atoms = atomList
+        self.values = values
+        self.weights = weights
+        self.grids = grids
+        var m1 = 0.0, m2 = 0.0
+        for a in atomList { m1 += a.weight * a.location; m2 += a.weight * a.location * a.location }
+        for (t, w) in zip(values, weights) { m1 += w * t; m2 += w * t * t }
+        self.mean = m1
+        self.secondMoment = m2
+    }
+
+    /// Whether the law is a single point mass (a scalar factor: D² = φ′² 1).
+    var isPointMass: Bool { values.isEmpty && atoms.count == 1 }
+
+    /// Mass at t = 0.
+    var zeroMass: Double { atoms.first(where: { $0.location == 0 })?.weight ?? 0 }
+
+    /// t(z) = φ′(√q z)².
+    func value(at z: Double) -> Double {
+        let d = activation.derivative(scale * z)
+        return d * d
+    }
+
+    /// The density of the continuous part at t = τ: `Σ ϕ(z_i)/|t′(z_i)|` over the roots z_i of
+    /// t(z) = τ in the continuous intervals, `t′(z) = 2√q φ′(√q z) φ″(√q z)`. Roots are
+    /// bracketed on the grid and refined by the Illinois variant of regula falsi.
+    func density(at tau: Double) -> Double {
+        var total = 0.0
+        for grid in grids {
+            var zPrevious = grid[0], fPrevious = value(at: zPrevious) - tau
+            for z in grid.dropFirst() {
+                let f = value(at: z) - tau
+                if f == 0 {
+                    total += rootTerm(z)
+                } else if fPrevious != 0, (f > 0) != (fPrevious > 0) {
+                    total += rootTerm(refineRoot(zPrevious, fPrevious, z, f, tau))
+                }
+                zPrevious = z; fPrevious = f
+            }
+        }
+        return total
+    }
+
+    private func rootTerm(_ z: Double) -> Double {
+        let x = scale * z
+        let slope = 2 * scale * activation.derivative(x) * activation.secondDerivative(x)
+        return standardNormalDensity(z) / Swift.abs(slope)
+    }
+
+    private func refineRoot(_ a0: Double, _ fa0: Double, _ b0: Double, _ fb0: Double, _ tau: Double) -> Double {
+        var (a, fa, b, fb) = (a0, fa0, b0, fb0)
+        var side = 0
+        for _ in 0..<200 {
+            let c = (a * fb - b * fa) / (fb - fa)
+            guard c > Swift.min(a, b), c < Swift.max(a, b) else { return 0.5 * (a + b) }
+            let fc = value(at: c) - tau
+            if fc == 0 || Swift.abs(b - a) <= 4 * Double.ulpOfOne * Swift.max(Swift.abs(a), Swift.abs(b)) { return c }
+            if (fc > 0) == (fb > 0) {
+                b = c; fb = fc
+                if side == -1 { fa *= 0.5 }
+                side = -1
+            } else {
+                a = c; fa = fc
+                if side == 1 { fb *= 0.5 }
+                side = 1
+            }
+        }
+        return 0.5 * (a + b)
+    }
+
+    /// The largest value of t: over the grid, refined by golden-section search around the
+    /// best grid point (for an interior maximum of φ′², e.g. gelu's), and over the atoms.
+    var maximum: Double {
+        var best = atoms.filter { $0.weight > 0 }.map(\.location).max() ?? 0
+        for grid in grids {
+            var index = 0, top = -Double.infinity
+            for (i, z) in grid.enumerated() {
+                let t = value(at: z)
+                if t > top { top = t; index = i }
+            }
+            var a = grid[Swift.max(0, index - 1)], b = grid[Swift.min(grid.count - 1, index + 1)]
+            let g = (5.0.squareRoot() - 1) / 2
+            for _ in 0..<80 where b - a > 1e-15 * Swift.max(1, Swift.abs(a)) {
+                let c = b - g * (b - a), d = a + g * (b - a)
+                if value(at: c) > value(at: d) { b = d } else { a = c }
+            }
+            best = Swift.max(best, top, value(at: 0.5 * (a + b)))
+        }
+        return best
+    }
+
+    /// The smallest value of t with mass (grid points of the continuous part, atoms).
+    var minimum: Double {
+        var least = atoms.filter { $0.weight > 0 }.map(\.location).min() ?? .infinity
+        for grid in grids { for z in grid { least = Swift.min(least, value(at: z)) } }
+        return least
+    }
+}
+
+extension Activation {
+    /// Intervals of x on which φ′ is constant, with that constant: the atoms of φ′(h)².
+    /// Activations not listed here are treated as smooth (their flat pieces, if any, still
+    /// come out right as merged quadrature nodes).
+    var flatDerivativeRegions: [(lower: Double, upper: Double, slope: Double)] {
+        switch self {
+        case .linear: [(-.infinity, .infinity, 1)]
+        case .relu: [(-.infinity, 0, 0), (0, .infinity, 1)]
+        case .leakyReLU(let s): [(-.infinity, 0, s), (0, .infinity, 1)]
+        case .hardTanh: [(-.infinity, -1, 0), (-1, 1, 1), (1, .infinity, 0)]
+        case .selu: [(0, .infinity, Activation.seluLambda)]
+        case .elu: [(0, .infinity, 1)]
+        default: []
+        }
+    }
+}
+
+/// ϕ(z) = e^{−z²/2}/√(2π).
+@inline(__always)
+func standardNormalDensity(_ z: Double) -> Double { 0.39894228040143267793994605993438 * exp(-0.5 * z * z) }
+
+/// Φ(b) − Φ(a) for a ≤ b, accurate in both tails (through erfc).
+func gaussianMass(_ a: Double, _ b: Double) -> Double {
+    let r = 0.70710678118654752440084436210485
+    if a >= 0 { return 0.5 * (erfc(a * r) - erfc(b * r)) }
+    if b <= 0 { return 0.5 * (erfc(-b * r) - erfc(-a * r)) }
+    return 1 - 0.5 * erfc(b * r) - 0.5 * erfc(-a * r)
+}
