@@ -31,15 +31,16 @@ let package = Package(
         .target(name: "Randomness", swiftSettings: fast),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "Randomness"], swiftSettings: fast),
         .target(name: "MeanField", swiftSettings: fast),
+        .target(name: "FreeProbability", dependencies: ["MeanField"], swiftSettings: fast),
         .target(name: "Ensembles", dependencies: ["LinearAlgebra", "Randomness", "MeanField"],
                 swiftSettings: fast),
-        .target(name: "Sweep", dependencies: ["Ensembles", "MeanField", "MPI",
+        .target(name: "Sweep", dependencies: ["Ensembles", "MeanField", "FreeProbability", "MPI",
                                              .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: fast),
 
         // MARK: - Command-line tool
         .executableTarget(name: "signalprop", dependencies: [
-            "Sweep", "Ensembles", "MeanField", "Randomness", "LinearAlgebra", "MPI",
+            "Sweep", "Ensembles", "MeanField", "FreeProbability", "Randomness", "LinearAlgebra", "MPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "Randomness"]),
         .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
         .testTarget(name: "MeanFieldTests", dependencies: ["MeanField"]),
+        .testTarget(name: "FreeProbabilityTests", dependencies: ["FreeProbability", "MeanField"]),
         .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "MPI", "signalprop"]),
         .testTarget(name: "MPITests", dependencies: ["MPI"]),

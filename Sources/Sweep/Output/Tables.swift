@@ -63,3 +63,37 @@ struct Tables {
         return text
     }
 }
+
+extension Tables {
+    /// `spectra.csv`: the pooled histogram of the Jacobian's squared singular values at
+    /// each measured layer — `density` = count / (all λ × bin width), so it integrates to
+    /// the binned share of the spectrum — beside the free-probability density averaged over
+    /// the bin. Empty theory where it does not apply or could not be computed.
+    func spectraCSV() -> (text: String, notes: [String]) {
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory"])
+        var notes: [String] = []
+        guard let jacobian = campaign.observables.jacobian else { return (text, notes) }
+        for (i, prepared) in points.enumerated() {
+            let s = statistics[i], prefix = Self.parameters(prepared.point)
+            let depths = jacobian.depths(for: prepared.point.network.depth)
+            for (h, layer) in depths.enumerated() {
+                let histogram = s.histograms[h]
+                let all = Double(histogram.total + histogram.belowFloor)
+                let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
+                var theory: [Double]?
+                if let law = theories[i].spectra[layer] {
+                    do { theory = try law.binAverages(bins) } catch {
+                        notes.append("point \(prepared.point.index), layer \(layer): \(error)")
+                    }
+                }
+                for (b, (lo, hi)) in bins.enumerated() {
+                    let count = histogram.counts[b]
+                    text += CSV.row(prefix + [String(layer), "jac_sv2", CSV.number(lo), CSV.number(hi),
+                                              CSV.number(all > 0 ? Double(count) / (all * (hi - lo)) : nil),
+                                              String(count), CSV.number(theory?[b])])
+                }
+            }
+        }
+        return (text, notes)
+    }
+}

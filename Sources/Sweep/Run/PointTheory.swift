@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Ensembles
+import FreeProbability
 import MeanField
 
 /// The predictions written beside one grid point's measurements (DESIGN §2), from the
@@ -19,6 +20,11 @@ public struct PointTheory: Sendable {
     /// Predicted `lyap_k` by k (1-based), and `lyap_gap`.
     public let lyapunov: [Int: Double]
     public let lyapunovGap: Double?
+    /// Free-probability law of JJᵀ at each measured Jacobian layer (nil where theory does not
+    /// apply: non-square J, residual a = 0 or gains ≥ a², a solver failure — see `notes`).
+    public let spectra: [Int: JacobianLaw]
+    /// Why a theory column is empty, for the manifest.
+    public let notes: [String]
 
     public init(network: NetworkSpec, inputs: InputBatch, observables: Observables) {
         // Weight variance σ_w²/(N·s): the maps of an effective σ_w/√s.
@@ -54,6 +60,35 @@ public struct PointTheory: Sendable {
         }
         self.lyapunov = lyapunov
         lyapunovGap = gap
+
+        var spectra: [Int: JacobianLaw] = [:]
+        var notes: [String] = []
+        if let jacobian = observables.jacobian {
+            for layer in jacobian.depths(for: network.depth) {
+                guard inputs.dimension == network.width else {
+                    notes.append("no spectrum theory: J is \(network.width)×\(inputs.dimension), not square")
+                    break
+                }
+                let gains = Array(layerGains[..<layer])
+                switch network.architecture {
+                case .feedforward:
+                    spectra[layer] = .feedforward(FeedforwardSpectrum(
+                        activation: network.activation, sigmaW: network.sigmaW / s.squareRoot(),
+                        layerVariances: layers[..<layer].map { $0.q[0] },
+                        weights: network.weightInit == .gaussian ? .gaussian : .orthogonal))
+                case .residual(let a):
+                    // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
+                    guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
+                        notes.append("no spectrum theory at layer \(layer): the residual law needs a > 0, Gaussian "
+                                     + "weights and every layer gain below a²")
+                        continue
+                    }
+                    spectra[layer] = .residual(ResidualSpectrum(scale: a, layerGains: gains.map { $0 * Double(layer) }))
+                }
+            }
+        }
+        self.spectra = spectra
+        self.notes = notes
     }
 
     /// The prediction for a measured quantity at `layer` (1-based), nil where theory is silent.
@@ -63,11 +98,61 @@ public struct PointTheory: Sendable {
         case "q": return t.meanQ
         case "c": return t.meanC
         case "lyap_gap": return lyapunovGap
+        case "jac_m1": return spectra[layer]?.firstMoment
+        case "jac_m2": return spectra[layer]?.secondMoment
         default:
             let parts = quantity.split(separator: "_")
             if parts.count == 2, parts[0] == "lyap", let k = Int(parts[1]) { return lyapunov[k] }
             guard parts.count == 3, parts[0] == "gram", let a = Int(parts[1]), let b = Int(parts[2]) else { return nil }
             return t.covariance[a * batch + b]
+        }
+    }
+}
+
+/// The free-probability law of JJᵀ of a feedforward or a residual net.
+public enum JacobianLaw: Sendable {
+    case feedforward(FeedforwardSpectrum)
+    case residual(ResidualSpectrum)
+
+    public var firstMoment: Double {
+        switch self {
+        case .feedforward(let f): return f.firstMoment
+        case .residual(let r): return r.firstMoment
+        }
+    }
+
+    public var secondMoment: Double {
+        switch self {
+        case .feedforward(let f): return f.secondMoment
+        case .residual(let r): return r.secondMoment
+        }
+    }
+
+    /// The density of the continuous part at each λ (point masses left out).
+    public func density(at x: [Double]) throws -> [Double] {
+        switch self {
+        case .feedforward(let f): return try f.density(at: x)
+        case .residual(let r): return try r.density(at: x)
+        }
+    }
+
+    /// The mean of the density over each bin `[lo, hi)`: 4-point Gauss–Legendre in ln λ
+    /// (`∫ρ dλ = ∫ρ(e^u) e^u du`), divided by the bin width.
+    public func binAverages(_ bins: [(Double, Double)]) throws -> [Double] {
+        let nodes = [-0.861136311594053, -0.339981043584856, 0.339981043584856, 0.861136311594053]
+        let weights = [0.347854845137454, 0.652145154862546, 0.652145154862546, 0.347854845137454]
+        var xs: [Double] = []
+        xs.reserveCapacity(bins.count * 4)
+        for (lo, hi) in bins {
+            let (a, b) = (log(lo), log(hi))
+            for t in nodes { xs.append(exp((a + b) / 2 + (b - a) / 2 * t)) }
+        }
+        let rho = try density(at: xs)
+        return bins.enumerated().map { i, bin in
+            let half = (log(bin.1) - log(bin.0)) / 2
+            var integral = 0.0
+            for k in 0..<4 { integral += weights[k] * rho[4 * i + k] * xs[4 * i + k] * half }
+            return integral / (bin.1 - bin.0)
         }
     }
 }

@@ -201,9 +201,15 @@ public struct SweepRun {
         let tables = Tables(campaign: campaign, points: prepared, theories: theories, statistics: statistics)
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
+        var theoryNotes = theories.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
+        if campaign.observables.jacobian != nil {
+            let (spectra, notes) = tables.spectraCSV()
+            try AtomicFile.write(spectra, to: out + "/spectra.csv")
+            theoryNotes += notes
+        }
         let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started, finished: Date(),
                                 timings: timings, hosts: hosts, points: prepared, statistics: statistics,
-                                tasks: catalog.count, journalNotes: recovered.notes)
+                                tasks: catalog.count, journalNotes: recovered.notes + theoryNotes)
         try AtomicFile.write(try manifest.json(), to: out + "/manifest.json")
         return SweepSummary(points: prepared.count, networks: campaign.samples * prepared.count, tasks: catalog.count,
                             tasksFromJournal: timings.tasksFromJournal, seconds: timings.wallSeconds,
