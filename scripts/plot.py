@@ -6,10 +6,17 @@ Usage:  python3 scripts/plot.py OUTDIR [--out FIGDIR]      (FIGDIR = OUTDIR/figu
 Reads (CSV with header; an empty field means undefined):
   layers.csv         point,width,depth,sigma_w,sigma_b,activation,init,
                      layer,observable,mean,stderr,n,theory
-                     (observables `q` and `c` are plotted, others ignored)
+                     (observables `q`, `c`, `jac_m1`, `jac_m2`, `jac_meanlog`,
+                     `jac_max`, `jac_min`, `jac_floor_frac`, `lyap_<k>`, `lyap_gap`
+                     are plotted, others ignored)
+  spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,layer,
+                     observable,bin_lo,bin_hi,density,count,theory  (observable
+                     `jac_sv2`; density and theory per unit λ, averaged over the bin)
   points.csv         point,width,depth,sigma_w,sigma_b,activation,init,
                      q_star,c_star,chi1,xi_q,xi_c,phase,status,...
   phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
+  manifest.json      config.network (architecture, residual_scale, weight_scaling)
+                     for the titles
 
 Writes (and prints the paths of):
   forward_q.png, forward_c.png  q^l and c^l vs layer, one panel per
@@ -19,16 +26,32 @@ Writes (and prints the paths of):
   phase_diagram.png  per activation: xi_c heat map over (sigma_w, sigma_b) with
       the critical line chi1 = 1, and the fixed point c* (Poole et al. Fig. 2C/D,
       Schoenholz et al. 2017 Fig. 1).
-  chi1.png           if points.csv has several sigma_w: chi1 and the last-layer
-      correlation (measured vs c*) against sigma_w.
+  chi1.png           if points.csv has several sigma_w and a finite chi1: chi1 and
+      the last-layer correlation (measured vs c*) against sigma_w.
+  spectra.png        the Jacobian's squared singular values: λ·ρ(λ) (density per
+      unit ln λ) on a log λ axis, Monte Carlo as steps, theory as lines.
+      Feedforward: one row per (activation, sigma_w, sigma_b, width), the measured
+      layers across, Gaussian and orthogonal init overlaid (Pennington et al.
+      2017).  Residual: one row per (width, depth, sigma_b, init), every
+      (activation, sigma_w) overlaid and labelled with Tarnowski et al.'s c.  Sparse
+      histograms are shown with adjacent bins merged (said in the panel), as is the
+      share of λ outside the bins or below the float floor.  Pages: spectra_p2.png...
+  jacobian_moments.png  m1, m2, mean ln λ and the largest / smallest λ vs layer
+      (or vs sigma_w when each point is measured at one layer), Monte Carlo
+      mean +- stderr against theory lines.
+  lyapunov.png       λ_k vs k per point (at most 8 panels; an even spread of the
+      points when there are more, then also lyapunov_sigma_w.png with λ1 and
+      λ1 − λ2 vs sigma_w), against Newman's curve or ½⟨ln χ^l⟩ for λ1.
 
 Only the standard library, numpy and matplotlib.
 """
 import argparse
 import csv
+import json
 import math
 import os
 import sys
+import textwrap
 from collections import OrderedDict, defaultdict
 
 import numpy as np
@@ -39,7 +62,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import colors as mcolors  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
 DPI = 130
 MAX_COLS = 4
@@ -110,7 +133,9 @@ def load_layers(path):
     for r in rows:
         obs = r["observable"].strip()
         if obs not in data:
-            continue
+            if not obs.startswith(("jac_", "lyap_")):
+                continue
+            data[obs] = OrderedDict()
         p = r["point"].strip()
         d = data[obs].get(p)
         if d is None:
@@ -448,6 +473,8 @@ def plot_chi1(points_path, layers, figdir):
         return []
     if len({fnum(r["sigma_w"]) for r in rows if np.isfinite(fnum(r["sigma_w"]))}) < 2:
         return []
+    if not any(np.isfinite(fnum(r["chi1"])) for r in rows):   # e.g. residual nets: no fixed point
+        return []
     last = {}  # point -> (mean, stderr) of c at its last layer
     for p, d in (layers.get("c") or {}).items():
         if d["m"].size and np.isfinite(d["m"][-1]):
@@ -517,6 +544,759 @@ def plot_chi1(points_path, layers, figdir):
     return [out]
 
 
+# ---------------------------------------------------------------- manifest
+
+def load_network(outdir):
+    """`config.network` of manifest.json ({} when absent or unreadable)."""
+    try:
+        with open(os.path.join(outdir, "manifest.json")) as f:
+            net = (json.load(f).get("config") or {}).get("network") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return net if isinstance(net, dict) else {}
+
+
+def is_residual(net):
+    return str(net.get("architecture", "")).strip().lower() == "residual"
+
+
+def residual_scale(net):
+    a = net.get("residual_scale")
+    return float(a) if isinstance(a, (int, float)) else math.nan
+
+
+def net_title(net):
+    """'feedforward net, weights σ_w²/N' / 'residual net, a = 1, weights σ_w²/(N·L)'."""
+    if not net:
+        return ""
+    head = f"{net.get('architecture', 'feedforward')} net"
+    if is_residual(net) and np.isfinite(residual_scale(net)):
+        head += f", a = {g(residual_scale(net))}"
+    scaling = {"width": "weight variance σ_w²/N", "width*depth": "weight variance σ_w²/(N·L)"}
+    return head + (f", {scaling[net.get('weight_scaling')]}" if net.get("weight_scaling") in scaling else "")
+
+
+def depth_matters(net):
+    """Residual nets with weight variance σ_w²/(N·L): layer l of a net depends on its depth L."""
+    return is_residual(net) and net.get("weight_scaling", "width*depth") == "width*depth"
+
+
+def point_label(d, with_depth=False):
+    s = f"{d['activation']}, σ_w={g(d['sigma_w'])}, σ_b={g(d['sigma_b'])}, N={g(d['width'])}"
+    return s + (f", L={g(d['depth'])}" if with_depth else "")
+
+
+def num_key(x):
+    return x if np.isfinite(x) else math.inf
+
+
+INIT_STYLE = {"gaussian": ("C0", "o", "-"), "orthogonal": ("C3", "s", "--")}
+
+
+def init_style(init):
+    """(colour, marker, line style) of an initialisation."""
+    return INIT_STYLE.get(init.lower(), ("C2", "^", ":"))
+
+
+def init_name(init):
+    return {"gaussian": "Gaussian"}.get(init.lower(), init)
+
+
+# ---------------------------------------------------------------- Jacobian spectra
+
+def load_spectra(path):
+    """{point: dict(meta..., layers={layer: dict(lo, hi, dens, count, t)})} for `jac_sv2`."""
+    rows = read_csv(path)
+    cols = ["point", "width", "depth", "sigma_w", "sigma_b", "activation", "init",
+            "layer", "observable", "bin_lo", "bin_hi", "density"]
+    if not need(rows, cols, path):
+        return OrderedDict()
+    pts = OrderedDict()
+    for r in rows:
+        if r["observable"].strip() != "jac_sv2":
+            continue
+        p = r["point"].strip()
+        d = pts.get(p)
+        if d is None:
+            d = pts[p] = dict(point=p, activation=r["activation"].strip(), init=r["init"].strip(),
+                              sigma_w=fnum(r["sigma_w"]), sigma_b=fnum(r["sigma_b"]),
+                              width=fnum(r["width"]), depth=fnum(r["depth"]), layers={})
+        h = d["layers"].setdefault(fnum(r["layer"]), dict(lo=[], hi=[], dens=[], count=[], t=[]))
+        h["lo"].append(fnum(r["bin_lo"]))
+        h["hi"].append(fnum(r["bin_hi"]))
+        h["dens"].append(fnum(r["density"]))
+        h["count"].append(fnum(r.get("count")))
+        h["t"].append(fnum(r.get("theory")))
+    for d in pts.values():
+        for lay, h in list(d["layers"].items()):
+            o = np.argsort(h["lo"], kind="stable")
+            for k in h:
+                h[k] = np.asarray(h[k], float)[o]
+            ok = np.isfinite(h["lo"]) & np.isfinite(h["hi"]) & (h["lo"] > 0) & (h["hi"] > h["lo"])
+            for k in h:
+                h[k] = h[k][ok]
+            if not ok.any() or not np.isfinite(lay):
+                del d["layers"][lay]
+            else:   # per unit ln λ, averaged over the bin: count / (all · ln(hi/lo))
+                w = (h["hi"] - h["lo"]) / np.log(h["hi"] / h["lo"])
+                h["y"] = h["dens"] * w
+                h["yt"] = h["t"] * w
+    return OrderedDict((p, d) for p, d in pts.items() if d["layers"])
+
+
+def layer_value(layers, obs, point, layer, col="m"):
+    d = (layers.get(obs) or {}).get(point)
+    if d is None:
+        return math.nan
+    i = np.nonzero(d["l"] == layer)[0]
+    return float(d[col][i[0]]) if i.size else math.nan
+
+
+def residual_c(d, layers, a):
+    """Tarnowski et al.'s c = (1/L) Σ_l c_2^l, read off the first moment at the last layer:
+    m1 = a^{2L} e^{c/a²} (theory where given, else Monte Carlo)."""
+    if not (np.isfinite(a) and a > 0):
+        return math.nan
+    L = d["depth"]
+    for col in ("t", "m"):
+        m1 = layer_value(layers, "jac_m1", d["point"], L, col)
+        if np.isfinite(m1) and m1 > 0:
+            return a * a * (math.log(m1) - 2 * L * math.log(a))
+    return math.nan
+
+
+def spectra_rows(spectra, layers, net):
+    """[(row title, [(label, colour, line style, point-dict)])].  Feedforward: one row per
+    (activation, σ_w, σ_b, width), initialisations overlaid.  Residual: one row per
+    (width, depth, σ_b, init), all (activation, σ_w) overlaid (Tarnowski et al.: the density
+    depends on c only), coloured by c."""
+    rows = []
+    if is_residual(net):
+        a = residual_scale(net)
+        a = 1.0 if not np.isfinite(a) else a
+        groups = defaultdict(list)
+        for d in spectra.values():
+            groups[(num_key(d["width"]), num_key(d["depth"]), num_key(d["sigma_b"]), d["init"])].append(d)
+        acts = sorted({d["activation"] for d in spectra.values()})
+        dashes = ["-", "--", ":", "-."]
+        for key in sorted(groups):
+            ds = groups[key]
+            cs = {d["point"]: residual_c(d, layers, a) for d in ds}
+            ds.sort(key=lambda d: (num_key(cs[d["point"]]), d["activation"], num_key(d["sigma_w"])))
+            # colour by c (rounded, so that equal c share a colour), line style by activation
+            cvals = []
+            for d in ds:
+                c = cs[d["point"]]
+                r = float(f"{c:.2g}") if np.isfinite(c) else math.nan
+                if not any(r == v or (r != r and v != v) for v in cvals):
+                    cvals.append(r)
+            for chunk in [ds[i:i + 8] for i in range(0, len(ds), 8)]:
+                curves = []
+                for d in chunk:
+                    c = cs[d["point"]]
+                    r = float(f"{c:.2g}") if np.isfinite(c) else math.nan
+                    ci = next(i for i, v in enumerate(cvals) if r == v or (r != r and v != v))
+                    lab = f"{d['activation']}, σ_w={g(d['sigma_w'])}" + (f", c={c:.2g}" if np.isfinite(c) else "")
+                    curves.append((lab, f"C{ci % 10}", dashes[acts.index(d["activation"]) % len(dashes)], d))
+                title = f"N={g(key[0])}, L={g(key[1])}, σ_b={g(key[2])}, {key[3]} init"
+                rows.append((title, curves))
+        return rows
+    groups = defaultdict(dict)
+    with_depth = depth_matters(net)
+    for d in spectra.values():
+        key = (d["activation"], num_key(d["sigma_w"]), num_key(d["sigma_b"]), num_key(d["width"]))
+        if with_depth:
+            key += (num_key(d["depth"]),)
+        old = groups[key].get(d["init"])
+        if old is None or d["depth"] > old["depth"]:   # several depths: keep the deepest
+            groups[key][d["init"]] = d
+    for key in sorted(groups):
+        by_init = groups[key]
+        inits = sorted(by_init, key=lambda i: (i.lower() not in INIT_STYLE, i.lower()))
+        curves = [(f"{init_name(i)} init", init_style(i)[0], "-", by_init[i]) for i in inits]
+        rows.append((point_label(by_init[inits[0]], with_depth), curves))
+    return rows
+
+
+def wrap(text, fig, fontsize=10):
+    """Wrap each line of a suptitle to the figure's width."""
+    width = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))
+    # never break inside $...$ (mathtext): hide its spaces from textwrap
+    parts = text.split("$")
+    text = "$".join(p.replace(" ", "\0") if i % 2 else p for i, p in enumerate(parts))
+    lines = (textwrap.fill(line, width, break_on_hyphens=False) for line in text.split("\n"))
+    return "\n".join(lines).replace("\0", " ")
+
+
+def pick_layers(lays, most=6):
+    lays = sorted(lays)
+    if len(lays) <= most:
+        return lays
+    idx = np.unique(np.round(np.linspace(0, len(lays) - 1, most)).astype(int))
+    return [lays[i] for i in idx]
+
+
+def dark(colour, f=0.6):
+    r, gg, b = mcolors.to_rgb(colour)
+    return (r * f, gg * f, b * f)
+
+
+def merge_bins(h, f):
+    """Edges and per-ln-λ density of the histogram with every `f` adjacent bins merged."""
+    lo, hi = h["lo"], h["hi"]
+    if f <= 1:
+        return lo, hi, h["y"]
+    mass = np.where(np.isfinite(h["dens"]), h["dens"], 0.0) * (hi - lo)
+    starts = np.arange(0, len(lo), f)
+    ends = np.minimum(starts + f, len(lo)) - 1
+    m = np.add.reduceat(mass, starts)
+    return lo[starts], hi[ends], m / np.log(hi[ends] / lo[starts])
+
+
+def visible(h):
+    """Indices of the bins that hold data: non-empty, or theory above 1e-3 of its peak."""
+    used = np.where(np.isfinite(h["y"]), h["y"], 0.0) > 0
+    yt = np.where(np.isfinite(h["yt"]), h["yt"], 0.0)
+    if yt.max(initial=0) > 0:
+        used |= yt > 1e-3 * yt.max()
+    return np.nonzero(used)[0]
+
+
+MIN_PER_BIN = 40        # merge bins for display until the average shown bin holds this many λ
+
+
+def merge_factor(h):
+    """How many adjacent bins to merge so that the shown bins hold MIN_PER_BIN λ on average
+    (at least 25 bins remain across the occupied range).  Without a count column the counts
+    are estimated from the density, taking its smallest non-zero bin mass as one λ."""
+    count = h["count"]
+    if not np.isfinite(count).any():
+        mass = np.where(np.isfinite(h["dens"]), h["dens"], 0.0) * (h["hi"] - h["lo"])
+        if not (mass > 0).any():
+            return 1
+        count = mass / mass[mass > 0].min()
+    n = np.nansum(count)
+    v = np.nonzero(np.where(np.isfinite(count), count, 0) > 0)[0]
+    if not v.size or not np.isfinite(n) or n <= 0:
+        return 1
+    span = v[-1] - v[0] + 1
+    return int(max(1, min(math.ceil(MIN_PER_BIN * span / n), span // 25)))
+
+
+def draw_spectrum_panel(ax, curves, layer, layers, fill):
+    hs = [(c, c[3]["layers"][layer]) for c in curves if layer in c[3]["layers"]]
+    lo_all, hi_all, peaks, ypos, notes, merged, drawn = [], [], [], [], [], [], []
+    for (label, col, ls, d), h in hs:
+        f = merge_factor(h)
+        if f > 1:
+            merged.append((label, f))
+        lo, hi, y = merge_bins(h, f)
+        yt = h["yt"]
+        yf = np.where(np.isfinite(y), y, 0.0)
+        if np.allclose(lo[1:], hi[:-1], rtol=1e-9):
+            edges = np.append(lo, hi[-1])
+            if fill:
+                ax.stairs(yf, edges, fill=True, color=col, alpha=0.22, lw=0)
+            ax.stairs(yf, edges, color=col, lw=0.9, ls=ls, alpha=0.95)
+        else:       # bins with gaps: one segment per bin
+            ax.hlines(yf, lo, hi, color=col, lw=1.2, ls=ls)
+        okt = np.isfinite(yt)
+        drawn.append((np.concatenate([lo, hi]), np.concatenate([yf, yf]), fill))
+        if okt.any():
+            x = np.sqrt(h["lo"] * h["hi"])
+            ax.plot(x[okt], yt[okt], "-", color=dark(col), lw=1.7, zorder=4)
+            drawn.append((x[okt], yt[okt], False))
+        v = visible(h)
+        if v.size:
+            lo_all.append(h["lo"][max(v[0] - f, 0)])
+            hi_all.append(h["hi"][min(v[-1] + f, len(h["hi"]) - 1)])
+            ytf = np.where(okt, yt, 0.0)
+            peaks.append(max(yf.max(), ytf.max()))
+            ypos.append(yf[yf > 0])
+        # share of the spectrum the bins do not show
+        inside = float(np.nansum(h["dens"] * (h["hi"] - h["lo"])))
+        floor = layer_value(layers, "jac_floor_frac", d["point"], layer)
+        floor = floor if np.isfinite(floor) else 0.0
+        out = 1.0 - inside - floor
+        def pct(v):
+            return f"{100 * v:.0f}%" if v >= 0.1 else f"{100 * v:.2g}%"
+        bits = []
+        if not (inside > 0):
+            bits.append("no finite λ in the bins (diverged?)")
+        elif floor > 0.005:
+            bits.append(f"{pct(floor)} below float floor")
+        if inside > 0 and out > 0.005:
+            bits.append(f"{pct(out)} outside bins")
+        if bits:
+            notes.append(f"{label.split(', c=')[0]}: " + ", ".join(bits))
+    if merged:
+        fs = sorted({f for _, f in merged})
+        notes.append(f"Monte Carlo: bins merged ×{fs[0]}" + (f"–{fs[-1]}" if len(fs) > 1 else ""))
+    ax.set_xscale("log")
+    if not lo_all:
+        ax.set_ylim(0, 1)
+    if lo_all:
+        xl, xh = min(lo_all), max(hi_all)
+        if xh / xl < 10:    # a narrow spectrum (e.g. orthogonal, all λ ≈ 1): widen symmetrically
+            m = math.sqrt(xl * xh)
+            xl, xh = m / 3.2, m * 3.2
+        ax.set_xlim(xl, xh)
+        y = np.concatenate(ypos) if ypos else np.array([])
+        top = max(peaks)
+        # log y when the Monte Carlo bulk spans decades or the curves' peaks differ a lot
+        if y.size and (np.percentile(y, 10) < top / 100 or (len(peaks) > 1 and max(peaks) / min(peaks) > 10)):
+            ax.set_yscale("log")
+            ax.set_ylim(max(y.min() / 2, top * 1e-5), top * 3)
+        else:
+            ax.set_ylim(0, top * 1.1 if top > 0 else 1)
+    if notes:
+        place_notes(ax, notes, drawn)
+    ax.grid(True, which="major", alpha=0.25)
+
+
+def place_notes(ax, notes, drawn):
+    """Notes in an empty corner of the panel (judged from the drawn curves, after the limits
+    are set); when every corner is taken, in a band above the data."""
+    def frac(v, lim, scale):
+        lo, hi = lim
+        if scale == "log":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (np.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        return (v - lo) / (hi - lo)
+    ok = [np.isfinite(x) & np.isfinite(y) & (y > 0) for x, y, _ in drawn]
+    xs = [x[k] for (x, _, _), k in zip(drawn, ok)]
+    ys = [y[k] for (_, y, _), k in zip(drawn, ok)]
+    filled = [np.full(k.sum(), f) for (_, _, f), k in zip(drawn, ok)]
+    fx = frac(np.concatenate(xs), ax.get_xlim(), ax.get_xscale()) if xs else np.array([])
+    fy = frac(np.concatenate(ys), ax.get_ylim(), ax.get_yscale()) if ys else np.array([])
+    filled = np.concatenate(filled) if filled else np.array([], bool)
+    pos = ax.get_position()     # the box's size in axes fraction, from a 6.5 pt font
+    w_pt, h_pt = pos.width * ax.figure.get_figwidth() * 72, pos.height * ax.figure.get_figheight() * 72
+    notes = [t for n in notes for t in textwrap.wrap(n, max(20, int((w_pt - 12) / 3.5)), subsequent_indent="  ")]
+    height = min(0.9, (10 + 8.5 * len(notes)) / h_pt)
+    width = min(0.97, (10 + 3.5 * max(len(t) for t in notes)) / w_pt)
+    for loc, (x0, x1), (y0, y1) in (("upper left", (0, width), (1 - height, 1)),
+                                    ("upper right", (1 - width, 1), (1 - height, 1)),
+                                    ("lower left", (0, width), (0, height)),
+                                    ("lower right", (1 - width, 1), (0, height))):
+        # a filled histogram covers everything below its top
+        inside = (fx >= x0 - 0.02) & (fx <= x1 + 0.02) & (fy >= y0 - 0.02) & (filled | (fy <= y1 + 0.02))
+        if not inside.any():
+            ax.legend(handles=[Line2D([], [], ls="none", label=t) for t in notes], loc=loc,
+                      handlelength=0, handletextpad=0, fontsize=6.5, framealpha=0.8)
+            return
+    # every corner taken: raise the top of the y axis to free a band for the notes
+    lo, hi = ax.get_ylim()
+    keep = 1 - height - 0.04
+    if ax.get_yscale() == "log":
+        ax.set_ylim(lo, 10 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) / keep))
+    else:
+        ax.set_ylim(lo, lo + (hi - lo) / keep)
+    ax.legend(handles=[Line2D([], [], ls="none", label=t) for t in notes], loc="upper left",
+              handlelength=0, handletextpad=0, fontsize=6.5, framealpha=0.8)
+
+
+def spectra_pages(rows, residual, max_rows=6):
+    """Pages of panel grids: cells[r][c] = (row title, curves, layer, row legend?) or None.
+    One figure row per parameter set with its layers across; when every set has a single
+    layer (and the net is feedforward) the panels flow through a grid instead."""
+    rows = [(t, c, pick_layers({l for cv in c for l in cv[3]["layers"]})) for t, c in rows]
+    if not residual and all(len(lays) == 1 for _, _, lays in rows):
+        cells = [(t, c, lays[0], False) for t, c, lays in rows]
+        per = MAX_PANELS
+        ncol = min(MAX_COLS, len(cells))
+        pages = []
+        for i in range(0, len(cells), per):
+            chunk = cells[i:i + per]
+            grid = [chunk[k:k + ncol] for k in range(0, len(chunk), ncol)]
+            pages.append([r + [None] * (ncol - len(r)) for r in grid])
+        return pages
+    pages = []
+    for i in range(0, len(rows), max_rows):
+        chunk = rows[i:i + max_rows]
+        ncol = max(len(lays) for _, _, lays in chunk)
+        pages.append([[(t, c, l, residual and j == len(lays) - 1) for j, l in enumerate(lays)]
+                      + [None] * (ncol - len(lays)) for t, c, lays in chunk])
+    return pages
+
+
+def plot_spectra(spectra, layers, net, figdir):
+    rows = spectra_rows(spectra, layers, net)
+    if not rows:
+        return []
+    residual = is_residual(net)
+    written = []
+    for pi, grid in enumerate(spectra_pages(rows, residual)):
+        nrow, ncol = len(grid), len(grid[0])
+        extra = 2.4 if residual else (1.2 if ncol == 1 else 0)     # room for the per-row legends
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.7 * ncol + extra, 3.0 * nrow + 1.5), squeeze=False,
+                                 layout="constrained")
+        if residual:    # keep a margin on the right for the per-row legends
+            fig.get_layout_engine().set(rect=(0, 0, 1 - 2.4 / fig.get_figwidth(), 1))
+        has_theory = False
+        inits = OrderedDict()
+        for r in range(nrow):
+            for j in range(ncol):
+                ax, cell = axes[r, j], grid[r][j]
+                if cell is None:
+                    ax.set_visible(False)
+                    continue
+                title, curves, layer, legend = cell
+                ax.set_title(f"{title}\nlayer l = {g(layer)}", fontsize=8.5)
+                draw_spectrum_panel(ax, curves, layer, layers, fill=len(curves) <= 2)
+                has_theory |= any(np.isfinite(c[3]["layers"][layer]["yt"]).any()
+                                  for c in curves if layer in c[3]["layers"])
+                for lab, col, _, _ in curves:
+                    inits.setdefault(lab, col)
+                if j == 0:
+                    ax.set_ylabel("λ·ρ(λ)  (density per unit ln λ)", fontsize=8.5)
+                if r == nrow - 1 or grid[r + 1][j] is None:
+                    ax.set_xlabel("λ  (squared singular value)")
+                if legend:  # residual: the curves differ from row to row, a legend right of each row
+                    hs = [Line2D([], [], color=col, ls=ls, lw=1.4, label=lab) for lab, col, ls, _ in curves]
+                    leg = ax.legend(handles=hs, loc="upper left", bbox_to_anchor=(1.03, 1.0),
+                                    fontsize=7.5, frameon=False, borderaxespad=0)
+                    leg.set_in_layout(False)
+        head = "Squared singular values λ of the input–output Jacobian J = ∂hˡ/∂x⁰, pooled over networks"
+        nt = net_title(net)
+        how = "steps: Monte Carlo" + (", smooth lines: free-probability theory" if has_theory
+                                      else "; no theory given")
+        if residual:
+            how += ";  c = (1/L)Σ σ_w²⟨φ′²⟩ (Tarnowski et al. 2019: same c ⇒ same density)"
+        fig.suptitle(wrap(f"{nt + ': ' if nt else ''}{head}\n{how}", fig), fontsize=10)
+        if not residual:
+            hs = [Patch(facecolor=mcolors.to_rgba(c, 0.3), edgecolor=c, label=f"{lab}: Monte Carlo")
+                  for lab, c in inits.items()]
+            if has_theory:
+                hs += [Line2D([], [], color=dark(c), lw=1.7, label=f"{lab}: theory") for lab, c in inits.items()]
+            fig.legend(handles=hs, loc="outside lower center", ncol=max(1, min(len(hs), 4, 2 * ncol)),
+                       frameon=False)
+        name = "spectra" + (f"_p{pi + 1}" if pi else "") + ".png"
+        path = os.path.join(figdir, name)
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------- Jacobian moments
+
+JAC_PANELS = [("jac_m1", "$m_1$ = mean λ", True), ("jac_m2", "$m_2$ = mean λ²", True),
+              ("jac_meanlog", "mean ln λ", False), ("extremes", "largest / smallest λ", True)]
+
+
+def jacobian_series(layers, obs, points, by_sigma_w):
+    """[(x, mean, stderr, theory, key)] for one panel.  Depth mode: one series per point
+    against the layer.  σ_w mode (each point measured at one layer): one series per
+    (initialisation, layer) against σ_w."""
+    def d_of(p):
+        return (layers.get(obs) or {}).get(p)
+    if not by_sigma_w:
+        out = []
+        for (sw, init), p in sorted(points.items(), key=lambda kv: (num_key(kv[0][0]), kv[0][1])):
+            d = d_of(p)
+            if d is not None:
+                out.append((d["l"], d["m"], d["s"], d["t"], (sw, init)))
+        return out
+    acc = defaultdict(list)
+    for (sw, init), p in points.items():
+        d = d_of(p)
+        if d is None or not d["l"].size:
+            continue
+        acc[(init, d["l"][-1])].append((sw, d["m"][-1], d["s"][-1], d["t"][-1]))
+    out = []
+    for (init, lay), rows in sorted(acc.items(), key=lambda kv: (kv[0][0].lower() not in INIT_STYLE, kv[0])):
+        a = np.array(sorted(rows, key=lambda r: num_key(r[0])), float)
+        out.append((a[:, 0], a[:, 1], a[:, 2], a[:, 3], (init, lay)))
+    return out
+
+
+def plot_jacobian_moments(layers, net, figdir, max_rows=5):
+    m1 = layers.get("jac_m1") or {}
+    if not m1:
+        return []
+    panels = [p for p in JAC_PANELS if (p[0] == "extremes" and (layers.get("jac_max") or layers.get("jac_min")))
+              or layers.get(p[0])]
+    with_depth = depth_matters(net)
+    groups = defaultdict(dict)      # row key -> {(σ_w, init): point}
+    for p, d in m1.items():
+        key = (d["activation"], num_key(d["sigma_b"]), num_key(d["width"]))
+        if with_depth:
+            key += (num_key(d["depth"]),)
+        ck = (d["sigma_w"], d["init"])
+        old = groups[key].get(ck)
+        if old is None or m1[old]["depth"] < d["depth"]:
+            groups[key][ck] = p
+    keys = sorted(groups)
+    sws, cmap, norm, colour = sw_colours([ck[0] for k in keys for ck in groups[k]])
+    inits = sorted({ck[1] for k in keys for ck in groups[k]}, key=lambda i: (i.lower() not in INIT_STYLE, i))
+    # every point measured at a single layer and several σ_w: plot against σ_w instead of depth
+    by_sw = (all(np.isfinite(m1[p]["l"]).sum() == 1 for k in keys for p in groups[k].values())
+             and any(len({ck[0] for ck in groups[k]}) > 1 for k in keys))
+    lays_used = sorted({float(m1[p]["l"][-1]) for k in keys for p in groups[k].values()}) if by_sw else []
+    by_init = by_sw or len(sws) <= 1      # colour by initialisation (σ_w is on the x axis, or fixed)
+    use_cbar = len(sws) > MAX_LEGEND and not by_init
+    written = []
+    for pi, page in enumerate([keys[i:i + max_rows] for i in range(0, len(keys), max_rows)]):
+        nrow, ncol = len(page), len(panels)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.8 * ncol + (1.0 if use_cbar else 0), 3.0 * nrow + 1.4),
+                                 squeeze=False)
+        has_theory = False
+        for r, key in enumerate(page):
+            cur = groups[key]
+            d0 = m1[next(iter(cur.values()))]
+            title = (f"{d0['activation']}, σ_b={g(d0['sigma_b'])}, N={g(d0['width'])}"
+                     + (f", L={g(d0['depth'])}" if with_depth else ""))
+            for j, (obs, ylab, logy) in enumerate(panels):
+                ax = axes[r, j]
+                ys, xs, notes = [], [], []
+                subs = [("jac_max", "^"), ("jac_min", "v")] if obs == "extremes" else [(obs, None)]
+                for o, marker in subs:
+                    for x, m, s, t, sk in jacobian_series(layers, o, cur, by_sw):
+                        init = sk[1] if not by_sw else sk[0]
+                        col = init_style(init)[0] if by_init else colour(sk[0])
+                        _, mk, ls = init_style(init)
+                        mk = marker or mk
+                        ok = np.isfinite(x) & np.isfinite(m) & ((m > 0) if logy else True)
+                        err = np.where(np.isfinite(s), s, 0.0)[ok]
+                        if logy:    # an error bar must not reach below 0 on a log axis
+                            err = np.minimum(err, 0.999 * m[ok])
+                        ax.errorbar(x[ok], m[ok], yerr=err if np.any(err > 0) else None, fmt=mk, ms=4,
+                                    color=col, mfc=col if init.lower() != "orthogonal" else "none",
+                                    ecolor=col, elinewidth=1, capsize=1.5, zorder=3)
+                        okt = np.isfinite(x) & np.isfinite(t) & ((t > 0) if logy else True)
+                        if okt.sum() >= 2:
+                            ax.plot(x[okt], t[okt], ls=ls, color=col, lw=1.5, zorder=2)
+                        elif okt.sum() == 1:
+                            ax.plot(x[okt], t[okt], "_", color=col, ms=14, mew=2, zorder=2)
+                        elif ok.sum() >= 2:     # no theory: thin guide
+                            ax.plot(x[ok], m[ok], ls=ls, color=col, lw=0.7, alpha=0.45, zorder=2)
+                        has_theory |= bool(okt.any())
+                        ys += [m[ok], t[okt]]
+                        xs.append(x[np.isfinite(x)])
+                        bad = np.isfinite(x) & ~np.isfinite(m)
+                        if bad.any():       # diverged / undefined there: say so
+                            who = f"{init_name(init)}" if by_init else f"σ_w={g(sk[0])}, {init_name(init)}"
+                            where = "σ_w" if by_sw else "l"
+                            what = "diverged (∞)" if np.isinf(m[bad]).any() else "undefined"
+                            notes.append(f"{who}{' ' + o[4:] if obs == 'extremes' else ''}: {what} at "
+                                         f"{where}={', '.join(g(float(v)) for v in x[bad][:4])}")
+                if notes:
+                    ax.legend(handles=[Line2D([], [], ls="none", label=t) for t in notes[:4]], loc="best",
+                              handlelength=0, handletextpad=0, fontsize=6.5, framealpha=0.8)
+                y = np.concatenate(ys) if ys else np.array([])
+                y = y[np.isfinite(y)]
+                if logy and y.size and y.min() > 0 and y.max() / y.min() > 10:
+                    ax.set_yscale("log")
+                    if y.max() / y.min() > 100:     # enough decades: label the decades only
+                        ax.yaxis.set_minor_formatter(NullFormatter())
+                    else:                           # one or two decades: a few plain numbers
+                        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                        ax.yaxis.set_minor_formatter(FuncFormatter(
+                            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))
+                if obs in ("jac_m1", "jac_m2") and y.size and y.min() < 1 < y.max():
+                    ax.axhline(1.0, color="0.6", lw=0.8, ls=":", zorder=1)   # isometry
+                la = np.unique(np.concatenate(xs)) if xs else np.array([])
+                if la.size == 1 and not by_sw:
+                    ax.set_xlim(la[0] - 1, la[0] + 1)
+                if by_sw:
+                    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+                elif 0 < la.size <= 8:     # few measured layers: tick exactly those
+                    ax.set_xticks(la, [g(float(v)) for v in la])
+                    ax.xaxis.set_minor_locator(NullLocator())
+                else:
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.grid(True, alpha=0.25)
+                ax.set_title(f"{title}\n{ylab}", fontsize=8.5)
+                if r == nrow - 1:
+                    ax.set_xlabel("σ_w" if by_sw else "layer l")
+        nt = net_title(net)
+        how = ("markers: Monte Carlo (mean ± s.e. over networks), lines: free-probability theory"
+               if has_theory else "Monte Carlo (mean ± s.e. over networks); no theory given")
+        what = ("vs σ_w at layer " + ", ".join(g(v) for v in lays_used)) if by_sw else "vs depth"
+        if by_init and not by_sw and sws:
+            what += f" (σ_w = {g(sws[0])})"
+        head = f"moments of the Jacobian's squared singular values λ {what}"
+        fig.suptitle(wrap(f"{nt + ': ' if nt else ''}{head}\n{how}", fig), fontsize=10)
+        hs = [] if use_cbar or by_init else [Line2D([], [], color=colour(s), lw=1.6, label=f"σ_w={g(s)}")
+                                             for s in sws]
+        for i in inits:
+            c, mk, ls = init_style(i)
+            c = c if by_init else "0.3"
+            hs.append(Line2D([], [], color=c, marker=mk, ls=ls, mfc=c if i.lower() != "orthogonal" else "none",
+                             label=f"{init_name(i)} init"))
+        if any(p[0] == "extremes" for p in panels):
+            hs += [Line2D([], [], color="0.3", marker="^", ls="none", label="max λ"),
+                   Line2D([], [], color="0.3", marker="v", ls="none", label="min λ")]
+        per_row = min(len(hs), 2 * ncol + 1, 9)
+        bottom = (0.25 + 0.22 * math.ceil(len(hs) / per_row)) / fig.get_figheight()
+        fig.tight_layout(rect=(0, bottom, 0.93 if use_cbar else 1, 1))
+        fig.legend(handles=hs, loc="lower center", ncol=per_row, frameon=False)
+        if use_cbar:
+            cax = fig.add_axes((0.945, 0.2, 0.015, 0.6))
+            fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="σ_w")
+        name = "jacobian_moments" + (f"_p{pi + 1}" if pi else "") + ".png"
+        path = os.path.join(figdir, name)
+        fig.savefig(path, dpi=DPI)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------- Lyapunov exponents
+
+def plot_lyapunov(layers, net, figdir, max_panels=8):
+    ks = sorted(int(o.split("_")[1]) for o in layers if o.startswith("lyap_") and o.split("_")[1].isdigit())
+    if not ks:
+        return []
+    pts = OrderedDict()
+    for k in ks:
+        for p, d in layers[f"lyap_{k}"].items():
+            e = pts.setdefault(p, dict(meta=d, k=[], m=[], s=[], t=[]))
+            i = np.nonzero(np.isfinite(d["l"]))[0]
+            i = i[np.argmax(d["l"][i])] if i.size else 0     # the last layer (= depth)
+            e["k"].append(k)
+            e["m"].append(d["m"][i])
+            e["s"].append(d["s"][i])
+            e["t"].append(d["t"][i])
+    def order_key(p):   # the initialisations of one parameter set side by side
+        d = pts[p]["meta"]
+        return (d["activation"], num_key(d["sigma_b"]), num_key(d["width"]), num_key(d["sigma_w"]),
+                num_key(d["depth"]), (d["init"].lower() not in INIT_STYLE, d["init"]))
+    order = sorted(pts, key=order_key)
+    # too many points: an even spread of parameter sets, each with all its initialisations
+    sets = OrderedDict()
+    for p in order:
+        sets.setdefault(order_key(p)[:-1], []).append(p)
+    per = max(len(v) for v in sets.values())
+    keys = list(sets)
+    if len(order) > max_panels:
+        m = max(1, max_panels // per)
+        keys = [keys[i] for i in np.unique(np.round(np.linspace(0, len(keys) - 1, m)).astype(int))]
+    shown = [p for k in keys for p in sets[k]][:max_panels]
+    n = len(shown)
+    ncol = min(4, n)
+    nrow = math.ceil(n / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.9 * ncol + (1.5 if ncol == 1 else 0), 3.2 * nrow + 1.4),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    kinds = set()
+    gaps = layers.get("lyap_gap") or {}
+    for ax, p in zip(axes.flat, shown):
+        e = pts[p]
+        d = e["meta"]
+        k, m, s, t = (np.asarray(e[c], float) for c in ("k", "m", "s", "t"))
+        col = init_style(d["init"])[0]
+        many = len(k) > 24
+        ok = np.isfinite(m)
+        err = np.where(np.isfinite(s), s, 0.0)[ok]
+        ax.errorbar(k[ok], m[ok], yerr=err if np.any(err > 0) else None, fmt="o", ms=2.5 if many else 4,
+                    color=col, elinewidth=0.8, capsize=0 if many else 2, zorder=3)
+        okt = np.isfinite(t)
+        if okt.sum() >= 2:
+            ax.plot(k[okt], t[okt], "-", color="k", lw=1.3, zorder=2)
+            kinds.add("curve")
+        elif okt.sum() == 1:
+            ax.plot(k[okt], t[okt], "*", color="k", ms=11, zorder=4, mfc="none")
+            ax.axhline(t[okt][0], color="k", lw=0.8, ls=":", zorder=1)
+            kinds.add("star")
+        if not ok.any() and not okt.any():
+            ax.text(0.5, 0.5, "no finite exponents", ha="center", va="center", transform=ax.transAxes)
+        y = np.concatenate([m[ok] - err, m[ok] + err, t[okt]])
+        if y.size and y.max() - y.min() < 0.02:     # e.g. orthogonal linear: all λ_k = ln σ_w
+            mid = 0.5 * (y.max() + y.min())
+            ax.set_ylim(mid - 0.01, mid + 0.01)
+        ax.ticklabel_format(axis="y", useOffset=False)
+        gap = ""
+        gd = gaps.get(p)
+        if gd is not None and gd["m"].size:
+            gm, gs, gt = gd["m"][-1], gd["s"][-1], gd["t"][-1]
+            if np.isfinite(gm):
+                def tidy(v, digits):     # round-off (e.g. 1e-18 for orthogonal linear nets) shows as 0
+                    return "0" if abs(v) < 1e-12 else f"{v:.{digits}g}"
+                gap = f"λ₁−λ₂ = {tidy(gm, 3)}" + (f" ± {tidy(gs, 1)}" if np.isfinite(gs) else "")
+                gap += f" (theory {tidy(gt, 3)})" if np.isfinite(gt) else ""
+        ax.set_title(f"{point_label(d)}, L={g(d['depth'])}\n{init_name(d['init'])} init"
+                     + (f";  {gap}" if gap else ""), fontsize=8)
+        ax.set_xlabel("k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.25)
+    for row in axes:
+        row[0].set_ylabel("Lyapunov exponent $\\lambda_k$")
+    nt = net_title(net)
+    lines = []
+    if "curve" in kinds:
+        lines.append("black line: Newman 1986 (products of Gaussian matrices)")
+    if "star" in kinds:
+        lines.append("☆ / dotted: $\\lambda_1 \\approx \\frac{1}{L}\\sum_l \\frac{1}{2}\\ln\\chi^l$"
+                     " (mean field)")
+    if not kinds:
+        lines.append("no theory given")
+    more = (f"  [{n} of {len(order)} points shown; λ₁ and the gap of all points in lyapunov_sigma_w.png]"
+            if len(order) > n else "")
+    fig.suptitle(wrap(f"{nt + ': ' if nt else ''}Lyapunov exponents of the Jacobian product (repeated QR), "
+                      f"mean ± s.e. over networks{more}\n" + ";  ".join(lines), fig), fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(figdir, "lyapunov.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    written = [path]
+    if len(order) > n:
+        written += plot_lyapunov_sigma_w(layers, net, figdir)
+    return written
+
+
+def plot_lyapunov_sigma_w(layers, net, figdir):
+    """λ₁ and λ₁−λ₂ against σ_w, one row per (activation, σ_b, width, depth), colour by init."""
+    rows = defaultdict(lambda: defaultdict(list))     # group -> init -> [(σ_w, obs -> (m, s, t))]
+    for p, d in (layers.get("lyap_1") or {}).items():
+        key = (d["activation"], num_key(d["sigma_b"]), num_key(d["width"]), num_key(d["depth"]))
+        vals = {}
+        for o in ("lyap_1", "lyap_gap"):
+            e = (layers.get(o) or {}).get(p)
+            vals[o] = (e["m"][-1], e["s"][-1], e["t"][-1]) if e is not None and e["m"].size else (math.nan,) * 3
+        rows[key][d["init"]].append((d["sigma_w"], vals))
+    if not rows or all(len({v[0] for lst in r.values() for v in lst}) < 2 for r in rows.values()):
+        return []
+    keys = sorted(rows)
+    has_gap = bool(layers.get("lyap_gap"))
+    ncol = 2 if has_gap else 1
+    fig, axes = plt.subplots(len(keys), ncol, figsize=(4.6 * ncol + 1.5, 2.9 * len(keys) + 1.2), squeeze=False)
+    for r, key in enumerate(keys):
+        for j, (o, lab) in enumerate([("lyap_1", "$\\lambda_1$"), ("lyap_gap", "$\\lambda_1-\\lambda_2$")][:ncol]):
+            ax = axes[r, j]
+            for init, lst in sorted(rows[key].items(), key=lambda kv: (kv[0].lower() not in INIT_STYLE, kv[0])):
+                lst = sorted(lst, key=lambda v: num_key(v[0]))
+                x = np.array([v[0] for v in lst], float)
+                m, s_, t = (np.array([v[1][o][i] for v in lst], float) for i in range(3))
+                col, mk, ls = init_style(init)
+                ok = np.isfinite(m)
+                ax.errorbar(x[ok], m[ok], yerr=np.where(np.isfinite(s_), s_, 0)[ok], fmt=mk, ms=4, color=col,
+                            mfc=col if init.lower() != "orthogonal" else "none", capsize=1.5, elinewidth=1,
+                            label=f"{init_name(init)} init", zorder=3)
+                okt = np.isfinite(t)
+                if okt.sum() >= 2:
+                    ax.plot(x[okt], t[okt], ls=ls, color=dark(col), lw=1.4, zorder=2)
+                elif ok.sum() >= 2:
+                    ax.plot(x[ok], m[ok], ls=ls, color=col, lw=0.7, alpha=0.45)
+            ax.axhline(0, color="0.6", lw=0.8, ls=":")
+            ax.grid(True, alpha=0.25)
+            ax.set_title(f"{key[0]}, σ_b={g(key[1])}, N={g(key[2])}, L={g(key[3])}: {lab}", fontsize=8.5)
+            if r == len(keys) - 1:
+                ax.set_xlabel("σ_w")
+            if r == 0 and j == ncol - 1:
+                ax.legend(fontsize=7.5, loc="best")
+    nt = net_title(net)
+    fig.suptitle(wrap(f"{nt + ': ' if nt else ''}top Lyapunov exponent and gap vs σ_w, mean ± s.e. over networks\n"
+                      "lines: theory where given (λ₁ ≈ (1/L)Σ ½ ln χˡ)", fig), fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(figdir, "lyapunov_sigma_w.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv=None):
@@ -529,18 +1309,24 @@ def main(argv=None):
     lp = os.path.join(a.outdir, "layers.csv")
     pp = os.path.join(a.outdir, "points.csv")
     dp = os.path.join(a.outdir, "phase_diagram.csv")
-    if not os.path.isfile(lp) and not os.path.isfile(dp):
-        sys.exit(f"plot.py: {a.outdir} has neither layers.csv nor phase_diagram.csv; nothing to plot")
+    sp = os.path.join(a.outdir, "spectra.csv")
+    if not any(os.path.isfile(f) for f in (lp, dp, sp)):
+        sys.exit(f"plot.py: {a.outdir} has none of layers.csv, phase_diagram.csv, spectra.csv; nothing to plot")
+    net = load_network(a.outdir)
     figdir = a.out or os.path.join(a.outdir, "figures")
     os.makedirs(figdir, exist_ok=True)
     written = []
     layers = {}
     if os.path.isfile(lp):
         layers = load_layers(lp)
-        if not any(layers.get(o) for o in ("q", "c")):
-            print(f"plot.py: {lp} has no `q` or `c` rows; no forward figures", file=sys.stderr)
+        if not any(layers.get(o) for o in layers):
+            print(f"plot.py: {lp} has no rows to plot", file=sys.stderr)
         for obs in ("q", "c"):
             written += plot_forward(layers, obs, figdir)
+    if os.path.isfile(sp):
+        written += plot_spectra(load_spectra(sp), layers, net, figdir)
+    written += plot_jacobian_moments(layers, net, figdir)
+    written += plot_lyapunov(layers, net, figdir)
     if os.path.isfile(dp):
         written += plot_phase_diagram(dp, figdir)
     if os.path.isfile(pp):

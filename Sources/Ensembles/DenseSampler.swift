@@ -20,7 +20,7 @@ import Randomness
 /// follows `T ← D (W T)` (`+ a T`), `D = diag φ′(h^l)`, with the Frobenius norm divided out
 /// every layer and its logarithm carried apart, so depth 1000 in either phase neither
 /// overflows nor underflows. Lyapunov frames are re-orthonormalised by QR every layer
-/// (Benettin et al. 1980).
+/// (Benettin et al. 1980), starting from a Haar-random frame.
 ///
 /// Gaussian `W` without tangents is generated one panel of columns at a time straight into
 /// the GEMM (`H += W[:, j₀..<j₁] X[j₀..<j₁, :]`), so it is never held whole: the panel stays
@@ -115,12 +115,16 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     }
 
     /// Samples network number `sample` and adds its per-layer quantities to `statistics`.
+    /// Specialised for both precisions: callers in other modules would otherwise run the
+    /// element loops through generic witness tables, ~5× slower.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func run(sample: Int, into statistics: inout EnsembleStatistics) throws(LAPACKError) {
         let n = spec.width
         var values = [Double](repeating: 0, count: names.count)
         let forwardCount = EnsembleStatistics.names(for: observables.forward, batch: batch).count
         let jacobianStart = forwardCount, lyapunovStart = forwardCount + (jacobianColumns > 0 ? 6 : 0)
-        resetTangents()
+        try resetTangents(sample: sample)
         var logScale = 0.0
         var lyapunovSums = [Double](repeating: 0, count: lyapunovColumns)
         for layer in 1...spec.depth {
@@ -158,14 +162,24 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     }
 
     /// The start of a network: `source = [x^0 | T]` with the inputs, the tangents
-    /// `J = I_{N₀}` and the Lyapunov frame `e_1 … e_k`, and no carried scale.
-    private mutating func resetTangents() {
+    /// `J = I_{N₀}` and a Haar-random Lyapunov frame (stream `(…, sample, layer 0,
+    /// orthogonal)`: a fixed frame such as e_1…e_k would start inside the span of the
+    /// inputs and bias the top exponents of a short product), and no carried scale.
+    private mutating func resetTangents(sample: Int) throws(LAPACKError) {
         let rows = source.rows
         for c in 0..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
         for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
         forwardLogScale = 0
         for i in 0..<jacobianColumns { source[i, batch + i] = 1 }
-        for i in 0..<lyapunovColumns { source[i, batch + jacobianColumns + i] = 1 }
+        if lyapunovColumns > 0 {
+            let frame = try Matrix<T>.haarOrthogonal(
+                rows: inputDimension, columns: lyapunovColumns,
+                stream: RandomStream(StreamID(seed: seed, point: UInt32(point), sample: UInt32(sample), layer: 0,
+                                              purpose: .orthogonal)))
+            for c in 0..<lyapunovColumns {
+                for i in 0..<inputDimension { source[i, batch + jacobianColumns + c] = frame[i, c] }
+            }
+        }
     }
 
     /// `output ← W source` (all columns) and `h ← output[:, ..<B] + b 1ᵀ`.

@@ -17,6 +17,11 @@ struct BenchCommand: ParsableCommand {
           engine_gemm_gflops         the engine's own GEMM calls: weight panel × activations
                                      for the forward workload (N = 1024, panel × B = 8)
           forward_seconds_per_network  dense tanh network N = 1024, L = 50, B = 8, float64
+          jacobian_*                 the Jacobian workload: tanh N = 512, L = 64, σ_w = 1,
+                                     σ_b = 0.05, B = 4, J accumulated through every layer
+                                     and its spectrum (SVD) at the last: seconds per
+                                     network, and GFLOP/s counting the layer GEMMs
+                                     2·N·N·(B+N) per layer, with dgemm at 512³ for scale
         Compare with scripts/bench_numpy.py (the numpy baseline) in the same session;
         BENCHMARKS.md records both.
 
@@ -44,6 +49,28 @@ struct BenchCommand: ParsableCommand {
         try body()
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// The issue-4 Jacobian workload, Gaussian and orthogonal weights, 4 networks each.
+    func jacobianWorkload() throws -> [(String, Any)] {
+        let n = 512, depth = 64, batch = 4
+        let stream = RandomStream(StreamID(seed: 9, point: 0, sample: 0, layer: 0, purpose: .weights))
+        let a = Matrix<Double>.gaussian(rows: n, columns: n, stream: stream)
+        var c = Matrix<Double>(rows: n, columns: n)
+        let dgemm = Self.median((0..<repeats).map { _ in 2 * Double(n * n * n) / Self.time { c.multiply(a, a) } })
+        let inputs = try InputBatch(spec: .gram(count: batch, q0: 1, c0: 0.5), dimension: n, stream: stream)
+        let observables = Observables(forward: [.q, .c], jacobian: JacobianObservable(depths: [depth]))
+        let flops = Double(depth) * 2 * Double(n * n * (batch + n))
+        var out: [(String, Any)] = [("jacobian_dgemm_512_gflops", dgemm / 1e9)]
+        for weightInit in WeightInit.allCases {
+            let spec = NetworkSpec(width: n, depth: depth, sigmaW: 1, sigmaB: 0.05, activation: .tanh, weightInit: weightInit)
+            var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0)
+            var statistics = sampler.makeStatistics()
+            let seconds = Self.median(try (0..<4).map { s in try Self.time { try sampler.run(sample: s, into: &statistics) } })
+            out.append(("jacobian_\(weightInit.rawValue)_seconds_per_network", seconds))
+            out.append(("jacobian_\(weightInit.rawValue)_gemm_gflops", flops / seconds / 1e9))
+        }
+        return out
     }
 
     func run() throws {
@@ -92,7 +119,9 @@ struct BenchCommand: ParsableCommand {
             try Self.time { try sampler.run(sample: s, into: &statistics) }
         })
 
-        let results: [(String, Any)] = [
+        let jacobian = try jacobianWorkload()
+
+        let results: [(String, Any)] = jacobian + [
             ("normals_per_s", normals), ("dgemm_gflops", dgemm / 1e9), ("engine_gemm_gflops", engineGemm / 1e9),
             ("forward_seconds_per_network", perNetwork),
             ("forward_workload", "dense tanh, N=1024, L=50, B=8, float64, gaussian weights, sigma_w=1.5, sigma_b=0.3"),
