@@ -957,7 +957,7 @@ def plot_spectra(spectra, layers, net, figdir):
                     leg = ax.legend(handles=hs, loc="upper left", bbox_to_anchor=(1.03, 1.0),
                                     fontsize=7.5, frameon=False, borderaxespad=0)
                     leg.set_in_layout(False)
-        head = "Squared singular values λ of the input–output Jacobian J = ∂hˡ/∂x⁰, pooled over networks"
+        head = "Squared singular values λ of the input–output Jacobian J = ∂xˡ/∂x⁰ = DˡWˡ⋯D¹W¹, pooled over networks"
         nt = net_title(net)
         how = "steps: Monte Carlo" + (", smooth lines: free-probability theory" if has_theory
                                       else "; no theory given")

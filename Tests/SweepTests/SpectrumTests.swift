@@ -1,0 +1,98 @@
+import Ensembles
+import Foundation
+@testable import Sweep
+import Testing
+
+/// Monte Carlo Jacobian spectra against free probability (Pennington et al. 2017; Tarnowski
+/// et al. 2019), through the same catalogue, sampler and theory a sweep uses.
+@Suite struct SpectrumTests {
+    /// Runs every task of a one-point campaign and returns its merged statistics and theory.
+    func measure(_ toml: String) throws -> (EnsembleStatistics, PointTheory, Campaign) {
+        let campaign = try Campaign(toml: toml)
+        let catalog = TaskCatalog(campaign: campaign)
+        var merger = OrderedMerger(catalog: catalog)
+        for t in 0..<catalog.count { merger.add(task: t, try catalog.run(t)) }
+        let theory = PointTheory(network: catalog.points[0].network, inputs: try catalog.prepared(0).inputs,
+                                 observables: campaign.observables)
+        return (merger.merged[0], theory, campaign)
+    }
+
+    func campaign(init weightInit: String, sigmaW: Double, architecture: String = "feedforward") -> String {
+        """
+        seed = 11
+        samples = 12
+        block = 4
+        [grid]
+        width = [192]
+        depth = [12]
+        sigma_w = [\(sigmaW)]
+        sigma_b = [0.05]
+        activation = ["tanh"]
+        [network]
+        architecture = "\(architecture)"
+        init = "\(weightInit)"
+        [inputs]
+        kind = "gram"
+        count = 2
+        q0 = 0.6
+        [observe]
+        forward = ["q"]
+        jacobian = { depths = [4, 12], bins = 40, range = [1e-5, 1e2] }
+        """
+    }
+
+    /// Tolerance: 4 standard errors, plus a finite-width allowance. The free-probability
+    /// moments are the N → ∞ limit; each of the 2l free factors (W^k and D^k, k ≤ l) carries
+    /// an O(1/N) relative correction, so m1 is allowed (l/N)|m1| — one per layer pair — and
+    /// m2, quadratic in λ, twice that. The residual law (Tarnowski et al.) is also first order
+    /// in the layer gain g_k = σ_w² E φ′²/L: its factor 1/(1 − g_k) against the exact
+    /// E|(1 + D W) v|² = 1 + g_k differs by g_k² per layer, added as Σ_k g_k² for m1. Its m2
+    /// error is not derived here, so for residual nets only m1 is asserted.
+    @Test(arguments: [("gaussian", 1.0, "feedforward"), ("orthogonal", 1.0, "feedforward"),
+                      ("gaussian", 1.2, "residual")])
+    func momentsMatchFreeProbability(_ weightInit: String, _ sigmaW: Double, _ architecture: String) throws {
+        let (s, theory, _) = try measure(campaign(init: weightInit, sigmaW: sigmaW, architecture: architecture))
+        for layer in [4, 12] {
+            let truncation = architecture == "residual" ? theory.layerGains[..<layer].reduce(0) { $0 + $1 * $1 } : 0
+            let allowance = Double(layer) / 192 + truncation
+            for (name, factor) in [("jac_m1", 1.0), ("jac_m2", 2.0)] where !(architecture == "residual" && name == "jac_m2") {
+                let m = s.moments[s.names.firstIndex(of: name)!][layer - 1]
+                let expected = try #require(theory.value(of: name, layer: layer, batch: 2))
+                let tolerance = 4 * m.standardError! + factor * allowance * abs(expected)
+                #expect(abs(m.mean - expected) <= tolerance,
+                        "\(architecture) \(weightInit) \(name) at layer \(layer): \(m.mean) vs \(expected) ± \(tolerance)")
+            }
+        }
+    }
+
+    /// Goodness of fit of the pooled histogram: the L1 distance between the Monte Carlo and
+    /// theory bin masses (over the bins, plus the theory mass outside them), against twice
+    /// the distance multinomial sampling alone would give for n independent values with the
+    /// theory's bin masses, E Σ|p̂_i − p_i| ≈ Σ √(2 p_i (1 − p_i)/(π n)). Eigenvalues repel,
+    /// so they fluctuate less than independent draws; the factor 2 leaves room for the
+    /// finite-width bias of the allowance above. A wrong law (e.g. Gaussian theory against
+    /// orthogonal data) is far outside.
+    @Test(arguments: ["gaussian", "orthogonal"])
+    func histogramsFitTheDensity(_ weightInit: String) throws {
+        let (s, theory, _) = try measure(campaign(init: weightInit, sigmaW: 1.0))
+        for (h, layer) in [4, 12].enumerated() {
+            let histogram = s.histograms[h]
+            let n = Double(histogram.total + histogram.belowFloor)
+            let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
+            let law = try #require(theory.spectra[layer])
+            let masses = zip(try law.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
+            let empirical = histogram.counts.map { Double($0) / n }
+            let outside = max(0, 1 - masses.reduce(0, +)), outsideMC = 1 - empirical.reduce(0, +)
+            let distance = zip(empirical, masses).reduce(0) { $0 + abs($1.0 - $1.1) } + abs(outsideMC - outside)
+            let noise = (masses + [outside]).reduce(0) { $0 + (2 * $1 * (1 - $1) / (Double.pi * n)).squareRoot() }
+            #expect(distance <= 2 * noise, "\(weightInit) layer \(layer): L1 \(distance) vs 2× noise \(2 * noise)")
+            if weightInit == "orthogonal" {
+                // The same histogram against the Gaussian-weight law must fail the test.
+                let (_, gaussianTheory, _) = try measure(self.campaign(init: "gaussian", sigmaW: 1.0))
+                let wrong = zip(try gaussianTheory.spectra[layer]!.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
+                let wrongDistance = zip(empirical, wrong).reduce(0) { $0 + abs($1.0 - $1.1) }
+                #expect(wrongDistance > 2 * noise, "the Gaussian law should not fit orthogonal data: \(wrongDistance)")
+            }
+        }
+    }
+}
