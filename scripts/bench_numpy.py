@@ -18,6 +18,10 @@ and threadpoolctl if installed). Measures:
                                records q (mean of H^2 over rows, per input) and
                                the B x B Gram H^T H / N. Inputs have |x|^2/N = 1.
                                Median over 7 networks (after one warm-up).
+  jacobian_*_seconds_per_network  the Jacobian workload: tanh N=512, L=64,
+                               sigma_w=1, sigma_b=0.05, B=4, Gaussian and orthogonal
+                               (QR of a Gaussian matrix, signs fixed), J <- D W J with
+                               RMS renormalisation, SVD at the last layer; median of 4.
 """
 import os
 
@@ -90,6 +94,42 @@ def bench_forward(n=1024, L=50, bsz=8, networks=7):
     return t, tmin, float(q[-1].mean())
 
 
+def jacobian_network(rng, x0, L=64, sigma_w=1.0, sigma_b=0.05, orthogonal=False):
+    """The issue-4 Jacobian workload, as a researcher writes it in numpy: per layer
+    W (Gaussian, or sigma_w * Haar via QR with the sign fix), h = W x + b, the Jacobian
+    J <- D W J with D = diag tanh'(h) at the first input, renormalised by its RMS norm
+    (log carried), and the squared singular values of J at the last layer."""
+    n, _ = x0.shape
+    x, J, log_scale = x0, np.eye(n), 0.0
+    for _ in range(L):
+        g = rng.standard_normal((n, n))
+        if orthogonal:
+            q, r = np.linalg.qr(g)
+            w = sigma_w * q * np.sign(np.diag(r))
+        else:
+            w = g * (sigma_w / np.sqrt(n))
+        h = w @ x + (rng.standard_normal(n) * sigma_b)[:, None]
+        d = 1 - np.tanh(h[:, 0]) ** 2
+        J = d[:, None] * (w @ J)
+        rms = np.linalg.norm(J) / np.sqrt(n)
+        J /= rms
+        log_scale += np.log(rms)
+        x = np.tanh(h)
+    s = np.linalg.svd(J, compute_uv=False)
+    return np.log(s**2) + 2 * log_scale
+
+
+def bench_jacobian(n=512, L=64, bsz=4, networks=4):
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal((n, bsz))
+    x0 *= np.sqrt(n) / np.linalg.norm(x0, axis=0)
+    out = {}
+    for name, orth in (("gaussian", False), ("orthogonal", True)):
+        t, _ = median_time(lambda: jacobian_network(rng, x0, L, orthogonal=orth), networks, warmup=0)
+        out[name] = t
+    return out
+
+
 def blas_info():
     if threadpool_info is not None:
         return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
@@ -106,7 +146,10 @@ def main():
     normals, normals_best = bench_normals()
     gflops, gflops_best = bench_dgemm()
     fwd, fwd_best, q_last = bench_forward()
+    jac = bench_jacobian()
     res = {
+        "jacobian_gaussian_seconds_per_network": jac["gaussian"],
+        "jacobian_orthogonal_seconds_per_network": jac["orthogonal"],
         "normals_per_s": normals,
         "dgemm_gflops": gflops,
         "forward_seconds_per_network": fwd,
@@ -129,6 +172,8 @@ def main():
     print(f"{'normals_per_s':<30}{normals:>14.4g}{normals_best:>14.4g}")
     print(f"{'dgemm_gflops (1024^3, f64)':<30}{gflops:>14.2f}{gflops_best:>14.2f}")
     print(f"{'forward_s/network (N1024 L50 B8)':<30}{fwd:>14.4f}{fwd_best:>14.4f}")
+    for k in ("gaussian", "orthogonal"):
+        print(f"{'jacobian_s/network ' + k:<30}{jac[k]:>14.4f}")
     print(f"(forward: q at the last layer = {q_last:.4f}; mean-field q* = 0.961 for tanh, sigma_w=1.5, sigma_b=0.3)")
 
 
