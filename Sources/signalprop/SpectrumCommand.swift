@@ -1,0 +1,105 @@
+import ArgumentParser
+import Ensembles
+import Foundation
+import FreeProbability
+import MeanField
+import Randomness
+import Sweep
+
+struct SpectrumCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spectrum",
+        abstract: "Free-probability law of the Jacobian's squared singular values (JJᵀ) at a depth.",
+        discussion: """
+        Feedforward nets (Pennington, Schoenholz & Ganguli 2017): S_{JJᵀ} = Π_l S_{D_l²} S_{WᵀW},
+        each layer with its own q^l from the mean-field recursion (inputs with |x|²/N = q0).
+        Residual nets (--residual a, weights σ_w²/(N·L); Tarnowski et al. 2019): the finite-L
+        product form S = a^{−2L} Π_l (1 − c_l (1+2z)/(a² L)). Prints the moments m1 = E λ,
+        m2 = E λ², the point masses, and the density ρ(λ) on a log grid over the support.
+        The same code writes the theory column of spectra.csv in a sweep.
+
+        Example:
+          signalprop spectrum --activation tanh --sigma-w 1.05 --sigma-b 0.05 --depth 16 --init orthogonal --json
+        """
+    )
+
+    @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
+    var activation: Activation
+
+    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0).")
+    var sigmaW: Double
+
+    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
+    var sigmaB: Double = 0
+
+    @Option(help: "Depth L of the product.")
+    var depth: Int = 10
+
+    @Option(help: "gaussian or orthogonal weights.")
+    var `init`: String = "gaussian"
+
+    @Option(help: ArgumentHelp("Residual scale a: x^l = φ(h^l) + a x^{l−1} (weights σ_w²/(N·L)).", valueName: "a"))
+    var residual: Double?
+
+    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
+    var q0: Double = 1
+
+    @Option(help: "Grid points for the density.")
+    var points: Int = 100
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
+        guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
+        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
+        guard q0 > 0 else { throw ValidationError("--q0 must be > 0, got \(q0)") }
+        guard WeightInit(rawValue: self.`init`) != nil else {
+            throw ValidationError("--init must be gaussian or orthogonal, got \(self.`init`)")
+        }
+        if let residual, !(residual > 0) { throw ValidationError("--residual a must be > 0, got \(residual)") }
+        guard (2...100_000).contains(points) else { throw ValidationError("--points must be in 2 … 100000") }
+    }
+
+    func run() throws {
+        let weightInit = WeightInit(rawValue: self.`init`)!
+        let spec = NetworkSpec(width: 2, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activation,
+                               weightInit: weightInit,
+                               architecture: residual.map { .residual(scale: $0) } ?? .feedforward,
+                               weightScaling: residual == nil ? .width : .widthTimesDepth)
+        let stream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs))
+        let inputs = try InputBatch(spec: .gram(count: 1, q0: q0, c0: 1), dimension: 2, stream: stream)
+        let theory = PointTheory(network: spec, inputs: inputs,
+                                 observables: Observables(forward: [.q], jacobian: JacobianObservable(depths: [depth])))
+        guard let law = theory.spectra[depth] else {
+            throw CommandFailure(message: theory.notes.joined(separator: "; "), status: 1)
+        }
+        let (support, atoms): (ClosedRange<Double>, [SpectralAtom]) = try {
+            switch law {
+            case .feedforward(let f): return (try f.supportRange(), f.atoms)
+            case .residual(let r): return (try r.supportRange(), r.atoms)
+            }
+        }()
+        let lo = max(support.lowerBound, support.upperBound * 1e-12), hi = support.upperBound
+        let grid = (0..<points).map { lo * pow(hi / lo, Double($0) / Double(points - 1)) }
+        let density = hi > lo ? try law.density(at: grid) : grid.map { _ in 0 }
+        if json {
+            print(try JSON.text([
+                "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
+                "init": weightInit.rawValue, "residual_scale": residual.map { $0 as Any } ?? NSNull(),
+                "m1": JSON.number(law.firstMoment), "m2": JSON.number(law.secondMoment),
+                "atoms": atoms.map { ["location": $0.location, "weight": $0.weight] },
+                "support": [support.lowerBound, support.upperBound], "lambda": grid, "density": density.map { JSON.number($0) },
+            ]))
+            return
+        }
+        print("\(residual == nil ? "feedforward" : "residual (a = \(residual!))") \(activation.name), σ_w = \(sigmaW), "
+              + "σ_b = \(sigmaB), depth \(depth), \(weightInit.rawValue) weights")
+        print(String(format: "  m1 = %.6g   m2 = %.6g   support ⊂ [%.4g, %.4g]", law.firstMoment, law.secondMoment,
+                     support.lowerBound, support.upperBound))
+        for atom in atoms { print(String(format: "  atom: %.4g of the mass at λ = %.6g", atom.weight, atom.location)) }
+        print("\n        λ          ρ(λ)")
+        for (x, r) in zip(grid, density) { print(String(format: "  %10.4g  %12.6g", x, r)) }
+    }
+}
