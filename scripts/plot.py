@@ -957,7 +957,8 @@ def plot_spectra(spectra, layers, net, figdir):
                     leg = ax.legend(handles=hs, loc="upper left", bbox_to_anchor=(1.03, 1.0),
                                     fontsize=7.5, frameon=False, borderaxespad=0)
                     leg.set_in_layout(False)
-        head = "Squared singular values λ of the input–output Jacobian J = ∂xˡ/∂x⁰ = DˡWˡ⋯D¹W¹, pooled over networks"
+        product = "Π(a + DˡWˡ)" if residual else "DˡWˡ⋯D¹W¹"
+        head = f"Squared singular values λ of the input–output Jacobian J = ∂xˡ/∂x⁰ = {product}, pooled over networks"
         nt = net_title(net)
         how = "steps: Monte Carlo" + (", smooth lines: free-probability theory" if has_theory
                                       else "; no theory given")
