@@ -23,26 +23,13 @@ struct SpectrumCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
-    var activation: Activation
-
-    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0).")
-    var sigmaW: Double
-
-    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
-    var sigmaB: Double = 0
-
-    @Option(help: "Depth L of the product.")
-    var depth: Int = 10
+    @OptionGroup var family: NetworkFamilyOptions
 
     @Option(help: "gaussian or orthogonal weights.")
     var `init`: String = "gaussian"
 
     @Option(help: ArgumentHelp("Residual scale a: x^l = φ(h^l) + a x^{l−1} (weights σ_w²/(N·L)).", valueName: "a"))
     var residual: Double?
-
-    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
-    var q0: Double = 1
 
     @Option(help: "Grid points for the density.")
     var points: Int = 100
@@ -51,10 +38,6 @@ struct SpectrumCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
-        guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
-        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
-        guard q0 > 0 else { throw ValidationError("--q0 must be > 0, got \(q0)") }
         guard WeightInit(rawValue: self.`init`) != nil else {
             throw ValidationError("--init must be gaussian or orthogonal, got \(self.`init`)")
         }
@@ -63,6 +46,8 @@ struct SpectrumCommand: ParsableCommand {
     }
 
     func run() throws {
+        let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
+                                                      family.q0)
         let weightInit = WeightInit(rawValue: self.`init`)!
         let spec = NetworkSpec(width: 2, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activation,
                                weightInit: weightInit,

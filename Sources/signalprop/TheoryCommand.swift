@@ -24,20 +24,7 @@ struct TheoryCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
-    var activation: Activation
-
-    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0); W_ij ~ N(0, σ_w²/N).")
-    var sigmaW: Double
-
-    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
-    var sigmaB: Double = 0
-
-    @Option(help: "Number of layers to iterate.")
-    var depth: Int = 10
-
-    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
-    var q0: Double = 1
+    @OptionGroup var family: NetworkFamilyOptions
 
     @Option(help: "Correlation of the two inputs, in [-1, 1].")
     var c0: Double = 0.5
@@ -46,14 +33,12 @@ struct TheoryCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
-        guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
-        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
-        guard q0 > 0, q0.isFinite else { throw ValidationError("--q0 must be finite and > 0, got \(q0)") }
         guard (-1...1).contains(c0) else { throw ValidationError("--c0 must be in [-1, 1], got \(c0)") }
     }
 
     func run() throws {
+        let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
+                                                      family.q0)
         let maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
         let layers = maps.propagate(inputGram: [q0, c0 * q0, c0 * q0, q0], count: 2, depth: depth)
         let fixed = maps.fixedPoints()
@@ -82,6 +67,31 @@ struct TheoryCommand: ParsableCommand {
         for (l, layer) in layers.enumerated() {
             print("  " + String(l + 1).leftPadded(5) + show(layer.meanQ).leftPadded(15) + show(layer.meanC).leftPadded(15))
         }
+    }
+}
+
+/// The options naming one network family, shared by `theory` and `spectrum`.
+struct NetworkFamilyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
+    var activation: Activation
+
+    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0); W_ij ~ N(0, σ_w²/N).")
+    var sigmaW: Double
+
+    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
+    var sigmaB: Double = 0
+
+    @Option(help: "Number of layers.")
+    var depth: Int = 10
+
+    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
+    var q0: Double = 1
+
+    func validate() throws {
+        guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
+        guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
+        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
+        guard q0 > 0, q0.isFinite else { throw ValidationError("--q0 must be finite and > 0, got \(q0)") }
     }
 }
 
