@@ -1,3 +1,4 @@
+import Foundation
 import FreeProbability
 import MeanField
 import Testing
