@@ -16,10 +16,12 @@ import MeanField
 ///
 /// Method. λ is normalised by m1 = Π_l χ^l so that every factor has mean 1 and nothing
 /// over- or underflows at depth (`logFirstMoment` carries the scale). Each distinct q^l gives
-/// one discrete law of d² (`SquaredSlopeLaw`: exact atoms for the flat pieces of φ′ — relu's
-/// {0: ½, 1: ½} —, Gauss–Legendre nodes for the rest); layers with equal laws are grouped.
-/// The density is `ρ(x) = −Im G(x + i0)/π` from Newton's method on `z m S(m) = 1 + m`,
-/// m = zG − 1, continued from large Im z down to 10⁻¹⁰ of the scale (`FreeProduct`).
+/// one law of d² (`SquaredSlopeLaw`: exact atoms for the flat pieces of φ′ — relu's
+/// {0: ½, 1: ½} —, Gauss–Legendre nodes and a histogram for the rest); layers with equal laws
+/// are grouped. The density is `ρ(x) = −Im G(x + i0)/π` from Newton's method on
+/// `z m S(m) = 1 + m`, m = zG − 1, continued from large Im z down to 10⁻¹⁰ of the scale
+/// (`FreeProduct`). The laws are finer for shallow nets (steps ÷4 up to depth 4, ÷2 up to 16
+/// and for orthogonal weights), where the product smooths them least.
 ///
 /// Atoms. `atoms` lists the point masses of JJᵀ, which `density(at:)` leaves out (it is
 /// the density of the continuous part, of mass `1 − Σ atoms`): at 0 with weight
@@ -65,8 +67,12 @@ public struct FeedforwardSpectrum: Sendable {
     ///   - layerVariances: q^1 … q^L (e.g. `MeanFieldMaps.propagate(…).map(\.meanQ)`), ≥ 0.
     ///   - weights: Gaussian or orthogonal weight matrices.
     public init(activation: Activation, sigmaW: Double, layerVariances: [Double], weights: WeightLaw) {
+        // Few layers smooth the d² laws least, orthogonal ones (no Marchenko–Pastur factor) less
+        // than Gaussian ones: finer laws there (cheap at that depth).
+        let depth = layerVariances.count
+        let refinement = depth <= 4 ? 4 : (depth <= 16 || weights == .orthogonal ? 2 : 1)
         self.init(activation: activation, sigmaW: sigmaW, layerVariances: layerVariances, weights: weights,
-                  refinement: 1)
+                  refinement: refinement)
     }
 
     /// `refinement` divides the quadrature steps of the d² laws (accuracy checks).
@@ -114,9 +120,22 @@ public struct FeedforwardSpectrum: Sendable {
             if law.isPointMass { continue }
             nonScalar.append((law, n))
             factorAtoms += [[SpectralAtom]](repeating: normalizedAtoms, count: n)
+            // Quadrature nodes as atoms (exact moments; accurate wherever the other factors keep
+            // the subordination point a few node spacings off the axis), and the continuous part
+            // as a histogram (exact transform up to the axis) for where they do not.
+            var boxMean = law.atoms.reduce(0) { $0 + $1.weight * $1.location }
+            for cell in law.cells { boxMean += cell.weight * 0.5 * (cell.lower + cell.upper) }
+            var boxes = law.atoms.map { FactorLaw.Box(centre: $0.location / boxMean, halfWidth: 0, weight: $0.weight) }
+            boxes += law.cells.map {
+                FactorLaw.Box(centre: 0.5 * ($0.lower + $0.upper) / boxMean, halfWidth: 0.5 * ($0.upper - $0.lower) / boxMean,
+                              weight: $0.weight)
+            }
+            boxes.sort { $0.centre < $1.centre }
             product.groups.append(FreeProduct.Group(
                 law: FactorLaw(values: normalizedAtoms.map(\.location) + law.values.map { $0 / law.mean },
-                               weights: normalizedAtoms.map(\.weight) + law.weights),
+                               weights: normalizedAtoms.map(\.weight) + law.weights,
+                               nodeValues: law.values.map { $0 / law.mean }, nodeWeights: law.weights,
+                               boxes: law.cells.isEmpty ? [] : boxes),
                 multiplicity: n))
         }
         let zeroLaw = laws.contains { $0.mean == 0 }    // some D² ≡ 0: J = 0

@@ -18,13 +18,17 @@ import Darwin
 ///
 /// Solver. For z = x + iε the unknowns are m and every group's u_g; Newton's method is
 /// applied to `ln ψ_g(u_g) = ln m` and `ln z + ln χ(m; u) = 0 (mod 2πi)`, with
-/// `log χ = (1 − n_D)(log m − log(1 + m)) − n_MP log(1 + m) + Σ n_g log u_g + log S_explicit`
+/// `ln χ = (1 − n_D)(ln m − ln(1 + m)) − n_MP ln(1 + m) + Σ n_g ln u_g + ln S_explicit`
 /// (n_D = Σ n_g). The bordered Jacobian is solved by its Schur complement in O(groups).
 /// The physical branch has Im m < 0 and Im u_g < 0 when Im z > 0 (the subordination
 /// functions map C⁺ to C⁺); Newton steps are damped to stay there. Continuation: from
 /// ε₀ = 2(x_max + |x|) + 1, where the point-mass guess m = 1/(z − 1), u_g = 1/z is accurate,
-/// down to ε = 10⁻¹⁰ min(|x|, σ) (σ the law's standard deviation), with a ratio per step that
-/// grows when Newton converges fast and shrinks on failure.
+/// down to ε = 10⁻¹⁰ min(|x|, σ) (σ the law's standard deviation), by steps of at most ×100
+/// that grow when Newton converges fast and shrink on failure, and of at most ×4 while ε
+/// passes |x| (where the branches are closest). Each group is evaluated on its quadrature
+/// nodes while they resolve u_g (`FactorLaw.resolves`) and on its histogram law from the
+/// first step where they do not. If the continuation stalls (≤ 10⁻³ per step, or 400
+/// steps) the density is the Poisson-smoothed one at the smallest ε reached.
 struct FreeProduct: Sendable {
     struct Group: Sendable {
         var law: FactorLaw
@@ -75,26 +79,44 @@ struct FreeProduct: Sendable {
         return (value, derivative)
     }
 
+    /// Newton's unknowns. m is carried three times, as m, p = 1 + m and q = m + 1 − P0 (P0 the
+    /// atom at 0), all updated by the same steps: each keeps its relative accuracy where it is
+    /// small — m far from the support, q as x → 0 where m → −(1 − P0) and q ~ x^{1/(L+1)}
+    /// would be lost to rounding in m.
     struct State {
         var m: Complex
+        var p: Complex
+        var q: Complex
         var u: [Complex]
+        /// Whether group g is evaluated as its histogram (once its nodes stop resolving u_g).
+        var histogram: [Bool]
+
+        /// The point-mass-at-1 guess, exact as |z| → ∞: m = 1/(z − 1), u_g = 1/z.
+        init(z: Complex, groups: Int, zeroAtom: Double) {
+            m = 1 / (z - 1)
+            p = z / (z - 1)
+            q = zeroAtom == 0 ? p : m + (1 - zeroAtom)
+            u = [Complex](repeating: 1 / z, count: groups)
+            histogram = [Bool](repeating: false, count: groups)
+        }
     }
 
     /// Newton's method at z from `state`; true (and `state` the root) on convergence on the
-    /// physical branch. Every equation is taken in logarithmic form, `ln ψ_g(u_g) = ln m` and
-    /// `ln z + ln χ = 0`, imaginary parts reduced to (−π, π]: near a pole of ψ_g (u_g → 1/t
-    /// for an atom t, where m → ∞ at a hard edge) and near its zero the logarithm is close to
-    /// linear in u_g, where ψ_g itself is not.
+    /// physical branch. Every equation is taken in logarithmic form, `ln ψ_g(u_g) = ln m` (or,
+    /// where |m| > |m + 1 − P0_g|, `ln φ_g(u_g) = ln(m + 1 − P0_g)` with φ_g = ψ_g + 1 − P0_g)
+    /// and `ln z + ln χ = 0`, imaginary parts reduced to (−π, π]: near a pole of ψ_g (u_g → 1/t
+    /// for an atom t, where m → ∞ at a hard edge) and near its zeros the logarithm is close
+    /// to linear in u_g, where ψ_g itself is not.
     private func newton(z: Complex, state: inout State, maxIterations: Int = 40) -> (converged: Bool, iterations: Int) {
         let nD = Double(groupCount), nMP = Double(marchenkoPastur)
+        let zero = zeroAtom
         let logZ = z.log
         var previousStep = Double.infinity
         var r = [Complex](repeating: .zero, count: groups.count)
-        var slope = r
-        var du = r
+        var slope = r, coupling = r, du = r
         for iteration in 1...maxIterations {
             let m = state.m
-            let onePlusM = 1 + m
+            let onePlusM = state.p
             let logM = m.log
             var f = logZ + (1 - nD) * (logM - onePlusM.log) - nMP * onePlusM.log
             var fm = (1 - nD) * (1 / m - 1 / onePlusM) - nMP / onePlusM
@@ -103,23 +125,35 @@ struct FreeProduct: Sendable {
             var numerator = Complex.zero, denominator = fm
             for (g, group) in groups.enumerated() {
                 let u = state.u[g]
-                let (psi, derivative) = group.law.psi(u)
-                var residual = psi.log - logM
+                let (psi, shifted, derivative) = group.law.psi(u, histogram: state.histogram[g])
+                // m + 1 − P0_g, accurate through q.
+                let target = state.q + (zero - group.law.zeroMass)
+                var residual: Complex
+                let mSlope: Complex                     // ∂ residual/∂m
+                if m.magnitude <= target.magnitude {
+                    residual = psi.log - logM
+                    slope[g] = derivative / psi
+                    mSlope = -1 / m
+                } else {
+                    residual = shifted.log - target.log
+                    slope[g] = derivative / shifted
+                    mSlope = -1 / target
+                }
                 residual.im = remainder(residual.im, 2 * Double.pi)
                 r[g] = residual
-                slope[g] = derivative / psi             // ∂ ln ψ/∂u
                 let n = Double(group.multiplicity)
                 f += n * u.log
-                let coupling = n / (u * slope[g])
-                numerator += coupling * r[g]
-                denominator += coupling / m
+                coupling[g] = mSlope
+                let weight = n / (u * slope[g])
+                numerator += weight * residual
+                denominator -= weight * mSlope
             }
             // exp(f) = 1 is the equation: reduce Im f to (−π, π].
             f.im = remainder(f.im, 2 * Double.pi)
             let dm = (numerator - f) / denominator
-            var step = dm.magnitude / Swift.max(m.magnitude, 1e-300)
+            var step = dm.magnitude / Swift.max(Swift.min(m.magnitude, state.q.magnitude), 1e-300)
             for g in groups.indices {
-                du[g] = (dm / m - r[g]) / slope[g]
+                du[g] = (-r[g] - coupling[g] * dm) / slope[g]
                 step = Swift.max(step, du[g].magnitude / Swift.max(state.u[g].magnitude, 1e-300))
             }
             guard step.isFinite else { return (false, iteration) }
@@ -133,11 +167,14 @@ struct FreeProduct: Sendable {
             }
             if lambda <= 1e-6 { return (false, iteration) }
             state.m += lambda * dm
+            state.p += lambda * dm
+            state.q += lambda * dm
             for g in groups.indices { state.u[g] += lambda * du[g] }
             if lambda == 1 {
                 if step <= 1e-13 { return (true, iteration) }
                 // Rounding floor: steps stop shrinking at the level of the sums' accuracy.
-                if step <= 1e-9 && step >= 0.5 * previousStep { return (true, iteration) }
+                // Near a branch point (a soft edge) that floor is ~ the square root of ε_mach.
+                if step <= 1e-7 && step >= 0.5 * previousStep { return (true, iteration) }
             }
             previousStep = lambda == 1 ? step : .infinity
         }
@@ -150,29 +187,57 @@ struct FreeProduct: Sendable {
         let epsMin = 1e-10 * Swift.max(Swift.min(Swift.abs(x), spread), 1e-300)
         var eps = 2 * (top + Swift.abs(x)) + 1
         var z = Complex(x, eps)
-        var state = State(m: 1 / (z - 1), u: [Complex](repeating: 1 / z, count: groups.count))
+        var state = State(z: z, groups: groups.count, zeroAtom: zeroAtom)
         var converged = newton(z: z, state: &state).converged
         var tries = 0
         while !converged && tries < 20 {          // far out the guess is exact; go further out
             eps *= 4; tries += 1
             z = Complex(x, eps)
-            state = State(m: 1 / (z - 1), u: [Complex](repeating: 1 / z, count: groups.count))
+            state = State(z: z, groups: groups.count, zeroAtom: zeroAtom)
             converged = newton(z: z, state: &state).converged
         }
         guard converged else { throw SpectrumError("Newton's method did not converge at z = \(x) + \(eps)i (start of the continuation)") }
         var ratio = 10.0
+        var steps = 0
         while eps > epsMin {
-            let next = Swift.max(eps / ratio, epsMin)
+            // Stalled (at a hard edge, or where a law's sparse tail cannot be resolved): keep the
+            // Poisson-smoothed value at the smallest ε reached.
+            if ratio < 1 + 1e-3 || steps >= 400 { break }
+            steps += 1
+            // Steps of at most 4 while ε passes the scale of x itself, where m moves by as much
+            // as the distance between branches (near x → 0 the roots of (1 + m)^{L+1} ≈ −z m
+            // are x^{1/(L+1)} apart).
+            let passing = eps > 0.03 * Swift.abs(x) && eps / ratio < 30 * Swift.abs(x)
+            let next = Swift.max(eps / (passing ? Swift.min(ratio, 4) : ratio), epsMin)
             var trial = state
             let result = newton(z: Complex(x, next), state: &trial)
             if result.converged {
+                // Where a group's quadrature nodes no longer resolve its subordination point
+                // (products dominated by one orthogonal layer, low-density stretches), switch that
+                // group to its histogram law and redo the step.
+                var switched = false
+                for g in groups.indices where !trial.histogram[g] && groups[g].law.hasHistogram {
+                    let (psi, shifted, _) = groups[g].law.psi(trial.u[g], histogram: false)
+                    if !groups[g].law.resolves(trial.u[g], scale: Swift.min(psi.magnitude, shifted.magnitude)) {
+                        trial.histogram[g] = true
+                        switched = true
+                    }
+                }
+                if switched {
+                    var retry = state
+                    retry.histogram = trial.histogram
+                    let again = newton(z: Complex(x, next), state: &retry)
+                    guard again.converged else { ratio = ratio.squareRoot(); state.histogram = trial.histogram; continue }
+                    trial = retry
+                }
                 state = trial; eps = next
-                if result.iterations <= 4 { ratio = Swift.min(ratio * ratio, 1e4) }
+                if result.iterations <= 4 {
+                    ratio = Swift.min(ratio * ratio, 100)
+                } else if result.iterations <= 10 {
+                    ratio = Swift.min(ratio * ratio.squareRoot(), 100)
+                }
             } else {
                 ratio = ratio.squareRoot()
-                if ratio < 1 + 1e-4 {
-                    throw SpectrumError("continuation in Im z stalled at x = \(x), ε = \(eps) (normalised units)")
-                }
             }
         }
         return (state, Complex(x, eps))
@@ -184,8 +249,9 @@ struct FreeProduct: Sendable {
         var result = [Double](repeating: 0, count: xs.count)
         for (i, x) in xs.enumerated() where x > 0 && support.contains(x) {
             let (state, z) = try solve(x: x, top: support.upperBound)
-            var g = (1 + state.m) / z
-            for atom in atoms where atom.weight > 0 { g -= atom.weight / (z - atom.location) }
+            // G − P0/z = q/z, minus the other atoms' poles.
+            var g = state.q / z
+            for atom in atoms where atom.weight > 0 && atom.location != 0 { g -= atom.weight / (z - atom.location) }
             result[i] = Swift.max(0, -g.im / Double.pi)
         }
         return result

@@ -19,12 +19,17 @@ import MeanField
 ///   node k carries `t_k = φ′(√q z_k)²` and the Gaussian weight of its node, rescaled so that
 ///   the continuous mass is exact. Nodes with equal t (±z for an even φ′²) are merged.
 ///
-/// Sums over this law replace the Gaussian integrals of the S-transform: the free product
-/// with the other layers' factors smooths the law, so a few hundred nodes reproduce the
-/// continuous law's transforms to ~10⁻¹⁰ wherever the product's density lives (checked
-/// against a 4× finer law in the tests). The one case where no smoothing happens — a single
-/// D² factor times scalars (orthogonal weights, one layer) — uses `density(at:)`, the exact
-/// push-forward of the Gaussian.
+/// - **the same continuous part as a histogram** (`cells`): each node's share of its panel
+///   (its Gauss–Legendre weight, an interval of z that contains it) mapped to the t-range it
+///   covers, with that interval's exact Gaussian mass.
+///
+/// Sums over the nodes replace the Gaussian integrals of the S-transform, with exact moments;
+/// they stand for the continuous law as long as the pole of 1/(1 − ut) stays a few node
+/// spacings off the real axis, which the other factors of the product usually ensure. Where
+/// they do not (a product dominated by one orthogonal layer, low-density stretches) the solver
+/// switches to the histogram, whose transform is exact up to the axis. `refinement` divides
+/// both steps. The one case with no other factor at all — a single D² times scalars
+/// (orthogonal weights, depth 1) — uses `density(at:)`, the exact push-forward of the Gaussian.
 struct SquaredSlopeLaw: Sendable {
     let activation: Activation
     let q: Double
@@ -38,6 +43,10 @@ struct SquaredSlopeLaw: Sendable {
     /// For each continuous z-interval, its sorted grid (panel ends and nodes): where the
     /// push-forward density looks for the roots of t(z) = τ.
     let grids: [[Double]]
+    /// The continuous part as a histogram: node i's cell in z (its Gauss–Legendre weight's share
+    /// of the panel, which contains the node) mapped to the t-range it covers, with the cell's
+    /// exact Gaussian mass; equal cells (±z for an even φ′²) merged. Sorted by lower end.
+    let cells: [(lower: Double, upper: Double, weight: Double)]
     /// E d² and E d⁴.
     let mean: Double
     let secondMoment: Double
@@ -86,6 +95,7 @@ struct SquaredSlopeLaw: Sendable {
         let rule = GaussLegendre(points: points)
         let zStep = 0.5 / Double(refinement), xStep = 0.5 / Double(refinement), xRange = 20.0
         var nodeValues: [Double] = [], nodeWeights: [Double] = [], grids: [[Double]] = []
+        var cellList: [(lower: Double, upper: Double, weight: Double)] = []
         if continuousMass > 0 {
             for (a, b) in zIntervals {
                 var ends = [a, b]
@@ -106,12 +116,20 @@ struct SquaredSlopeLaw: Sendable {
                     let lo = panels[p - 1], hi = panels[p]
                     let centre = 0.5 * (lo + hi), half = 0.5 * (hi - lo)
                     grid.append(lo)
+                    var cellStart = lo
+                    var tStart = { let d = activation.derivative(s * lo); return d * d }()
                     for i in 0..<rule.nodes.count {
                         let zi = centre + half * rule.nodes[i]
                         let d = activation.derivative(s * zi)
                         nodeValues.append(d * d)
                         nodeWeights.append(rule.weights[i] * half * standardNormalDensity(zi))
                         grid.append(zi)
+                        let cellEnd = i == rule.nodes.count - 1 ? hi : Swift.min(hi, cellStart + rule.weights[i] * half)
+                        let dEnd = activation.derivative(s * cellEnd)
+                        let tEnd = dEnd * dEnd
+                        cellList.append((Swift.min(tStart, d * d, tEnd), Swift.max(tStart, d * d, tEnd),
+                                         gaussianMass(cellStart, cellEnd)))
+                        cellStart = cellEnd; tStart = tEnd
                     }
                 }
                 grid.append(panels[panels.count - 1])
@@ -131,6 +149,18 @@ struct SquaredSlopeLaw: Sendable {
         }
         let total = weights.reduce(0, +)
         if total > 0 { weights = weights.map { $0 * continuousMass / total } }
+        cellList.sort { ($0.lower, $0.upper) < ($1.lower, $1.upper) }
+        var cells: [(lower: Double, upper: Double, weight: Double)] = []
+        for cell in cellList where cell.weight > 0 {
+            if let last = cells.last, Swift.abs(last.lower - cell.lower) <= 1e-12 * cell.upper,
+               Swift.abs(last.upper - cell.upper) <= 1e-12 * cell.upper {
+                cells[cells.count - 1].weight += cell.weight
+            } else {
+                cells.append(cell)
+            }
+        }
+        let cellTotal = cells.reduce(0) { $0 + $1.weight }
+        if cellTotal > 0 { cells = cells.map { ($0.lower, $0.upper, $0.weight * continuousMass / cellTotal) } }
         // A continuous part of a single value (q → 0 for a smooth φ) is an atom.
         if values.count == 1 {
             if let i = atomList.firstIndex(where: { $0.location == values[0] }) {
@@ -138,7 +168,7 @@ struct SquaredSlopeLaw: Sendable {
             } else {
                 atomList.append(SpectralAtom(location: values[0], weight: weights[0]))
             }
-            values = []; weights = []; grids = []
+            values = []; weights = []; grids = []; cells = []
         } else if values.isEmpty, continuousMass > 0, atomMass > 0 {
             // Mass beyond |z| = 10 only: renormalise the atoms.
             atomList = atomList.map { SpectralAtom(location: $0.location, weight: $0.weight / atomMass) }
@@ -148,6 +178,7 @@ struct SquaredSlopeLaw: Sendable {
         self.values = values
         self.weights = weights
         self.grids = grids
+        self.cells = cells
         var m1 = 0.0, m2 = 0.0
         for a in atomList { m1 += a.weight * a.location; m2 += a.weight * a.location * a.location }
         for (t, w) in zip(values, weights) { m1 += w * t; m2 += w * t * t }
