@@ -632,12 +632,16 @@ def load_spectra(path):
             o = np.argsort(h["lo"], kind="stable")
             for k in h:
                 h[k] = np.asarray(h[k], float)[o]
+            # the tail row [0, range low) holds the share below the bins (density × its width)
+            tail = (h["lo"] == 0) & np.isfinite(h["hi"]) & np.isfinite(h["dens"])
+            h_below = float(np.sum(h["dens"][tail] * h["hi"][tail]))
             ok = np.isfinite(h["lo"]) & np.isfinite(h["hi"]) & (h["lo"] > 0) & (h["hi"] > h["lo"])
-            for k in h:
+            for k in list(h):
                 h[k] = h[k][ok]
             if not ok.any() or not np.isfinite(lay):
                 del d["layers"][lay]
             else:   # per unit ln λ, averaged over the bin: count / (all · ln(hi/lo))
+                h["below"] = h_below
                 w = (h["hi"] - h["lo"]) / np.log(h["hi"] / h["lo"])
                 h["y"] = h["dens"] * w
                 h["yt"] = h["t"] * w
@@ -817,7 +821,8 @@ def draw_spectrum_panel(ax, curves, layer, layers, fill):
         inside = float(np.nansum(h["dens"] * (h["hi"] - h["lo"])))
         floor = layer_value(layers, "jac_floor_frac", d["point"], layer)
         floor = floor if np.isfinite(floor) else 0.0
-        out = 1.0 - inside - floor
+        below = h.get("below", 0.0)
+        above = 1.0 - inside - floor - below
         def pct(v):
             return f"{100 * v:.0f}%" if v >= 0.1 else f"{100 * v:.2g}%"
         bits = []
@@ -825,8 +830,10 @@ def draw_spectrum_panel(ax, curves, layer, layers, fill):
             bits.append("no finite λ in the bins (diverged?)")
         elif floor > 0.005:
             bits.append(f"{pct(floor)} below float floor")
-        if inside > 0 and out > 0.005:
-            bits.append(f"{pct(out)} outside bins")
+        if inside > 0 and below > 0.005:
+            bits.append(f"{pct(below)} below the bins")
+        if inside > 0 and above > 0.005:
+            bits.append(f"{pct(above)} above the bins")
         if bits:
             notes.append(f"{label.split(', c=')[0]}: " + ", ".join(bits))
     if merged:

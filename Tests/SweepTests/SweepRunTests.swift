@@ -66,6 +66,38 @@ private let campaignText = broken("samples", with: "samples = 6")
         _ = try run(threads: 1, out: out, force: true)
         #expect(FileManager.default.fileExists(atPath: out + "/layers.csv"))
     }
+
+    /// Every λ is accounted for in spectra.csv: the bins and the two tail rows hold all of
+    /// them but those below the float floor, whose share is `jac_floor_frac`.
+    @Test func spectraTableCountsEveryValue() throws {
+        let out = temporaryDirectory("spectra")
+        let text = broken("sigma_w", with: "sigma_w = [0.5, 2.0]")
+            + "\n[observe]\njacobian = { depths = [1, 3], bins = 6, range = [0.05, 5] }"
+        let options = SweepOptions(outputDirectory: out, force: false, threads: 1, showProgress: false, configPath: "t.toml")
+        _ = try SweepRun(campaign: try Campaign(toml: text), options: options, world: MPIRuntime.world()).run()
+        let rows = try read(out + "/spectra.csv").split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let floors = try read(out + "/layers.csv").split(separator: "\n")
+            .map { $0.split(separator: ",").map(String.init) }.filter { $0[8] == "jac_floor_frac" }
+        var tails = (below: 0, above: 0)
+        for point in ["0", "1"] {
+            for layer in ["1", "3"] {
+                let group = rows.filter { $0[0] == point && $0[7] == layer }
+                #expect(group.count == 6 + 2)
+                let (first, last) = (try #require(group.first), try #require(group.last))
+                #expect(Double(first[9]) == 0 && Double(first[10]) == 0.05 && first[13] == "")
+                #expect(Double(last[9]) == 5 && last[10] == "inf" && last[11] == "")
+                let counted = group.reduce(0) { $0 + Int($1[12])! }
+                let floor = Double(try #require(floors.first { $0[0] == point && $0[7] == layer })[9])!
+                // 4 networks × 16 squared singular values each.
+                #expect(abs(Double(counted) + floor * 64 - 64) < 1e-9, "point \(point) layer \(layer)")
+                tails.below += Int(first[12])!
+                tails.above += Int(last[12])!
+            }
+        }
+        // σ_w = 0.5 at depth 3 puts λ below 0.05; σ_w = 2 puts some above 5.
+        #expect(tails.below > 0 && tails.above > 0)
+    }
 }
 
 @Suite struct SweepVariantsTests {

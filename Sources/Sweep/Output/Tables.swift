@@ -68,7 +68,10 @@ extension Tables {
     /// `spectra.csv`: the pooled histogram of the Jacobian's squared singular values at
     /// each measured layer — `density` = count / (all λ × bin width), so it integrates to
     /// the binned share of the spectrum — beside the free-probability density averaged over
-    /// the bin. Empty theory where it does not apply or could not be computed.
+    /// the bin. Empty theory where it does not apply or could not be computed. Two tail rows
+    /// frame the bins: `[0, range low)` with the values below the range (density over that
+    /// interval, no theory) and `[range high, inf)` with those above it (count only); values
+    /// below the float floor are in neither (their share is `jac_floor_frac` in layers.csv).
     func spectraCSV() -> (text: String, notes: [String]) {
         var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory"])
         var notes: [String] = []
@@ -86,12 +89,16 @@ extension Tables {
                         notes.append("point \(prepared.point.index), layer \(layer): \(error)")
                     }
                 }
-                for (b, (lo, hi)) in bins.enumerated() {
-                    let count = histogram.counts[b]
-                    text += CSV.row(prefix + [String(layer), "jac_sv2", CSV.number(lo), CSV.number(hi),
-                                              CSV.number(all > 0 ? Double(count) / (all * (hi - lo)) : nil),
-                                              String(count), CSV.number(theory?[b])])
+                func row(_ lo: Double, _ hi: Double, _ count: Int, _ theory: Double?) -> String {
+                    let density = all > 0 && hi.isFinite ? Double(count) / (all * (hi - lo)) : nil
+                    return CSV.row(prefix + [String(layer), "jac_sv2", CSV.number(lo), CSV.number(hi),
+                                             CSV.number(density), String(count), CSV.number(theory)])
                 }
+                text += row(0, histogram.lower, histogram.underflow, nil)
+                for (b, (lo, hi)) in bins.enumerated() {
+                    text += row(lo, hi, histogram.counts[b], theory?[b])
+                }
+                text += row(histogram.upper, .infinity, histogram.overflow, nil)
             }
         }
         return (text, notes)
