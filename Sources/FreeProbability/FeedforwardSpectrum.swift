@@ -44,7 +44,7 @@ public struct FeedforwardSpectrum: Sendable {
     public let layerGains: [Double]
     /// ln m1 = Σ_l ln χ^l (finite where m1 itself over- or underflows).
     public let logFirstMoment: Double
-    /// m2/m1² = 1 + Σ_factors (m2_f/m1_f² − 1).
+    /// m2/m1² = 1 + Σ_l (E φ′⁴/(E φ′²)² − 1) + [L if Gaussian] (`JacobianMoments`).
     public let normalizedSecondMoment: Double
     /// Point masses of JJᵀ (locations in λ), the one at 0 first.
     public let atoms: [SpectralAtom]
@@ -102,16 +102,14 @@ public struct FeedforwardSpectrum: Sendable {
         for i in lawOfLayer { multiplicity[i] += 1 }
 
         layerGains = lawOfLayer.map { sigma2 * laws[$0].mean }
-        logFirstMoment = layerGains.reduce(0) { $0 + log($1) }
-        var ratio = 1.0 + (weights == .gaussian ? Double(layerVariances.count) : 0)
-        for (law, n) in zip(laws, multiplicity) where law.mean > 0 {
-            ratio += Double(n) * (law.secondMoment / (law.mean * law.mean) - 1)
-        }
-        normalizedSecondMoment = ratio
+        let moments = JacobianMoments(layers: lawOfLayer.map { (sigma2 * laws[$0].mean, sigma2 * sigma2 * laws[$0].secondMoment) },
+                                      weights: weights, residualScale: 0)
+        logFirstMoment = moments.logFirstMoment
+        normalizedSecondMoment = moments.normalizedSecondMoment
 
         var product = FreeProduct()
         product.marchenkoPastur = weights == .gaussian ? layerVariances.count : 0
-        product.variance = ratio - 1
+        product.variance = normalizedSecondMoment - 1
         var factorAtoms: [[SpectralAtom]] = []
         var nonScalar: [(SquaredSlopeLaw, Int)] = []
         for (law, n) in zip(laws, multiplicity) {

@@ -14,8 +14,10 @@ struct SpectrumCommand: ParsableCommand {
         Feedforward nets (Pennington, Schoenholz & Ganguli 2017): S_{JJᵀ} = Π_l S_{D_l²} S_{WᵀW},
         each layer with its own q^l from the mean-field recursion (inputs with |x|²/N = q0).
         Residual nets (--residual a, weights σ_w²/(N·L); Tarnowski et al. 2019): the finite-L
-        product form S = a^{−2L} Π_l (1 − c_l (1+2z)/(a² L)). Prints the moments m1 = E λ,
-        m2 = E λ², the point masses, and the density ρ(λ) on a log grid over the support.
+        product form S = a^{−2L} Π_l (1 − c_l (1+2z)/(a² L)), first order in the layer gain.
+        Prints the moments m1 = E λ and m2 = E λ² (exact at infinite width for both
+        architectures, from the two-moment recursion through (a + DW) A (a + DW)ᵀ), the point
+        masses, and the density ρ(λ) on a log grid over the support.
         The same code writes the theory column of spectra.csv in a sweep.
 
         Example:
@@ -60,6 +62,7 @@ struct SpectrumCommand: ParsableCommand {
         guard let law = theory.spectra[depth] else {
             throw CommandFailure(message: theory.notes.joined(separator: "; "), status: 1)
         }
+        let moments = theory.jacobianMoments[depth]!
         let (support, atoms): (ClosedRange<Double>, [SpectralAtom]) = try {
             switch law {
             case .feedforward(let f): return (try f.supportRange(), f.atoms)
@@ -73,7 +76,7 @@ struct SpectrumCommand: ParsableCommand {
             print(try JSON.text([
                 "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
                 "init": weightInit.rawValue, "residual_scale": residual.map { $0 as Any } ?? NSNull(),
-                "m1": JSON.number(law.firstMoment), "m2": JSON.number(law.secondMoment),
+                "m1": JSON.number(moments.firstMoment), "m2": JSON.number(moments.secondMoment),
                 "atoms": atoms.map { ["location": $0.location, "weight": $0.weight] },
                 "support": [support.lowerBound, support.upperBound], "lambda": grid, "density": density.map { JSON.number($0) },
             ]))
@@ -81,7 +84,7 @@ struct SpectrumCommand: ParsableCommand {
         }
         print("\(residual == nil ? "feedforward" : "residual (a = \(residual!))") \(activation.name), σ_w = \(sigmaW), "
               + "σ_b = \(sigmaB), depth \(depth), \(weightInit.rawValue) weights")
-        print(String(format: "  m1 = %.6g   m2 = %.6g   support ⊂ [%.4g, %.4g]", law.firstMoment, law.secondMoment,
+        print(String(format: "  m1 = %.6g   m2 = %.6g   support ⊂ [%.4g, %.4g]", moments.firstMoment, moments.secondMoment,
                      support.lowerBound, support.upperBound))
         for atom in atoms { print(String(format: "  atom: %.4g of the mass at λ = %.6g", atom.weight, atom.location)) }
         print("\n        λ          ρ(λ)")

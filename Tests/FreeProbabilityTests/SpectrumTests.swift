@@ -416,6 +416,25 @@ struct ResidualSpectrumTests {
         #expect(previous < 0.01 * reference.max()!)
     }
 
+    @Test("exact moments: a linear residual net tends to the universal m1 = e^c, m2/m1² = 1 + 2c at rate 1/L")
+    func exactMomentsApproachUniversal() {
+        let c = 0.8
+        for L in [4, 16, 64, 256] {
+            for weights in [WeightLaw.gaussian, .orthogonal] {
+                let m = JacobianMoments(activation: .linear, sigmaW: (c / Double(L)).squareRoot(),
+                                        layerVariances: Array(repeating: 1, count: L), weights: weights, residualScale: 1)
+                // Linear φ: m1 = (1 + c/L)^L exactly; m2/m1² = 1 + L (2c/L + [Gaussian] c²/L²)/(1 + c/L)².
+                #expect(relative(m.firstMoment, pow(1 + c / Double(L), Double(L))) < 1e-12)
+                // L ln(1 + c/L) − c = −c²/(2L) + c³/(3L²) − …;
+                // (2c + g c²/L)/(1 + c/L)² − 2c = (g − 4) c²/L + (6 − 2g) c³/L² + …, g = [Gaussian].
+                let n = Double(L), g = weights == .gaussian ? 1.0 : 0.0
+                let errors = (m.logFirstMoment - c, m.normalizedSecondMoment - (1 + 2 * c))
+                #expect(abs(errors.0 + c * c / (2 * n)) < c * c * c / (n * n), "L = \(L) \(weights): \(errors.0)")
+                #expect(abs(errors.1 - (g - 4) * c * c / n) < 8 * c * c * c / (n * n), "L = \(L) \(weights): \(errors.1)")
+            }
+        }
+    }
+
     @Test("a = 1, c → 0: a point mass at 1")
     func pointMass() throws {
         let zero = ResidualSpectrum.universal(scale: 1, depth: 5, c: 0)

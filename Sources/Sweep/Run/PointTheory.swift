@@ -23,6 +23,9 @@ public struct PointTheory: Sendable {
     /// Free-probability law of JJᵀ at each measured Jacobian layer (nil where theory does not
     /// apply: non-square J, residual a = 0 or gains ≥ a², a solver failure — see `notes`).
     public let spectra: [Int: JacobianLaw]
+    /// The exact infinite-width m1 and m2 of JJᵀ at each measured Jacobian layer (square J),
+    /// for either architecture and weight law, whether or not a density is available.
+    public let jacobianMoments: [Int: JacobianMoments]
     /// Why a theory column is empty, for the manifest.
     public let notes: [String]
 
@@ -62,6 +65,7 @@ public struct PointTheory: Sendable {
         lyapunovGap = gap
 
         var spectra: [Int: JacobianLaw] = [:]
+        var moments: [Int: JacobianMoments] = [:]
         var notes: [String] = []
         if let jacobian = observables.jacobian {
             for layer in jacobian.depths(for: network.depth) {
@@ -69,13 +73,18 @@ public struct PointTheory: Sendable {
                     notes.append("no spectrum theory: J is \(network.width)×\(inputs.dimension), not square")
                     break
                 }
+                let weights: WeightLaw = network.weightInit == .gaussian ? .gaussian : .orthogonal
+                let residualScale: Double
+                if case .residual(let a) = network.architecture { residualScale = a } else { residualScale = 0 }
+                moments[layer] = JacobianMoments(activation: network.activation, sigmaW: network.sigmaW / s.squareRoot(),
+                                                 layerVariances: layers[..<layer].map { $0.q[0] }, weights: weights,
+                                                 residualScale: residualScale)
                 let gains = Array(layerGains[..<layer])
                 switch network.architecture {
                 case .feedforward:
                     spectra[layer] = .feedforward(FeedforwardSpectrum(
                         activation: network.activation, sigmaW: network.sigmaW / s.squareRoot(),
-                        layerVariances: layers[..<layer].map { $0.q[0] },
-                        weights: network.weightInit == .gaussian ? .gaussian : .orthogonal))
+                        layerVariances: layers[..<layer].map { $0.q[0] }, weights: weights))
                 case .residual(let a):
                     // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
                     guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
@@ -88,6 +97,7 @@ public struct PointTheory: Sendable {
             }
         }
         self.spectra = spectra
+        jacobianMoments = moments
         self.notes = notes
     }
 
@@ -98,8 +108,8 @@ public struct PointTheory: Sendable {
         case "q": return t.meanQ
         case "c": return t.meanC
         case "lyap_gap": return lyapunovGap
-        case "jac_m1": return spectra[layer]?.firstMoment
-        case "jac_m2": return spectra[layer]?.secondMoment
+        case "jac_m1": return jacobianMoments[layer]?.firstMoment
+        case "jac_m2": return jacobianMoments[layer]?.secondMoment
         default:
             let parts = quantity.split(separator: "_")
             if parts.count == 2, parts[0] == "lyap", let k = Int(parts[1]) { return lyapunov[k] }
@@ -113,20 +123,6 @@ public struct PointTheory: Sendable {
 public enum JacobianLaw: Sendable {
     case feedforward(FeedforwardSpectrum)
     case residual(ResidualSpectrum)
-
-    public var firstMoment: Double {
-        switch self {
-        case .feedforward(let f): return f.firstMoment
-        case .residual(let r): return r.firstMoment
-        }
-    }
-
-    public var secondMoment: Double {
-        switch self {
-        case .feedforward(let f): return f.secondMoment
-        case .residual(let r): return r.secondMoment
-        }
-    }
 
     /// The density of the continuous part at each λ (point masses left out).
     public func density(at x: [Double]) throws -> [Double] {
