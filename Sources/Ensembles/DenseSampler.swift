@@ -54,6 +54,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     private let input: Matrix<T>
     /// ln of the factor the stored activations are divided by (positively homogeneous φ only).
     private var forwardLogScale = 0.0
+    /// The RMS norm ‖J‖_F/√N₀ of the Jacobian columns as last updated, divided out at the next
+    /// update (folded into that pass rather than a pass of its own).
+    private var jacobianRMS = 1.0
 
     /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
     /// matrix when tangent columns make the GEMM large enough to want it.
@@ -137,14 +140,17 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             try affine(fanIn: fanIn, weights: stream(.weights), biases: stream(.biases))
             measureForward(into: &values)
             statistics.add(layer: layer, values, measured: 0..<forwardCount)
-            if jacobianColumns + lyapunovColumns > 0 { advanceTangents() }
-            if jacobianColumns > 0 {
-                logScale += normalizeJacobian()
-                if let index = jacobianDepths.firstIndex(of: layer) {
+            if jacobianColumns + lyapunovColumns > 0 {
+                // J = source · e^{logScale}; its RMS norm is taken out at the next update.
+                let rms = advanceTangents(dividingJacobianBy: jacobianRMS)
+                if jacobianColumns > 0, let index = jacobianDepths.firstIndex(of: layer) {
                     try measureJacobian(logScale: logScale, into: &values, at: jacobianStart,
                                         histogram: &statistics.histograms[index])
                     statistics.add(layer: layer, values, measured: jacobianStart..<(jacobianStart + 6))
                 }
+                // 1 when J vanished or overflowed: the logs then report the collapse.
+                jacobianRMS = rms > 0 && rms.isFinite ? rms : 1
+                logScale += log(jacobianRMS)
             }
             if lyapunovColumns > 0 { try orthonormalizeFrame(accumulating: &lyapunovSums) }
             if layer < spec.depth { activate() }
@@ -170,6 +176,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         for c in 0..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
         for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
         forwardLogScale = 0
+        jacobianRMS = 1
         for i in 0..<jacobianColumns { source[i, batch + i] = 1 }
         if lyapunovColumns > 0 {
             let frame = try Matrix<T>.haarOrthogonal(
@@ -264,42 +271,42 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     }
 
     /// `T ← D (W T) + a T` in `source`, with `D = diag φ′(h)` at the batch's first input:
-    /// the tangents become `∂x^l/∂x^0` (times the carried scale).
-    private mutating func advanceTangents() {
+    /// the tangents become `∂x^l/∂x^0` (times the carried scale). The Jacobian columns are
+    /// also divided by `rms` (the previous update's norm: W (J/r) = (W J)/r), and their new
+    /// RMS norm `‖J‖_F/√N₀` is returned — all in the one pass over the columns, with eight
+    /// independent partial sums so the reduction does not wait on one add chain.
+    private mutating func advanceTangents(dividingJacobianBy rms: Double) -> Double {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
+        let inverse = T(1 / rms)
+        let jacobianEnd = batch + jacobianColumns
+        var sums = SIMD8<Double>()
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
                 derivative.withUnsafeMutableBufferPointer { pd in
                     for i in 0..<n { pd[i] = T(phi.derivative(Double(po[i]))) }
                     for c in batch..<source.columns {
                         let o = c * n, s = c * ld
+                        let scale: T = c < jacobianEnd ? inverse : 1
                         if a == 0 {
-                            for i in 0..<n { ps[s + i] = pd[i] * po[o + i] }
+                            for i in 0..<n { ps[s + i] = scale * (pd[i] * po[o + i]) }
                         } else {
-                            for i in 0..<n { ps[s + i] = pd[i] * po[o + i] + a * ps[s + i] }
+                            for i in 0..<n { ps[s + i] = scale * (pd[i] * po[o + i] + a * ps[s + i]) }
                         }
                         for i in n..<ld { ps[s + i] = 0 }
+                        guard c < jacobianEnd else { continue }
+                        var i = 0
+                        while i + 8 <= n {
+                            var v = SIMD8<Double>()
+                            for k in 0..<8 { v[k] = Double(ps[s + i + k]) }
+                            sums.addProduct(v, v)
+                            i += 8
+                        }
+                        while i < n { sums[0] += Double(ps[s + i]) * Double(ps[s + i]); i += 1 }
                     }
                 }
             }
         }
-    }
-
-    /// Divides the Jacobian columns by their RMS norm `‖J‖_F/√N₀` and returns its logarithm
-    /// (0 when J vanished: the logs then report the collapse).
-    private mutating func normalizeJacobian() -> Double {
-        let n = spec.width, ld = source.rows
-        var sum = 0.0
-        source.elements.withUnsafeBufferPointer { p in
-            for c in batch..<(batch + jacobianColumns) { for i in 0..<n { sum += Double(p[c * ld + i] * p[c * ld + i]) } }
-        }
-        let rms = (sum / Double(jacobianColumns)).squareRoot()
-        guard rms > 0, rms.isFinite else { return 0 }
-        let inverse = T(1 / rms)
-        source.elements.withUnsafeMutableBufferPointer { p in
-            for c in batch..<(batch + jacobianColumns) { for i in 0..<n { p[c * ld + i] *= inverse } }
-        }
-        return log(rms)
+        return jacobianColumns > 0 ? (sums.sum() / Double(jacobianColumns)).squareRoot() : 1
     }
 
     /// The `n × columns` block of `source` starting at column `first`.

@@ -31,6 +31,8 @@ extension Matrix {
 
     /// The lower-triangular Cholesky factor `L` with `A = L Lᵀ` (LAPACK `?potrf`).
     /// Throws when `A` is not numerically positive definite.
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public func cholesky() throws(LAPACKError) -> Matrix {
         precondition(rows == columns, "Cholesky needs a square matrix")
         var l = self
@@ -44,6 +46,8 @@ extension Matrix {
     /// The thin QR factorisation `A = Q R` of an `m × n` matrix with `m ≥ n` (LAPACK
     /// `?geqrf` + `?orgqr`): `Q` is `m × n` with orthonormal columns, `R` is `n × n`
     /// upper triangular.
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public func qr() throws(LAPACKError) -> (q: Matrix, r: Matrix) {
         precondition(rows >= columns, "thin QR needs rows ≥ columns")
         var a = self
@@ -63,6 +67,8 @@ extension Matrix {
     }
 
     /// Eigenvalues of a symmetric matrix in ascending order (LAPACK `?syevd`, upper triangle read).
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public func symmetricEigenvalues() throws(LAPACKError) -> [T] {
         precondition(rows == columns, "eigenvalues need a square matrix")
         var a = self
@@ -77,6 +83,8 @@ extension Matrix {
     }
 
     /// Singular values in descending order (LAPACK `?gesdd`, no vectors).
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public func singularValues() throws(LAPACKError) -> [T] {
         var a = self
         let m = Int32(rows), n = Int32(columns)

@@ -27,6 +27,8 @@ extension Float: GaussianFillable {
 extension Matrix where T: GaussianFillable {
     /// A matrix of iid `N(0, scale²)` entries: element `(i, j)` is element `i + j·rows`
     /// of `stream`, so any block of columns can be regenerated on its own.
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public static func gaussian(rows: Int, columns: Int, scale: T = 1, stream: RandomStream) -> Matrix {
         var m = Matrix(rows: rows, columns: columns)
         m.elements.withUnsafeMutableBufferPointer { T.fillStandardNormal(stream, $0, from: 0, scale: scale) }
@@ -37,6 +39,8 @@ extension Matrix where T: GaussianFillable {
     /// the Q factor of a Gaussian matrix `G = QR` with the signs of diag(R) folded into Q
     /// (Mezzadri 2007, "How to generate random matrices from the classical compact groups").
     /// Without the sign fix, Q is not Haar (its distribution depends on LAPACK's convention).
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
     public static func haarOrthogonal(rows: Int, columns: Int, stream: RandomStream) throws(LAPACKError) -> Matrix {
         precondition(rows >= columns, "Haar frame needs rows ≥ columns")
         var (q, r) = try gaussian(rows: rows, columns: columns, stream: stream).qr()

@@ -21,7 +21,10 @@ struct BenchCommand: ParsableCommand {
                                      σ_b = 0.05, B = 4, J accumulated through every layer
                                      and its spectrum (SVD) at the last: seconds per
                                      network, and GFLOP/s counting the layer GEMMs
-                                     2·N·N·(B+N) per layer, with dgemm at 512³ for scale
+                                     2·N·N·(B+N) per layer, with dgemm at 512³ for scale;
+                                     the fixed costs beside the GEMMs timed alone:
+                                     jacobian_weight_draws_seconds (L·N² normals) and
+                                     jacobian_svd_seconds (one 512×512 SVD, values only)
         Compare with scripts/bench_numpy.py (the numpy baseline) in the same session;
         BENCHMARKS.md records both.
 
@@ -61,7 +64,19 @@ struct BenchCommand: ParsableCommand {
         let inputs = try InputBatch(spec: .gram(count: batch, q0: 1, c0: 0.5), dimension: n, stream: stream)
         let observables = Observables(forward: [.q, .c], jacobian: JacobianObservable(depths: [depth]))
         let flops = Double(depth) * 2 * Double(n * n * (batch + n))
-        var out: [(String, Any)] = [("jacobian_dgemm_512_gflops", dgemm / 1e9)]
+        // The fixed costs outside the layer GEMMs, timed alone: the L weight draws and the
+        // final SVD (values only) of one network.
+        var weights = Matrix<Double>(rows: n, columns: n)
+        let draws = Self.median((0..<repeats).map { _ in
+            Self.time {
+                for layer in 0..<depth {
+                    weights.elements.withUnsafeMutableBufferPointer { stream.fillStandardNormal($0, from: layer * n * n) }
+                }
+            }
+        })
+        let svd = Self.median(try (0..<repeats).map { _ in try Self.time { _ = try a.singularValues() } })
+        var out: [(String, Any)] = [("jacobian_dgemm_512_gflops", dgemm / 1e9),
+                                    ("jacobian_weight_draws_seconds", draws), ("jacobian_svd_seconds", svd)]
         for weightInit in WeightInit.allCases {
             let spec = NetworkSpec(width: n, depth: depth, sigmaW: 1, sigmaB: 0.05, activation: .tanh, weightInit: weightInit)
             var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0)
