@@ -127,6 +127,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         var values = [Double](repeating: 0, count: names.count)
         let forwardCount = EnsembleStatistics.names(for: observables.forward, batch: batch).count
         let jacobianStart = forwardCount, lyapunovStart = forwardCount + (jacobianColumns > 0 ? 6 : 0)
+        // nngp_* close the forward quantities and are measured only at their layers.
+        let nngpCount = forward.contains(.nngp) ? batch * (batch + 1) / 2 : 0
+        let nngpLayers = Set(observables.nngpDepths(for: spec.depth))
         try resetTangents(sample: sample)
         var logScale = 0.0
         var lyapunovSums = [Double](repeating: 0, count: lyapunovColumns)
@@ -138,8 +141,10 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                                       purpose: purpose))
             }
             try affine(fanIn: fanIn, weights: stream(.weights), biases: stream(.biases))
-            measureForward(into: &values)
-            statistics.add(layer: layer, values, measured: 0..<forwardCount)
+            if spec.architecture.usesBatchNorm { batchNormalize() }
+            try measureForward(into: &values)
+            statistics.add(layer: layer, values,
+                           measured: 0..<(nngpLayers.contains(layer) ? forwardCount : forwardCount - nngpCount))
             if jacobianColumns + lyapunovColumns > 0 {
                 // J = source · e^{logScale}; its RMS norm is taken out at the next update.
                 let rms = advanceTangents(dividingJacobianBy: jacobianRMS)
@@ -230,45 +235,79 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 }
             }
         }
-        if spec.sigmaB > 0 {
+        if spec.sigmaB > 0, !spec.architecture.usesBatchNorm {
             let scale = T(spec.sigmaB * exp(-forwardLogScale))
             bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: scale) }
             for a in 0..<batch { for i in 0..<n { output.elements[i + a * n] += bias[i] } }
         }
     }
 
-    /// Fills the forward quantities of `values` from the Gram matrix of `h`.
-    private mutating func measureForward(into values: inout [Double]) {
+    /// Fills the forward quantities of `values` from the Gram matrix of `h` (its true scale
+    /// restored for q, gram and nngp; the other quantities are scale-free).
+    private mutating func measureForward(into values: inout [Double]) throws(LAPACKError) {
         let n = spec.width
         output.elements.withUnsafeBufferPointer { ph in
             gram.elements.withUnsafeMutableBufferPointer { pg in
                 T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
             }
         }
+        // syrk fills the upper triangle: G_ab = gram[min, max].
+        var g = [Double](repeating: 0, count: batch * batch)
+        for b in 0..<batch { for a in 0...b { g[a * batch + b] = Double(gram[a, b]); g[b * batch + a] = g[a * batch + b] } }
         let carried = exp(2 * forwardLogScale)  // q of the true h; ∞ (diverged) past Double's range
         var k = 0
-        if forward.contains(.q) {
-            var s = 0.0
-            for a in 0..<batch { s += Double(gram[a, a]) }
-            values[k] = s / Double(batch) * carried; k += 1
-        }
-        if forward.contains(.c), batch > 1 {
-            var s = 0.0
-            for b in 1..<batch {
-                for a in 0..<b { s += Double(gram[a, b]) / (Double(gram[a, a]) * Double(gram[b, b])).squareRoot() }
+        for o in ForwardObservable.allCases where forward.contains(o) {
+            switch o {
+            case .q:
+                var s = 0.0
+                for a in 0..<batch { s += g[a * batch + a] }
+                values[k] = s / Double(batch) * carried; k += 1
+            case .c:
+                guard batch > 1 else { continue }
+                var s = 0.0
+                for b in 1..<batch {
+                    for a in 0..<b { s += g[a * batch + b] / (g[a * batch + a] * g[b * batch + b]).squareRoot() }
+                }
+                values[k] = s / Double(batch * (batch - 1) / 2); k += 1
+            case .gram, .nngp:
+                for a in 0..<batch { for b in a..<batch { values[k] = g[a * batch + b] * carried; k += 1 } }
+            case .orthGap:
+                values[k] = GramGeometry.orthogonalityGap(g, count: batch); k += 1
+            case .effRank:
+                guard batch > 1 else { continue }
+                values[k] = try GramGeometry.effectiveRank(g, count: batch); k += 1
+            case .trajLength:
+                guard batch > 1 else { continue }
+                values[k] = GramGeometry.trajectoryLength(g, count: batch) * carried.squareRoot(); k += 1
             }
-            values[k] = s / Double(batch * (batch - 1) / 2); k += 1
         }
-        if forward.contains(.gram) {
-            for a in 0..<batch { for b in a..<batch { values[k] = Double(gram[a, b]) * carried; k += 1 } }
+    }
+
+    /// Batch norm of the pre-activations `h = output[:, ..<B]`, neuron (row) by neuron across
+    /// the batch: `(h_ib − μ_i)/σ_i` with the population σ_i (two passes: nearly collapsed
+    /// batches have σ_i ≪ |μ_i|), or for the chain `h_ib/√(mean_b h_ib²)` (no centring). A
+    /// row with nothing to normalise (σ_i = 0) becomes 0.
+    private mutating func batchNormalize() {
+        let n = spec.width, inverseCount = 1 / Double(batch)
+        let centred = spec.architecture != .batchNormChain
+        var mean = [Double](repeating: 0, count: n), scale = [Double](repeating: 0, count: n)
+        output.elements.withUnsafeMutableBufferPointer { po in
+            if centred {
+                for b in 0..<batch { for i in 0..<n { mean[i] += Double(po[b * n + i]) } }
+                for i in 0..<n { mean[i] *= inverseCount }
+            }
+            for b in 0..<batch {
+                for i in 0..<n { let d = Double(po[b * n + i]) - mean[i]; scale[i] += d * d }
+            }
+            for i in 0..<n { scale[i] = scale[i] > 0 ? 1 / (scale[i] * inverseCount).squareRoot() : 0 }
+            for b in 0..<batch {
+                for i in 0..<n { po[b * n + i] = T((Double(po[b * n + i]) - mean[i]) * scale[i]) }
+            }
         }
     }
 
     /// `a` of a residual net, 0 for a feedforward one.
-    private var residualScale: T {
-        if case .residual(let scale) = spec.architecture { return T(scale) }
-        return 0
-    }
+    private var residualScale: T { T(spec.architecture.residualScale) }
 
     /// `T ← D (W T) + a T` in `source`, with `D = diag φ′(h)` at the batch's first input:
     /// the tangents become `∂x^l/∂x^0` (times the carried scale). The Jacobian columns are
@@ -387,7 +426,8 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// then overflows honestly to ∞ (reported as diverged) while its Jacobian stays exact.
     private mutating func activate() {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
-        if phi.isPositivelyHomogeneous { rescaleForward() }
+        // Batch norm keeps h of order 1 (and a skip stream grows only like √l): no rescaling.
+        if phi.isPositivelyHomogeneous, !spec.architecture.usesBatchNorm { rescaleForward() }
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
                 for c in 0..<batch {

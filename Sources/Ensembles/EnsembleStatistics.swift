@@ -6,6 +6,19 @@ public enum ForwardObservable: String, Sendable, Hashable, CaseIterable, Codable
     case c
     /// Every entry `q^l_ab = h^l_a·h^l_b/N`, `a ≤ b`, as observables `gram_a_b`.
     case gram
+    /// `‖HᵀH/‖H‖_F² − I_B/B‖_F` of the pre-activations `H = [h_1 … h_B]` (Daneshmand et al.
+    /// 2021): 0 for orthogonal equal-length representations, √(1 − 1/B) for collapsed ones.
+    case orthGap = "orth_gap"
+    /// `Tr C/λ_max(C)` of the covariance of the pre-activations across the inputs,
+    /// `C = P G P`, `P = I − 11ᵀ/B` (Labatie 2019): B − 1 at most, 1 for a one-dimensional cloud.
+    case effRank = "eff_rank"
+    /// The length of the closed polygon `h_1 → h_2 → … → h_B → h_1` over √N,
+    /// `Σ_a √(q_aa + q_bb − 2q_ab)` with b = a + 1 mod B (Raghu et al. 2017 for a
+    /// great-circle batch, `kind = "circle"`).
+    case trajLength = "traj_length"
+    /// The empirical NNGP kernel `h_a·h_b/N`, `a ≤ b`, as `nngp_a_b`, at the layers
+    /// `nngp_depths` only (the last by default), beside the analytic kernel.
+    case nngp
 }
 
 /// Per-layer running moments of every measured quantity of one grid point (and its pooled
@@ -39,6 +52,11 @@ public struct EnsembleStatistics: Sendable, Hashable {
             case .c: if batch > 1 { names.append("c") }
             case .gram:
                 for a in 0..<batch { for b in a..<batch { names.append("gram_\(a)_\(b)") } }
+            case .orthGap: names.append("orth_gap")
+            case .effRank: if batch > 1 { names.append("eff_rank") }
+            case .trajLength: if batch > 1 { names.append("traj_length") }
+            case .nngp:
+                for a in 0..<batch { for b in a..<batch { names.append("nngp_\(a)_\(b)") } }
             }
         }
         return names

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LinearAlgebra
 import Randomness
 
@@ -11,10 +16,13 @@ public enum InputSpec: Sendable, Hashable {
     case gaussian(count: Int, q0: Double)
     /// Inputs read from a file (one per row), optionally rescaled to `|x_a|²/N₀ = q0`.
     case data(rows: [[Double]], q0: Double?)
+    /// `count` points on a great circle, `x_k = √(N₀ q0) (cos θ_k e_0 + sin θ_k e_1)`,
+    /// θ_k = 2πk/count (Raghu et al. 2017; trajectory length); needs N₀ ≥ 2.
+    case circle(count: Int, q0: Double)
 
     public var count: Int {
         switch self {
-        case .gram(let count, _, _), .gaussian(let count, _): return count
+        case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _): return count
         case .data(let rows, _): return rows.count
         }
     }
@@ -61,6 +69,15 @@ public struct InputBatch: Sendable {
         case .gaussian(let count, let q0):
             x = Matrix.gaussian(rows: dimension, columns: count, stream: stream)
             x.normalizeColumns(q0: q0)
+        case .circle(let count, let q0):
+            precondition(dimension >= 2, "a circle of inputs needs dimension ≥ 2")
+            x = Matrix(rows: dimension, columns: count)
+            let radius = (Double(dimension) * q0).squareRoot()
+            for k in 0..<count {
+                let theta = 2 * Double.pi * Double(k) / Double(count)
+                x[0, k] = radius * cos(theta)
+                x[1, k] = radius * sin(theta)
+            }
         case .data(let rows, let q0):
             let d = rows.first?.count ?? 0
             x = Matrix(rows: d, columns: rows.count)

@@ -17,11 +17,49 @@ public enum Architecture: Sendable, Hashable {
     case feedforward
     /// `x^l = φ(h^l) + a·x^{l−1}` (Tarnowski et al. 2019, seed 002); needs `N₀ = N`.
     case residual(scale: Double)
+    /// `h^l = BN(W^l x^{l−1})`, `x^l = φ(h^l)`: every neuron normalised across the batch
+    /// to mean 0 and variance 1, no learned scale or shift, no bias (BN removes it)
+    /// (Ioffe & Szegedy 2015 at initialisation; Labatie 2019; seeds 000, 004).
+    case batchNorm
+    /// Daneshmand, Joudaki & Bach's chain (NeurIPS 2021; seed 000) `H_{l+1} = BN(W_l H_l)/√N`
+    /// with `BN(M) = diag(MMᵀ)^{−1/2} M`: each neuron divided by its norm across the batch,
+    /// no centring (centred rows would sum to 0 over the batch, so HᵀH could not approach
+    /// a multiple of I). Stored without the global 1/√N, which only q sees (q = 1/B·B = 1).
+    case batchNormChain
+    /// `x^l = φ(BN(W^l x^{l−1})) + a·x^{l−1}` (Labatie's BN-ResNet for a = 1); needs `N₀ = N`.
+    case batchNormResidual(scale: Double)
 
     public var name: String {
         switch self {
         case .feedforward: return "feedforward"
         case .residual: return "residual"
+        case .batchNorm: return "batchnorm"
+        case .batchNormChain: return "batchnorm-linear-chain"
+        case .batchNormResidual: return "batchnorm-residual"
+        }
+    }
+
+    /// `a` of the skip connection, 0 without one.
+    public var residualScale: Double {
+        switch self {
+        case .residual(let a), .batchNormResidual(let a): return a
+        case .feedforward, .batchNorm, .batchNormChain: return 0
+        }
+    }
+
+    /// Whether `x^{l−1}` is added back (even with a = 0): every width must equal N₀.
+    public var isResidual: Bool {
+        switch self {
+        case .residual, .batchNormResidual: return true
+        case .feedforward, .batchNorm, .batchNormChain: return false
+        }
+    }
+
+    /// Whether the pre-activations are batch-normalised.
+    public var usesBatchNorm: Bool {
+        switch self {
+        case .batchNorm, .batchNormChain, .batchNormResidual: return true
+        case .feedforward, .residual: return false
         }
     }
 }

@@ -39,11 +39,20 @@ public struct Observables: Sendable, Hashable {
     public var forward: [ForwardObservable]
     public var jacobian: JacobianObservable?
     public var lyapunov: LyapunovObservable?
+    /// Layers (1-based) where `nngp` is measured; empty: the last layer.
+    public var nngpDepths: [Int]
 
-    public init(forward: [ForwardObservable], jacobian: JacobianObservable? = nil, lyapunov: LyapunovObservable? = nil) {
+    public init(forward: [ForwardObservable], jacobian: JacobianObservable? = nil, lyapunov: LyapunovObservable? = nil,
+                nngpDepths: [Int] = []) {
         self.forward = forward
         self.jacobian = jacobian
         self.lyapunov = lyapunov
+        self.nngpDepths = nngpDepths
+    }
+
+    /// The layers where `nngp` is measured in a net of `depth` layers (deeper ones dropped).
+    public func nngpDepths(for depth: Int) -> [Int] {
+        nngpDepths.isEmpty ? [depth] : nngpDepths.filter { $0 <= depth }
     }
 
     /// Quantity names, in a fixed order: forward ones, then `jac_*`, then `lyap_1…lyap_k`

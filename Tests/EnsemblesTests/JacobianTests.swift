@@ -7,16 +7,18 @@ import Testing
 
 private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs))
 
-private func sample(_ spec: NetworkSpec, observables: Observables, samples: Int, seed: UInt64 = 1,
-                    batch: Int = 2) throws -> EnsembleStatistics {
-    let inputs = try InputBatch(spec: .gram(count: batch, q0: 1, c0: 0.3), dimension: spec.width, stream: noStream)
+/// Samples `samples` networks of `spec` on `inputs` (default: `batch` gram inputs, c0 = 0.3).
+func sample(_ spec: NetworkSpec, observables: Observables, samples: Int, seed: UInt64 = 1,
+            batch: Int = 2, inputs: InputSpec? = nil) throws -> EnsembleStatistics {
+    let inputs = try InputBatch(spec: inputs ?? .gram(count: batch, q0: 1, c0: 0.3), dimension: spec.width,
+                                stream: noStream)
     var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: seed, point: 0)
     var statistics = sampler.makeStatistics()
     for s in 0..<samples { try sampler.run(sample: s, into: &statistics) }
     return statistics
 }
 
-private func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMoments {
+func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMoments {
     s.moments[s.names.firstIndex(of: name)!][layer - 1]
 }
 
@@ -72,6 +74,11 @@ private func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> Run
             #expect(abs(m.mean - theory) < 3 * m.standardError!, "λ_\(i): \(m.mean) vs \(theory) ± \(m.standardError!)")
         }
         #expect(!s.names.contains("jac_m1") && s.names.last == "lyap_gap")
+        // The rank-collapse rate of the linear chain without normalisation (seed 000): λ1 − λ2.
+        let gap = moments(s, "lyap_gap", layer: 16)
+        let theoryGap = LyapunovTheory.gaussianProduct(dimension: d, k: 1, sigma: sigma, varianceDenominator: Double(d))
+            - LyapunovTheory.gaussianProduct(dimension: d, k: 2, sigma: sigma, varianceDenominator: Double(d))
+        #expect(abs(gap.mean - theoryGap) < 3 * gap.standardError!, "λ1 − λ2: \(gap.mean) vs \(theoryGap)")
     }
 
     /// Deep nets in either phase: the logs stay finite, overflow of λ itself is reported as

@@ -44,7 +44,7 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("name", with: "name = \"t\"\nprecision = \"float16\""), "precision", "float32, float64"),
     (broken("name", with: "name = \"t\"\nsampels = 8"), "sampels", "unknown key"),
     (broken("sigma_b", with: "sigma_b = [0.1]\ndropout = 0.5"), "grid.dropout", "unknown key"),
-    (broken("kind", with: "kind = \"uniform\""), "inputs.kind", "gram, gaussian, file"),
+    (broken("kind", with: "kind = \"uniform\""), "inputs.kind", "gram, gaussian, circle, file"),
     (broken("c0", with: "c0 = 1.5"), "inputs.c0", "out of range"),
     (broken("c0", with: "c0 = -0.6"), "inputs.c0", "out of range"),
     (broken("q0", with: "q0 = 0.0"), "inputs.q0", "> 0"),
@@ -67,6 +67,17 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (valid + "\n[network]\narchitecture = \"feedforward\"\nresidual_scale = 0.5", "network.residual_scale", "not allowed"),
     (valid + "\n[network]\narchitecture = \"residual\"\nresidual_scale = -1.0", "network.residual_scale", "≥ 0"),
     (valid + "\n[network]\nweight_scaling = \"depth\"", "network.weight_scaling", "width, width*depth"),
+    (valid + "\n[network]\narchitecture = \"batchnorm\"", "grid.sigma_b", "sigma_b = [0.0]"),
+    (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm-linear-chain\"",
+     "grid.activation", "activation = [\"linear\"]"),
+    (broken("sigma_b", with: "sigma_b = [0.0]").replacingOccurrences(of: "count = 3", with: "count = 1")
+        + "\n[network]\narchitecture = \"batchnorm\"", "inputs.count", "≥ 2 inputs"),
+    (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm-residual\"\n[observe]\njacobian = {}",
+     "observe.jacobian", "batch norm couples"),
+    (valid + "\n[observe]\nnngp_depths = [1]", "observe.nngp_depths", "does not list \"nngp\""),
+    (valid + "\n[observe]\nforward = [\"nngp\"]\nnngp_depths = [9]", "observe.nngp_depths", "deeper than every net"),
+    (broken("kind", with: "kind = \"circle\"").replacingOccurrences(of: "count = 3", with: "count = 2")
+        .replacingOccurrences(of: "c0 = 0.5", with: ""), "inputs.count", "≥ 3 points"),
 ]
 
 @Suite struct ConfigTests {

@@ -10,13 +10,14 @@ public enum Precision: String, Sendable, Hashable, CaseIterable {
 public enum InputSource: Sendable, Hashable {
     case gram(count: Int, q0: Double, c0: Double)
     case gaussian(count: Int, q0: Double)
+    case circle(count: Int, q0: Double)
     /// A `.npy` or `.csv` file, one input per row (path as written, resolved against the
     /// campaign file's folder), read at validation time.
     case file(path: String, rows: [[Double]], q0: Double?)
 
     public var count: Int {
         switch self {
-        case .gram(let count, _, _), .gaussian(let count, _): return count
+        case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _): return count
         case .file(_, let rows, _): return rows.count
         }
     }
@@ -26,6 +27,7 @@ public enum InputSource: Sendable, Hashable {
         switch self {
         case .gram(let count, let q0, let c0): return .gram(count: count, q0: q0, c0: c0)
         case .gaussian(let count, let q0): return .gaussian(count: count, q0: q0)
+        case .circle(let count, let q0): return .circle(count: count, q0: q0)
         case .file(_, let rows, let q0): return .data(rows: rows, q0: q0)
         }
     }

@@ -58,14 +58,18 @@ extension Campaign {
         case "feedforward":
             try network.forbid(["residual_scale"], because: "residual_scale is the a of residual nets")
             architecture = .feedforward
-        case "residual":
+        case "residual", "batchnorm-residual":
             let a = try network.real("residual_scale", default: 1)
             guard a.isFinite, a >= 0 else {
                 throw ConfigError(key: "network.residual_scale", "\(a) is out of range; a must be finite and ≥ 0")
             }
-            architecture = .residual(scale: a)
+            architecture = architectureName == "residual" ? .residual(scale: a) : .batchNormResidual(scale: a)
+        case "batchnorm", "batchnorm-linear-chain":
+            try network.forbid(["residual_scale"], because: "residual_scale is the a of residual nets")
+            architecture = architectureName == "batchnorm" ? .batchNorm : .batchNormChain
         default:
-            throw ConfigError(key: "network.architecture", "'\(architectureName)' is not available; allowed: feedforward, residual")
+            throw ConfigError(key: "network.architecture", "'\(architectureName)' is not available; allowed: feedforward, "
+                              + "residual, batchnorm, batchnorm-residual, batchnorm-linear-chain")
         }
         let scaling = try network.string("weight_scaling", default: architectureName == "residual" ? "width*depth" : "width")
         guard let ws = WeightScaling(rawValue: scaling) else {
@@ -73,6 +77,14 @@ extension Campaign {
         }
         weightScaling = ws
         grid = try Self.parseGrid(gridTable, network: network)
+        if architecture.usesBatchNorm, let b = grid.sigmaB.first(where: { $0 != 0 }) {
+            throw ConfigError(key: "grid.sigma_b", "\(b) has no effect: batch norm subtracts each neuron's mean, bias "
+                              + "included; set sigma_b = [0.0] for \(architectureName)")
+        }
+        if architectureName == "batchnorm-linear-chain", let a = grid.activation.first(where: { $0 != .linear }) {
+            throw ConfigError(key: "grid.activation", "'\(a.name)' is not linear; the batchnorm-linear-chain is "
+                              + "H_{l+1} = BN(W_l H_l), set activation = [\"linear\"] (or use architecture = \"batchnorm\")")
+        }
 
         let inputTable = try top.table("inputs") ?? Section(table: TOMLTable(), path: "inputs")
         inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
@@ -84,14 +96,16 @@ extension Campaign {
             throw ConfigError(key: "grid.width", "\(w) is too large for dense sampling: a layer's \(w)×\(max(w, inputDimension(w))) "
                               + "weights exceed one random stream's 2^33 elements (widths up to 92681)")
         }
-        if case .residual = architecture, case .file(_, let rows, _) = inputs,
-           let w = grid.width.first(where: { $0 != rows[0].count }) {
+        if architecture.usesBatchNorm, inputs.count < 2 {
+            throw ConfigError(key: "inputs.count", "\(inputs.count) input cannot be batch-normalised; batch norm needs ≥ 2 inputs")
+        }
+        if architecture.isResidual, case .file(_, let rows, _) = inputs, let w = grid.width.first(where: { $0 != rows[0].count }) {
             throw ConfigError(key: "grid.width", "\(w) differs from the input dimension \(rows[0].count); a residual net "
                               + "adds x^{l−1} to φ(h^l), so every width must equal the input dimension")
         }
 
         let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
-        try observe.allow(["forward", "jacobian", "lyapunov"])
+        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths"])
         let names = try observe.stringList("forward", default: ["q", "c"])
         var forward: [ForwardObservable] = []
         for n in names {
@@ -101,8 +115,22 @@ extension Campaign {
             if !forward.contains(o) { forward.append(o) }
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
-        observables = Observables(forward: forward, jacobian: try Self.parseJacobian(observe),
-                                  lyapunov: try Self.parseLyapunov(observe))
+        let nngpDepths = try observe.intAxis("nngp_depths", min: 1, what: "a layer ≥ 1", default: [])
+        if !nngpDepths.isEmpty, !forward.contains(.nngp) {
+            throw ConfigError(key: "observe.nngp_depths", "is set but forward does not list \"nngp\"")
+        }
+        let deepest = grid.depth.max() ?? 0
+        if let d = nngpDepths.first(where: { $0 > deepest }) {
+            throw ConfigError(key: "observe.nngp_depths", "\(d) is deeper than every net of the grid (depths \(grid.depth))")
+        }
+        let jacobian = try Self.parseJacobian(observe), lyapunov = try Self.parseLyapunov(observe)
+        if architecture.usesBatchNorm, jacobian != nil || lyapunov != nil {
+            throw ConfigError(key: jacobian != nil ? "observe.jacobian" : "observe.lyapunov",
+                              "is not available for \(architectureName): batch norm couples the inputs of the batch, so "
+                              + "∂x^L/∂x^0 of one input is not the product the Jacobian observables sample")
+        }
+        observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
+                                  nngpDepths: Array(Set(nngpDepths)).sorted())
     }
 
     private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {
@@ -175,10 +203,18 @@ extension Campaign {
         let q0 = try t.real("q0", default: 1.0)
         guard q0 > 0, q0.isFinite else { throw ConfigError(key: "inputs.q0", "\(q0) is out of range; q0 = |x|²/N₀ must be finite and > 0") }
         switch kind {
-        case "gram", "gaussian":
+        case "gram", "gaussian", "circle":
             try t.forbid(["path", "normalize"], because: "only kind = \"file\" reads a file")
-            let count = try t.int("count", default: 4)
+            let count = try t.int("count", default: kind == "circle" ? 64 : 4)
             guard count >= 1 else { throw ConfigError(key: "inputs.count", "\(count) must be ≥ 1 input") }
+            if kind == "circle" {
+                try t.forbid(["c0"], because: "circle inputs have the correlations cos(2π(j − k)/count)")
+                guard count >= 3 else { throw ConfigError(key: "inputs.count", "\(count) is too few; a circle needs ≥ 3 points") }
+                if let w = grid.width.first(where: { $0 < 2 }) {
+                    throw ConfigError(key: "grid.width", "\(w) is too small for circle inputs; the input dimension equals the width and must be ≥ 2")
+                }
+                return .circle(count: count, q0: q0)
+            }
             if kind == "gaussian" {
                 try t.forbid(["c0"], because: "Gaussian inputs have random correlations; use kind = \"gram\" to set c0")
                 return .gaussian(count: count, q0: q0)
@@ -206,7 +242,7 @@ extension Campaign {
             let normalize = try t.bool("normalize", default: false)
             return .file(path: path, rows: rows, q0: normalize ? q0 : nil)
         default:
-            throw ConfigError(key: "inputs.kind", "'\(kind)' is not an input kind; allowed: gram, gaussian, file")
+            throw ConfigError(key: "inputs.kind", "'\(kind)' is not an input kind; allowed: gram, gaussian, circle, file")
         }
     }
 }

@@ -14,6 +14,7 @@ extension Campaign {
         switch self.inputs {
         case .gram(let count, let q0, let c0): inputs = ["kind": "gram", "count": count, "q0": q0, "c0": c0]
         case .gaussian(let count, let q0): inputs = ["kind": "gaussian", "count": count, "q0": q0]
+        case .circle(let count, let q0): inputs = ["kind": "circle", "count": count, "q0": q0]
         case .file(let path, let rows, let q0):
             inputs = ["kind": "file", "path": path, "rows": rows.count, "columns": rows.first?.count ?? 0,
                       "content_hash": FNV1a.hex(FNV1a.hash(rows.flatMap { $0.flatMap { v in
@@ -22,8 +23,12 @@ extension Campaign {
         }
         var network: [String: Any] = ["architecture": architecture.name, "init": grid.weightInit.map(\.rawValue),
                                       "weight_scaling": weightScaling.rawValue]
-        if case .residual(let a) = architecture { network["residual_scale"] = a }
+        switch architecture {
+        case .residual(let a), .batchNormResidual(let a): network["residual_scale"] = a
+        case .feedforward, .batchNorm, .batchNormChain: break
+        }
         var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
+        if observables.forward.contains(.nngp) { observe["nngp_depths"] = observables.nngpDepths }
         if let j = observables.jacobian {
             observe["jacobian"] = ["depths": j.depths, "bins": j.bins, "range": [j.range.lowerBound, j.range.upperBound]]
         }

@@ -53,7 +53,9 @@ struct Tables {
                 String(s.networks), CSV.number(f?.qStar), CSV.number(f?.cStar), CSV.number(f?.chi1),
                 CSV.number(f?.xiQ), CSV.number(f?.xiC), f?.phase.rawValue ?? "",
                 f?.layersToOnePercent.map(String.init) ?? "",
-                CSV.text(f?.status ?? "residual net: no fixed point (q^l has no limit in general)"),
+                CSV.text(f?.status ?? (campaign.architecture.usesBatchNorm
+                    ? "batch norm: no mean-field theory here (BN couples the batch)"
+                    : "residual net: no fixed point (q^l has no limit in general)")),
                 CSV.number(q.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(q?.standardError),
                 CSV.number(c.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(c?.standardError),
                 CSV.number(theories[i].value(of: "q", layer: depth, batch: prepared.inputs.count)),

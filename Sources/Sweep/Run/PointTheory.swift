@@ -42,6 +42,11 @@ public struct PointTheory: Sendable {
             layers = maps.propagateResidual(inputGram: inputs.gram.elements, inputMeans: inputs.means,
                                             count: inputs.count, depth: network.depth, scale: a, varianceDivisor: 1)
             fixedPoints = nil
+        case .batchNorm, .batchNormChain, .batchNormResidual:
+            // Mean-field theory of batch-normalised nets is not a layer-wise Gaussian map
+            // (BN couples the batch): no theory columns, measured decay rates instead.
+            layers = []
+            fixedPoints = nil
         }
         layerGains = layers.map { maps.chi1(q: $0.q[0]) }
 
@@ -85,6 +90,8 @@ public struct PointTheory: Sendable {
                     spectra[layer] = .feedforward(FeedforwardSpectrum(
                         activation: network.activation, sigmaW: network.sigmaW / s.squareRoot(),
                         layerVariances: layers[..<layer].map { $0.q[0] }, weights: weights))
+                case .batchNorm, .batchNormChain, .batchNormResidual:
+                    continue   // refused by the campaign parser: BN couples the batch
                 case .residual(let a):
                     // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
                     guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
@@ -103,17 +110,23 @@ public struct PointTheory: Sendable {
 
     /// The prediction for a measured quantity at `layer` (1-based), nil where theory is silent.
     public func value(of quantity: String, layer: Int, batch: Int) -> Double? {
+        guard layer <= layers.count else { return nil }
         let t = layers[layer - 1]
         switch quantity {
         case "q": return t.meanQ
         case "c": return t.meanC
+        // The infinite-width values of the Gram-matrix geometry: the same formulas on q^l_ab.
+        case "orth_gap": return GramGeometry.orthogonalityGap(t.covariance, count: batch)
+        case "eff_rank": return try? GramGeometry.effectiveRank(t.covariance, count: batch)
+        case "traj_length": return GramGeometry.trajectoryLength(t.covariance, count: batch)
         case "lyap_gap": return lyapunovGap
         case "jac_m1": return jacobianMoments[layer]?.firstMoment
         case "jac_m2": return jacobianMoments[layer]?.secondMoment
         default:
             let parts = quantity.split(separator: "_")
             if parts.count == 2, parts[0] == "lyap", let k = Int(parts[1]) { return lyapunov[k] }
-            guard parts.count == 3, parts[0] == "gram", let a = Int(parts[1]), let b = Int(parts[2]) else { return nil }
+            guard parts.count == 3, parts[0] == "gram" || parts[0] == "nngp", let a = Int(parts[1]), let b = Int(parts[2])
+            else { return nil }
             return t.covariance[a * batch + b]
         }
     }

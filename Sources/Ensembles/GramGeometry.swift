@@ -1,0 +1,58 @@
+import LinearAlgebra
+
+/// The geometry of a batch of representations seen through its Gram matrix
+/// `G_ab = h_a·h_b/N` (B×B, symmetric, row-major): the same formulas turn a sampled
+/// network's Gram into measurements and the mean-field covariance into their
+/// infinite-width predictions.
+public enum GramGeometry {
+    /// `‖G/Tr G − I/B‖_F` (Daneshmand et al. 2021: `‖HᵀH/‖H‖_F² − I_B/B‖_F`); NaN when
+    /// Tr G = 0.
+    public static func orthogonalityGap(_ g: [Double], count b: Int) -> Double {
+        precondition(g.count == b * b, "G must be B×B")
+        var trace = 0.0
+        for a in 0..<b { trace += g[a * b + a] }
+        guard trace > 0 else { return .nan }
+        var sum = 0.0
+        for a in 0..<b {
+            for c in 0..<b {
+                let d = g[a * b + c] / trace - (a == c ? 1 / Double(b) : 0)
+                sum += d * d
+            }
+        }
+        return sum.squareRoot()
+    }
+
+    /// `Tr C/λ_max(C)` with `C = P G P`, `P = I − 11ᵀ/B`: the effective rank of the cloud
+    /// of representations around its centre (Labatie 2019); NaN when C = 0 (all
+    /// representations equal).
+    public static func effectiveRank(_ g: [Double], count b: Int) throws(LAPACKError) -> Double {
+        precondition(g.count == b * b, "G must be B×B")
+        var rowMean = [Double](repeating: 0, count: b), total = 0.0
+        for a in 0..<b {
+            for c in 0..<b { rowMean[a] += g[a * b + c] }
+            rowMean[a] /= Double(b)
+            total += rowMean[a]
+        }
+        total /= Double(b)
+        var centred = Matrix<Double>(rows: b, columns: b)
+        for a in 0..<b { for c in 0..<b { centred[a, c] = g[a * b + c] - rowMean[a] - rowMean[c] + total } }
+        let eigenvalues = try centred.symmetricEigenvalues()
+        let largest = eigenvalues.last ?? 0
+        var trace = 0.0
+        for a in 0..<b { trace += centred[a, a] }
+        guard largest > 0, trace > 0 else { return .nan }
+        return trace / largest
+    }
+
+    /// `Σ_a √(G_aa + G_bb − 2G_ab)`, b = a + 1 mod B: the closed polygon through the batch
+    /// in order, in units of √N (negative rounding inside a root counts as 0).
+    public static func trajectoryLength(_ g: [Double], count b: Int) -> Double {
+        precondition(g.count == b * b, "G must be B×B")
+        var length = 0.0
+        for a in 0..<b {
+            let c = (a + 1) % b
+            length += Swift.max(0, g[a * b + a] + g[c * b + c] - 2 * g[a * b + c]).squareRoot()
+        }
+        return length
+    }
+}
