@@ -42,6 +42,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// Tangent columns: N₀ for the Jacobian, then k for the Lyapunov frame.
     let jacobianColumns: Int
     let lyapunovColumns: Int
+    let sensitivityColumns: Int
+    /// `Tr C[x^0]`: the inputs' signal for the sensitivity.
+    let inputSignal: Double
     let jacobianDepths: [Int]
     /// `[x | T]` before the layer (N₀ or N rows) and `W [x | T]` after it (N rows).
     private var source: Matrix<T>
@@ -57,6 +60,11 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// The RMS norm ‖J‖_F/√N₀ of the Jacobian columns as last updated, divided out at the next
     /// update (folded into that pass rather than a pass of its own).
     private var jacobianRMS = 1.0
+    /// The same for the sensitivity noise columns; ln of the scale divided out of them so
+    /// far; ln SNR^0 of this network's noise.
+    private var sensitivityRMS = 1.0
+    private var sensitivityLogScale = 0.0
+    private var logInputSNR = 0.0
 
     /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
     /// matrix when tangent columns make the GEMM large enough to want it.
@@ -70,7 +78,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     public static func estimatedBytes(spec: NetworkSpec, inputDimension: Int, batch: Int,
                                       observables: Observables = Observables(forward: [.q])) -> Int {
         let n = spec.width, scalar = MemoryLayout<T>.size
-        let columns = batch + tangentColumns(observables, inputDimension: inputDimension, width: n).total
+        let columns = batch + tangentColumns(observables, inputDimension: inputDimension, width: n, batch: batch).total
         let panel = min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
         var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
         if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
@@ -78,10 +86,14 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         return elements * scalar + inputDimension * batch * 8
     }
 
-    static func tangentColumns(_ o: Observables, inputDimension: Int, width: Int) -> (jacobian: Int, lyapunov: Int, total: Int) {
+    /// The tangent columns beside the batch, in this order: the Jacobian (`N₀`), the
+    /// Lyapunov frame (k) and the sensitivity noise (one per input, B > 1).
+    static func tangentColumns(_ o: Observables, inputDimension: Int, width: Int, batch: Int)
+        -> (jacobian: Int, lyapunov: Int, sensitivity: Int, total: Int) {
         let j = o.jacobian == nil ? 0 : inputDimension
         let l = o.lyapunov?.count(inputDimension: inputDimension, width: width) ?? 0
-        return (j, l, j + l)
+        let s = o.forward.contains(.sensitivity) && batch > 1 ? batch : 0
+        return (j, l, s, j + l + s)
     }
 
     public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int) {
@@ -93,9 +105,11 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         inputDimension = inputs.dimension
         names = observables.names(batch: batch, inputDimension: inputDimension, width: spec.width)
         forward = Set(observables.forward)
-        let tangents = Self.tangentColumns(observables, inputDimension: inputDimension, width: spec.width)
+        let tangents = Self.tangentColumns(observables, inputDimension: inputDimension, width: spec.width, batch: batch)
         jacobianColumns = tangents.jacobian
         lyapunovColumns = tangents.lyapunov
+        sensitivityColumns = tangents.sensitivity
+        inputSignal = GramGeometry.centredTrace(inputs.gram.elements, count: batch)
         jacobianDepths = observables.jacobian?.depths(for: spec.depth) ?? []
         let n = spec.width, columns = batch + tangents.total
         source = Matrix(rows: max(n, inputDimension), columns: columns)
@@ -145,9 +159,12 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             try measureForward(into: &values)
             statistics.add(layer: layer, values,
                            measured: 0..<(nngpLayers.contains(layer) ? forwardCount : forwardCount - nngpCount))
-            if jacobianColumns + lyapunovColumns > 0 {
+            if jacobianColumns + lyapunovColumns + sensitivityColumns > 0 {
                 // J = source · e^{logScale}; its RMS norm is taken out at the next update.
-                let rms = advanceTangents(dividingJacobianBy: jacobianRMS)
+                let (rms, noiseRMS) = advanceTangents(dividingJacobianBy: jacobianRMS, noiseBy: sensitivityRMS)
+                // The noise columns now carry e^{−sensitivityLogScale}, this division included.
+                sensitivityLogScale += log(sensitivityRMS)
+                sensitivityRMS = noiseRMS > 0 && noiseRMS.isFinite ? noiseRMS : 1
                 if jacobianColumns > 0, let index = jacobianDepths.firstIndex(of: layer) {
                     try measureJacobian(logScale: logScale, into: &values, at: jacobianStart,
                                         histogram: &statistics.histograms[index])
@@ -182,6 +199,25 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
         forwardLogScale = 0
         jacobianRMS = 1
+        sensitivityRMS = 1
+        sensitivityLogScale = 0
+        if sensitivityColumns > 0 {
+            // dx_b ~ N(0, I), fresh per network: stream (…, sample, layer 0, noise).
+            let noise = RandomStream(StreamID(seed: seed, point: UInt32(point), sample: UInt32(sample), layer: 0,
+                                              purpose: .noise))
+            let first = batch + jacobianColumns + lyapunovColumns
+            var dx = [T](repeating: 0, count: inputDimension * sensitivityColumns)
+            dx.withUnsafeMutableBufferPointer { T.fillStandardNormal(noise, $0, from: 0, scale: 1) }
+            var sum = 0.0
+            for c in 0..<sensitivityColumns {
+                for i in 0..<inputDimension {
+                    let v = dx[c * inputDimension + i]
+                    source[i, first + c] = v
+                    sum += Double(v) * Double(v)
+                }
+            }
+            logInputSNR = log(inputSignal) - log(sum / Double(sensitivityColumns * inputDimension))
+        }
         for i in 0..<jacobianColumns { source[i, batch + i] = 1 }
         if lyapunovColumns > 0 {
             let frame = try Matrix<T>.haarOrthogonal(
@@ -279,6 +315,17 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             case .trajLength:
                 guard batch > 1 else { continue }
                 values[k] = GramGeometry.trajectoryLength(g, count: batch) * carried.squareRoot(); k += 1
+            case .sensitivity:
+                guard batch > 1 else { continue }
+                // ln χ = ½ (ln SNR^0 − ln SNR^l), SNR^l = Tr C[h]/mean_b |dh_b|²/N, both scales in logs.
+                let first = batch + jacobianColumns + lyapunovColumns
+                var noise = 0.0
+                output.elements.withUnsafeBufferPointer { po in
+                    for i in (first * n)..<((first + sensitivityColumns) * n) { noise += Double(po[i]) * Double(po[i]) }
+                }
+                let logNoise = log(noise / Double(sensitivityColumns * n)) + 2 * sensitivityLogScale
+                let logSignal = log(GramGeometry.centredTrace(g, count: batch)) + 2 * forwardLogScale
+                values[k] = exp(0.5 * (logInputSNR - logSignal + logNoise)); k += 1
             }
         }
     }
@@ -303,36 +350,65 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             for b in 0..<batch {
                 for i in 0..<n { po[b * n + i] = T((Double(po[b * n + i]) - mean[i]) * scale[i]) }
             }
+            // The noise columns (dz_b = W dx_b, one per input b) through the same normalisation,
+            // to first order: dn = (dz − mean_b dz − n·mean_b(n dz))/σ (chain: no mean_b dz).
+            guard sensitivityColumns > 0 else { return }
+            let first = (batch + jacobianColumns + lyapunovColumns) * n
+            var shift = [Double](repeating: 0, count: n), projection = [Double](repeating: 0, count: n)
+            for b in 0..<batch {
+                for i in 0..<n {
+                    let dz = Double(po[first + b * n + i])
+                    if centred { shift[i] += dz }
+                    projection[i] += Double(po[b * n + i]) * dz
+                }
+            }
+            for b in 0..<batch {
+                for i in 0..<n {
+                    let dz = Double(po[first + b * n + i])
+                    po[first + b * n + i] = T((dz - shift[i] * inverseCount - Double(po[b * n + i]) * projection[i] * inverseCount)
+                                              * scale[i])
+                }
+            }
         }
     }
 
     /// `a` of a residual net, 0 for a feedforward one.
     private var residualScale: T { T(spec.architecture.residualScale) }
 
-    /// `T ← D (W T) + a T` in `source`, with `D = diag φ′(h)` at the batch's first input:
-    /// the tangents become `∂x^l/∂x^0` (times the carried scale). The Jacobian columns are
-    /// also divided by `rms` (the previous update's norm: W (J/r) = (W J)/r), and their new
-    /// RMS norm `‖J‖_F/√N₀` is returned — all in the one pass over the columns, with eight
-    /// independent partial sums so the reduction does not wait on one add chain.
-    private mutating func advanceTangents(dividingJacobianBy rms: Double) -> Double {
+    /// `T ← D (W T) + a T` in `source`, with `D = diag φ′(h)` at the batch's first input for
+    /// the Jacobian and Lyapunov columns and at its own input for each sensitivity column:
+    /// the tangents become `∂x^l/∂x^0` (times the carried scale). The Jacobian and the noise
+    /// columns are also divided by `rms`, `noiseRMS` (the previous update's norms:
+    /// W (J/r) = (W J)/r), and their new RMS norms are returned — all in the one pass over
+    /// the columns, with eight independent partial sums so the reduction does not wait on
+    /// one add chain.
+    private mutating func advanceTangents(dividingJacobianBy rms: Double, noiseBy noiseRMS: Double)
+        -> (jacobian: Double, noise: Double) {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
-        let inverse = T(1 / rms)
-        let jacobianEnd = batch + jacobianColumns
-        var sums = SIMD8<Double>()
+        let jacobianEnd = batch + jacobianColumns, noiseStart = jacobianEnd + lyapunovColumns
+        var jacobianSums = SIMD8<Double>(), noiseSums = SIMD8<Double>()
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
                 derivative.withUnsafeMutableBufferPointer { pd in
                     for i in 0..<n { pd[i] = T(phi.derivative(Double(po[i]))) }
                     for c in batch..<source.columns {
                         let o = c * n, s = c * ld
-                        let scale: T = c < jacobianEnd ? inverse : 1
-                        if a == 0 {
+                        let isNoise = c >= noiseStart
+                        let scale = T(c < jacobianEnd ? 1 / rms : (isNoise ? 1 / noiseRMS : 1))
+                        if isNoise {
+                            // φ′ at the column's own input b.
+                            let h = (c - noiseStart) * n
+                            for i in 0..<n {
+                                ps[s + i] = scale * (T(phi.derivative(Double(po[h + i]))) * po[o + i] + a * ps[s + i])
+                            }
+                        } else if a == 0 {
                             for i in 0..<n { ps[s + i] = scale * (pd[i] * po[o + i]) }
                         } else {
                             for i in 0..<n { ps[s + i] = scale * (pd[i] * po[o + i] + a * ps[s + i]) }
                         }
                         for i in n..<ld { ps[s + i] = 0 }
-                        guard c < jacobianEnd else { continue }
+                        guard c < jacobianEnd || isNoise else { continue }
+                        var sums = SIMD8<Double>()
                         var i = 0
                         while i + 8 <= n {
                             var v = SIMD8<Double>()
@@ -341,11 +417,13 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                             i += 8
                         }
                         while i < n { sums[0] += Double(ps[s + i]) * Double(ps[s + i]); i += 1 }
+                        if isNoise { noiseSums += sums } else { jacobianSums += sums }
                     }
                 }
             }
         }
-        return jacobianColumns > 0 ? (sums.sum() / Double(jacobianColumns)).squareRoot() : 1
+        return (jacobianColumns > 0 ? (jacobianSums.sum() / Double(jacobianColumns)).squareRoot() : 1,
+                sensitivityColumns > 0 ? (noiseSums.sum() / Double(sensitivityColumns * n)).squareRoot() : 1)
     }
 
     /// The `n × columns` block of `source` starting at column `first`.

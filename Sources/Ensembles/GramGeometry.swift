@@ -22,6 +22,18 @@ public enum GramGeometry {
         return sum.squareRoot()
     }
 
+    /// `Tr C = (1/B) Σ_a |h_a − h̄|²/N = (1/B)(Σ_a G_aa − (1/B) Σ_ab G_ab)`: the spread of the
+    /// batch around its centre (the signal of Labatie's SNR).
+    public static func centredTrace(_ g: [Double], count b: Int) -> Double {
+        precondition(g.count == b * b, "G must be B×B")
+        var diagonal = 0.0, all = 0.0
+        for a in 0..<b {
+            diagonal += g[a * b + a]
+            for c in 0..<b { all += g[a * b + c] }
+        }
+        return (diagonal - all / Double(b)) / Double(b)
+    }
+
     /// `Tr C/λ_max(C)` with `C = P G P`, `P = I − 11ᵀ/B`: the effective rank of the cloud
     /// of representations around its centre (Labatie 2019); NaN when C = 0 (all
     /// representations equal).

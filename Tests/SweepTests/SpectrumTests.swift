@@ -6,17 +6,6 @@ import Testing
 /// Monte Carlo Jacobian spectra against free probability (Pennington et al. 2017; Tarnowski
 /// et al. 2019), through the same catalogue, sampler and theory a sweep uses.
 @Suite struct SpectrumTests {
-    /// Runs every task of a one-point campaign and returns its merged statistics and theory.
-    func measure(_ toml: String) throws -> (EnsembleStatistics, PointTheory, Campaign) {
-        let campaign = try Campaign(toml: toml)
-        let catalog = TaskCatalog(campaign: campaign)
-        var merger = OrderedMerger(catalog: catalog)
-        for t in 0..<catalog.count { merger.add(task: t, try catalog.run(t)) }
-        let theory = PointTheory(network: catalog.points[0].network, inputs: try catalog.prepared(0).inputs,
-                                 observables: campaign.observables)
-        return (merger.merged[0], theory, campaign)
-    }
-
     func campaign(init weightInit: String, sigmaW: Double, architecture: String = "feedforward") -> String {
         """
         seed = 11
@@ -48,7 +37,7 @@ import Testing
     @Test(arguments: [("gaussian", 1.0, "feedforward"), ("orthogonal", 1.0, "feedforward"),
                       ("gaussian", 1.2, "residual"), ("orthogonal", 1.5, "residual")])
     func momentsMatchFreeProbability(_ weightInit: String, _ sigmaW: Double, _ architecture: String) throws {
-        let (s, theory, _) = try measure(campaign(init: weightInit, sigmaW: sigmaW, architecture: architecture))
+        let (s, theory, _) = try measureCampaign(campaign(init: weightInit, sigmaW: sigmaW, architecture: architecture))
         for layer in [4, 12] {
             let allowance = Double(layer) / 192
             for (name, factor) in [("jac_m1", 1.0), ("jac_m2", 2.0)] {
@@ -65,7 +54,7 @@ import Testing
     /// first-order S-transform product (Tarnowski et al.) misses its m2 by Σ g_k² — resolved
     /// here — while the exact recursion does not.
     @Test func residualSecondMomentIsExactNotFirstOrder() throws {
-        let (s, theory, _) = try measure(campaign(init: "gaussian", sigmaW: 3.0, architecture: "residual"))
+        let (s, theory, _) = try measureCampaign(campaign(init: "gaussian", sigmaW: 3.0, architecture: "residual"))
         let layer = 12
         let m = s.moments[s.names.firstIndex(of: "jac_m2")!][layer - 1]
         let exact = try #require(theory.value(of: "jac_m2", layer: layer, batch: 2))
@@ -84,7 +73,7 @@ import Testing
     /// orthogonal data) is far outside.
     @Test(arguments: ["gaussian", "orthogonal"])
     func histogramsFitTheDensity(_ weightInit: String) throws {
-        let (s, theory, _) = try measure(campaign(init: weightInit, sigmaW: 1.0))
+        let (s, theory, _) = try measureCampaign(campaign(init: weightInit, sigmaW: 1.0))
         for (h, layer) in [4, 12].enumerated() {
             let histogram = s.histograms[h]
             let n = Double(histogram.total + histogram.belowFloor)
@@ -98,7 +87,7 @@ import Testing
             #expect(distance <= 2 * noise, "\(weightInit) layer \(layer): L1 \(distance) vs 2× noise \(2 * noise)")
             if weightInit == "orthogonal" {
                 // The same histogram against the Gaussian-weight law must fail the test.
-                let (_, gaussianTheory, _) = try measure(self.campaign(init: "gaussian", sigmaW: 1.0))
+                let (_, gaussianTheory, _) = try measureCampaign(self.campaign(init: "gaussian", sigmaW: 1.0))
                 let wrong = zip(try gaussianTheory.spectra[layer]!.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
                 let wrongDistance = zip(empirical, wrong).reduce(0) { $0 + abs($1.0 - $1.1) }
                 #expect(wrongDistance > 2 * noise, "the Gaussian law should not fit orthogonal data: \(wrongDistance)")

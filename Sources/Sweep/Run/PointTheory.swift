@@ -17,6 +17,13 @@ public struct PointTheory: Sendable {
     /// per-layer mean squared singular value of the Jacobian (the input the sampler
     /// differentiates at).
     public let layerGains: [Double]
+    /// Labatie's normalised sensitivity χ^l at infinite width, layer 1 first (empty for BN
+    /// nets or a single input): per input b the noise per entry of h^l is
+    /// `m^l_b = (σ_w²/s) v^{l−1}_b`, `v^0 = 1`, `v^l_b = (χ(q^l_bb) + a²) v^{l−1}_b` with
+    /// `χ(q) = (σ_w²/s) E φ′(√q z)²` (the noise's cross term with the skip averages out over W),
+    /// and `χ^l = (Tr C^0 · mean_b m^l_b / Tr C^l)^{1/2}`, Tr C the centred trace of the
+    /// inputs' Gram and of q^l.
+    public let sensitivity: [Double]
     /// Predicted `lyap_k` by k (1-based), and `lyap_gap`.
     public let lyapunov: [Int: Double]
     public let lyapunovGap: Double?
@@ -49,6 +56,21 @@ public struct PointTheory: Sendable {
             fixedPoints = nil
         }
         layerGains = layers.map { maps.chi1(q: $0.q[0]) }
+        if inputs.count > 1, !layers.isEmpty {
+            let sigma2 = network.sigmaW * network.sigmaW / s, a2 = network.architecture.residualScale * network.architecture.residualScale
+            let signal0 = GramGeometry.centredTrace(inputs.gram.elements, count: inputs.count)
+            var v = [Double](repeating: 1, count: inputs.count)
+            var chi: [Double] = []
+            for t in layers {
+                let m = v.map { sigma2 * $0 }
+                chi.append((signal0 * m.reduce(0, +) / Double(m.count)
+                            / GramGeometry.centredTrace(t.covariance, count: inputs.count)).squareRoot())
+                v = zip(v, t.q).map { $0 * (maps.chi1(q: $1) + a2) }
+            }
+            sensitivity = chi
+        } else {
+            sensitivity = []
+        }
 
         var lyapunov: [Int: Double] = [:]
         var gap: Double?
@@ -119,6 +141,7 @@ public struct PointTheory: Sendable {
         case "orth_gap": return GramGeometry.orthogonalityGap(t.covariance, count: batch)
         case "eff_rank": return try? GramGeometry.effectiveRank(t.covariance, count: batch)
         case "traj_length": return GramGeometry.trajectoryLength(t.covariance, count: batch)
+        case "sensitivity": return layer <= sensitivity.count ? sensitivity[layer - 1] : nil
         case "lyap_gap": return lyapunovGap
         case "jac_m1": return jacobianMoments[layer]?.firstMoment
         case "jac_m2": return jacobianMoments[layer]?.secondMoment
