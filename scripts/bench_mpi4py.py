@@ -109,12 +109,12 @@ def point(seed, index, sigma_w, sigma_b, activation, x0):
 
 def write_csv(path, points, results):
     with open(path + ".tmp", "w") as f:
-        f.write("point,width,depth,sigma_w,sigma_b,activation,init,layer,observable,mean,stderr,n\n")
+        f.write("point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,observable,mean,stderr,n\n")
         for i, (sw, sb, act) in enumerate(points):
             qm, qse, cm, cse = results[i]
             for layer in range(DEPTH):
                 for name, m, se in (("q", qm, qse), ("c", cm, cse)):
-                    f.write(f"{i},{WIDTH},{DEPTH},{sw!r},{sb!r},{act},gaussian,{layer + 1},{name},"
+                    f.write(f"{i},{WIDTH},{DEPTH},{sw!r},{sb!r},{act},gaussian,feedforward,{layer + 1},{name},"
                             f"{float(m[layer])!r},{float(se[layer])!r},{SAMPLES}\n")
     os.replace(path + ".tmp", path)
 

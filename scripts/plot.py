@@ -5,14 +5,15 @@ Usage:  python3 scripts/plot.py OUTDIR [--out FIGDIR]      (FIGDIR = OUTDIR/figu
 
 Reads (CSV with header; an empty field means undefined):
   layers.csv         point,width,depth,sigma_w,sigma_b,activation,init,
-                     layer,observable,mean,stderr,n,theory
+                     architecture,layer,observable,mean,stderr,n,theory
                      (observables `q`, `c`, `jac_m1`, `jac_m2`, `jac_meanlog`,
-                     `jac_max`, `jac_min`, `jac_floor_frac`, `lyap_<k>`, `lyap_gap`
-                     are plotted, others ignored)
-  spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,layer,
+                     `jac_max`, `jac_min`, `jac_floor_frac`, `lyap_<k>`, `lyap_gap`,
+                     `orth_gap`, `eff_rank`, `sensitivity`, `traj_length`,
+                     `nngp_<a>_<b>` are plotted, others ignored)
+  spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,
                      observable,bin_lo,bin_hi,density,count,theory  (observable
                      `jac_sv2`; density and theory per unit λ, averaged over the bin)
-  points.csv         point,width,depth,sigma_w,sigma_b,activation,init,
+  points.csv         point,width,depth,sigma_w,sigma_b,activation,init,architecture,
                      q_star,c_star,chi1,xi_q,xi_c,phase,status,...
   phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
   manifest.json      config.network (architecture, residual_scale, weight_scaling)
@@ -43,6 +44,12 @@ Writes (and prints the paths of):
       points when there are more, then also lyapunov_sigma_w.png with λ1 and
       λ1 − λ2 vs sigma_w), against Newman's curve or ½⟨ln χ^l⟩ for λ1.
 
+  representations.png  orth_gap, eff_rank, sensitivity, traj_length vs layer
+      (Monte Carlo mean +- stderr, infinite-width theory dashed where it exists).
+  orth_gap_width.png  with several widths: the gap at the last layer vs width,
+      log-log, with fitted slopes (Daneshmand et al. 2021: -1/2 with BN).
+  nngp.png           every nngp_a_b entry, Monte Carlo vs the analytic kernel.
+
 Only the standard library, numpy and matplotlib.
 """
 import argparse
@@ -64,6 +71,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
+REPRESENTATION = ("orth_gap", "eff_rank", "sensitivity", "traj_length")
 DPI = 130
 MAX_COLS = 4
 MAX_PANELS = 16          # panels per forward figure; more go to further pages
@@ -113,13 +121,14 @@ def g(x):
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def combo_title(act, sb, width, init):
-    return f"{act}, σ_b={g(sb)}, N={g(width)}, {init} init"
+def combo_title(act, sb, width, init, arch="feedforward"):
+    head = "" if arch == "feedforward" else f"{arch}: "
+    return f"{head}{act}, σ_b={g(sb)}, N={g(width)}, {init} init"
 
 
 # ---------------------------------------------------------------- forward q^l, c^l
 
-KEY = ("activation", "sigma_b", "width", "init")
+KEY = ("activation", "sigma_b", "width", "init", "architecture")
 
 
 def load_layers(path):
@@ -133,7 +142,7 @@ def load_layers(path):
     for r in rows:
         obs = r["observable"].strip()
         if obs not in data:
-            if not obs.startswith(("jac_", "lyap_")):
+            if not obs.startswith(("jac_", "lyap_", "nngp_")) and obs not in REPRESENTATION:
                 continue
             data[obs] = OrderedDict()
         p = r["point"].strip()
@@ -141,6 +150,7 @@ def load_layers(path):
         if d is None:
             d = data[obs][p] = dict(
                 activation=r["activation"].strip(), init=r["init"].strip(),
+                architecture=(r.get("architecture") or "feedforward").strip(),
                 sigma_w=fnum(r["sigma_w"]), sigma_b=fnum(r["sigma_b"]),
                 width=fnum(r["width"]), depth=fnum(r["depth"]),
                 l=[], m=[], s=[], t=[])
@@ -168,7 +178,7 @@ def group_panels(points):
             panels[key][sw] = d
 
     def sk(k):
-        return (k[0], k[3], k[1] if k[1] == k[1] else math.inf, k[2])
+        return (k[4], k[0], k[3], k[1] if k[1] == k[1] else math.inf, k[2])
     return OrderedDict((k, panels[k]) for k in sorted(panels, key=sk))
 
 
@@ -556,8 +566,14 @@ def load_network(outdir):
     return net if isinstance(net, dict) else {}
 
 
+def architectures(net):
+    """The campaign's architecture names (a list in the manifest, or one name)."""
+    a = net.get("architecture", "feedforward")
+    return [str(x).strip().lower() for x in a] if isinstance(a, list) else [str(a).strip().lower()]
+
+
 def is_residual(net):
-    return str(net.get("architecture", "")).strip().lower() == "residual"
+    return architectures(net) == ["residual"]
 
 
 def residual_scale(net):
@@ -569,7 +585,7 @@ def net_title(net):
     """'feedforward net, weights σ_w²/N' / 'residual net, a = 1, weights σ_w²/(N·L)'."""
     if not net:
         return ""
-    head = f"{net.get('architecture', 'feedforward')} net"
+    head = f"{' / '.join(architectures(net))} net"
     if is_residual(net) and np.isfinite(residual_scale(net)):
         head += f", a = {g(residual_scale(net))}"
     scaling = {"width": "weight variance σ_w²/N", "width*depth": "weight variance σ_w²/(N·L)"}
@@ -1307,6 +1323,150 @@ def plot_lyapunov_sigma_w(layers, net, figdir):
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- representations
+
+REP_TITLE = {
+    "orth_gap": ("orthogonality gap ‖HᵀH/‖H‖²_F − I/B‖_F", True),
+    "eff_rank": ("effective rank Tr C / λ_max(C)", False),
+    "sensitivity": ("normalised sensitivity χ^l = (SNR⁰/SNR^l)^½", True),
+    "traj_length": ("trajectory length / √N", True),
+}
+MAX_CURVES = 10
+
+
+def point_name(d, vary):
+    """A legend label naming only the parameters that vary between the curves."""
+    parts = []
+    if "architecture" in vary:
+        parts.append(d["architecture"])
+    if "activation" in vary:
+        parts.append(d["activation"])
+    if "width" in vary:
+        parts.append(f"N={g(d['width'])}")
+    if "sigma_w" in vary:
+        parts.append(f"σ_w={g(d['sigma_w'])}")
+    if "sigma_b" in vary:
+        parts.append(f"σ_b={g(d['sigma_b'])}")
+    if "init" in vary:
+        parts.append(init_name(d["init"]))
+    if "depth" in vary:
+        parts.append(f"L={g(d['depth'])}")
+    return ", ".join(parts) or d["activation"]
+
+
+def varying(points):
+    keys = ("architecture", "activation", "width", "sigma_w", "sigma_b", "init", "depth")
+    return {k for k in keys if len({str(d[k]) for d in points}) > 1}
+
+
+def plot_representations(layers, figdir):
+    """orth_gap, eff_rank, sensitivity, traj_length vs layer, Monte Carlo mean ± s.e. as
+    points and lines, the infinite-width theory (where there is one) dashed."""
+    present = [o for o in REPRESENTATION if layers.get(o)]
+    if not present:
+        return []
+    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 4.2), squeeze=False)
+    notes = []
+    for ax, obs in zip(axes[0], present):
+        points = list(layers[obs].values())
+        if len(points) > MAX_CURVES:
+            notes.append(f"{obs}: first {MAX_CURVES} of {len(points)} points")
+            points = points[:MAX_CURVES]
+        vary = varying(points)
+        title, logy = REP_TITLE[obs]
+        for i, d in enumerate(points):
+            col = f"C{i % 10}"
+            ok = np.isfinite(d["m"])
+            ax.errorbar(d["l"][ok], d["m"][ok], yerr=np.nan_to_num(d["s"][ok]), fmt="o-", ms=2.5, lw=1.1,
+                        color=col, label=point_name(d, vary), capsize=0)
+            okt = np.isfinite(d["t"])
+            if okt.any():
+                ax.plot(d["l"][okt], d["t"][okt], "--", color=dark(col), lw=1.2)
+        positive = all((d["m"][np.isfinite(d["m"])] > 0).all() for d in points)
+        if logy and positive:
+            ax.set_yscale("log")
+        ax.set_xlabel("layer l")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Representations vs depth — points: Monte Carlo mean ± s.e.; dashed: infinite-width theory"
+                 + (" (" + "; ".join(notes) + ")" if notes else ""), fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(figdir, "representations.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
+def plot_orth_gap_width(layers, figdir):
+    """The orthogonality gap at each net's last layer vs width (log-log), one line per
+    (architecture, activation, init, σ_w, σ_b, depth), with its least-squares slope:
+    Daneshmand et al.'s O(B/√N) floor with BN is slope −½; without BN the gap stays Θ(1)."""
+    points = list((layers.get("orth_gap") or {}).values())
+    groups = defaultdict(list)
+    for d in points:
+        ok = np.isfinite(d["m"]) & (d["l"] == d["depth"])
+        if ok.any():
+            key = tuple(str(d[k]) for k in ("architecture", "activation", "init", "sigma_w", "sigma_b", "depth"))
+            groups[key].append((d["width"], float(d["m"][ok][0]), float(d["s"][ok][0]), d))
+    groups = {k: sorted(v, key=lambda t: t[0]) for k, v in groups.items() if len({t[0] for t in v}) >= 2}
+    if not groups:
+        return []
+    fig, ax = plt.subplots(figsize=(5.8, 4.4))
+    allpoints = [t[3] for v in groups.values() for t in v]
+    vary = varying(allpoints) - {"width"}
+    for i, (key, v) in enumerate(groups.items()):
+        n = np.array([t[0] for t in v]); m = np.array([t[1] for t in v]); e = np.array([t[2] for t in v])
+        col = f"C{i % 10}"
+        slope = np.polyfit(np.log(n), np.log(m), 1)[0] if (m > 0).all() else math.nan
+        label = point_name(v[0][3], vary) + f": slope {slope:+.2f}"
+        ax.errorbar(n, m, yerr=e, fmt="o-", color=col, label=label, capsize=2)
+    n_all = np.array(sorted({t[0] for v in groups.values() for t in v}))
+    ref = max(t[1] for v in groups.values() for t in v)
+    ax.plot(n_all, ref * (n_all / n_all[0]) ** -0.5, ":", color="0.4", label="∝ N^(−1/2)")
+    ax.set_xscale("log"); ax.set_yscale("log")
+    ax.set_xlabel("width N"); ax.set_ylabel("orthogonality gap at the last layer")
+    ax.set_title("Orthogonality gap vs width (Daneshmand et al. 2021)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(figdir, "orth_gap_width.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
+def plot_nngp(layers, figdir):
+    """Every measured NNGP entry h_a·h_b/N (Monte Carlo mean ± s.e.) against the analytic
+    kernel, coloured by layer."""
+    xs, ys, es, ls = [], [], [], []
+    for obs, points in layers.items():
+        if not obs.startswith("nngp_"):
+            continue
+        for d in points.values():
+            ok = np.isfinite(d["m"]) & np.isfinite(d["t"])
+            xs += list(d["t"][ok]); ys += list(d["m"][ok]); es += list(np.nan_to_num(d["s"][ok])); ls += list(d["l"][ok])
+    if not xs:
+        return []
+    xs, ys, es, ls = map(np.asarray, (xs, ys, es, ls))
+    fig, ax = plt.subplots(figsize=(5.2, 4.8))
+    sc = ax.scatter(xs, ys, c=ls, cmap="viridis", s=12, zorder=3)
+    ax.errorbar(xs, ys, yerr=es, fmt="none", ecolor="0.6", lw=0.8, zorder=2)
+    lo, hi = min(xs.min(), ys.min()), max(xs.max(), ys.max())
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8, label="Monte Carlo = theory")
+    z = (ys - xs) / np.where(es > 0, es, np.nan)
+    ax.set_title(f"NNGP kernel: Monte Carlo vs analytic ({len(xs)} entries, "
+                 f"RMS z = {np.sqrt(np.nanmean(z ** 2)):.2f})")
+    ax.set_xlabel("analytic K^l(x_a, x_b)"); ax.set_ylabel("empirical h_a·h_b / N")
+    fig.colorbar(sc, ax=ax, label="layer")
+    ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(figdir, "nngp.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", help="output folder of `signalprop sweep` / `phase-diagram`")
@@ -1335,6 +1495,9 @@ def main(argv=None):
         written += plot_spectra(load_spectra(sp), layers, net, figdir)
     written += plot_jacobian_moments(layers, net, figdir)
     written += plot_lyapunov(layers, net, figdir)
+    written += plot_representations(layers, figdir)
+    written += plot_orth_gap_width(layers, figdir)
+    written += plot_nngp(layers, figdir)
     if os.path.isfile(dp):
         written += plot_phase_diagram(dp, figdir)
     if os.path.isfile(pp):

@@ -42,15 +42,15 @@ private let campaignText = broken("samples", with: "samples = 6")
         let summary = try run(threads: 2, out: out)
         #expect(summary.points == 4 && summary.networks == 24 && summary.diverged.isEmpty)
         let lines = try read(out + "/layers.csv").split(separator: "\n")
-        #expect(lines[0] == "point,width,depth,sigma_w,sigma_b,activation,init,layer,observable,mean,stderr,n,theory")
+        #expect(lines[0] == "point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,observable,mean,stderr,n,theory")
         // 4 points × 3 layers × (q, c, 6 gram entries)
         #expect(lines.count == 1 + 4 * 3 * 8)
         let first = lines[1].split(separator: ",", omittingEmptySubsequences: false)
-        #expect(first[8] == "q" && first[11] == "6")
+        #expect(first[9] == "q" && first[12] == "6")
         // Layer 1 theory is exact: q¹ = σ_w² q0 + σ_b² = 1.01 at σ_w = 1, σ_b = 0.1.
-        #expect(abs(Double(first[12])! - 1.01) < 1e-12)
+        #expect(abs(Double(first[13])! - 1.01) < 1e-12)
         let points = try read(out + "/points.csv").split(separator: "\n")
-        #expect(points.count == 5 && points[0].hasPrefix("point,width,depth,sigma_w,sigma_b,activation,init,samples,q_star"))
+        #expect(points.count == 5 && points[0].hasPrefix("point,width,depth,sigma_w,sigma_b,activation,init,architecture,samples,q_star"))
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
             as! [String: Any]
         #expect(manifest["config_hash"] as? String == (try Campaign(toml: campaignText)).hash)
@@ -78,21 +78,21 @@ private let campaignText = broken("samples", with: "samples = 6")
         let rows = try read(out + "/spectra.csv").split(separator: "\n").dropFirst()
             .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let floors = try read(out + "/layers.csv").split(separator: "\n")
-            .map { $0.split(separator: ",").map(String.init) }.filter { $0[8] == "jac_floor_frac" }
+            .map { $0.split(separator: ",").map(String.init) }.filter { $0[9] == "jac_floor_frac" }
         var tails = (below: 0, above: 0)
         for point in ["0", "1"] {
             for layer in ["1", "3"] {
-                let group = rows.filter { $0[0] == point && $0[7] == layer }
+                let group = rows.filter { $0[0] == point && $0[8] == layer }
                 #expect(group.count == 6 + 2)
                 let (first, last) = (try #require(group.first), try #require(group.last))
-                #expect(Double(first[9]) == 0 && Double(first[10]) == 0.05 && first[13] == "")
-                #expect(Double(last[9]) == 5 && last[10] == "inf" && last[11] == "")
-                let counted = group.reduce(0) { $0 + Int($1[12])! }
-                let floor = Double(try #require(floors.first { $0[0] == point && $0[7] == layer })[9])!
+                #expect(Double(first[10]) == 0 && Double(first[11]) == 0.05 && first[14] == "")
+                #expect(Double(last[10]) == 5 && last[11] == "inf" && last[12] == "")
+                let counted = group.reduce(0) { $0 + Int($1[13])! }
+                let floor = Double(try #require(floors.first { $0[0] == point && $0[8] == layer })[10])!
                 // 4 networks × 16 squared singular values each.
                 #expect(abs(Double(counted) + floor * 64 - 64) < 1e-9, "point \(point) layer \(layer)")
-                tails.below += Int(first[12])!
-                tails.above += Int(last[12])!
+                tails.below += Int(first[13])!
+                tails.above += Int(last[13])!
             }
         }
         // σ_w = 0.5 at depth 3 puts λ below 0.05; σ_w = 2 puts some above 5.
@@ -130,10 +130,10 @@ private let campaignText = broken("samples", with: "samples = 6")
                                                                    showProgress: false, configPath: "c.toml"),
                          world: MPIRuntime.world()).run()
         let rows = try read(dir + "/out/layers.csv").split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        let layer1q = rows.first { $0[7] == "1" && $0[8] == "q" }!
+        let layer1q = rows.first { $0[8] == "1" && $0[9] == "q" }!
         // G0 diagonal = |x|²/4 = (0.5, 1, 1): mean 5/6; orthogonal 4→128 keeps σ_w²|x|²/N₀ per unit.
-        #expect(abs(Double(layer1q[12])! - 5.0 / 6) < 1e-12)
-        #expect(abs(Double(layer1q[9])! - 5.0 / 6) < 1e-5, "an orthogonal frame preserves lengths exactly")
+        #expect(abs(Double(layer1q[13])! - 5.0 / 6) < 1e-12)
+        #expect(abs(Double(layer1q[10])! - 5.0 / 6) < 1e-5, "an orthogonal frame preserves lengths exactly")
     }
 }
 

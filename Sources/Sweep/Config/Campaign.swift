@@ -41,10 +41,12 @@ public struct Grid: Sendable, Hashable {
     public var sigmaB: [Double]
     public var activation: [Activation]
     public var weightInit: [WeightInit]
+    /// `[network] architecture`: one or a list (e.g. BN vs no BN in one campaign).
+    public var architecture: [Architecture]
 
     /// The number of grid points (the product of the axis lengths).
     public var count: Int {
-        width.count * depth.count * sigmaW.count * sigmaB.count * activation.count * weightInit.count
+        width.count * depth.count * sigmaW.count * sigmaB.count * activation.count * weightInit.count * architecture.count
     }
 }
 
@@ -59,7 +61,6 @@ public struct Campaign: Sendable, Hashable {
     public var precision: Precision
     public var grid: Grid
     public var inputs: InputSource
-    public var architecture: Architecture
     public var weightScaling: WeightScaling
     public var observables: Observables
 }
@@ -71,21 +72,23 @@ public struct GridPoint: Sendable, Hashable {
 }
 
 extension Campaign {
-    /// The grid points in a fixed order: activation, init, width, depth, σ_b outermost
-    /// to innermost, then σ_w (so consecutive points sweep σ_w, as in a phase plot).
+    /// The grid points in a fixed order: architecture, activation, init, width, depth, σ_b
+    /// outermost to innermost, then σ_w (so consecutive points sweep σ_w, as in a phase plot).
     public var points: [GridPoint] {
         var points: [GridPoint] = []
         points.reserveCapacity(grid.count)
-        for activation in grid.activation {
-            for weightInit in grid.weightInit {
-                for width in grid.width {
-                    for depth in grid.depth {
-                        for sigmaB in grid.sigmaB {
-                            for sigmaW in grid.sigmaW {
-                                let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB,
-                                                       activation: activation, weightInit: weightInit,
-                                                       architecture: architecture, weightScaling: weightScaling)
-                                points.append(GridPoint(index: points.count, network: spec))
+        for architecture in grid.architecture {
+            for activation in grid.activation {
+                for weightInit in grid.weightInit {
+                    for width in grid.width {
+                        for depth in grid.depth {
+                            for sigmaB in grid.sigmaB {
+                                for sigmaW in grid.sigmaW {
+                                    let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB,
+                                                           activation: activation, weightInit: weightInit,
+                                                           architecture: architecture, weightScaling: weightScaling)
+                                    points.append(GridPoint(index: points.count, network: spec))
+                                }
                             }
                         }
                     }

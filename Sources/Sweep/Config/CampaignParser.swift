@@ -53,35 +53,40 @@ extension Campaign {
         }
         let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
         try network.allow(["architecture", "init", "residual_scale", "weight_scaling"])
-        let architectureName = try network.string("architecture", default: "feedforward")
-        switch architectureName {
-        case "feedforward":
-            try network.forbid(["residual_scale"], because: "residual_scale is the a of residual nets")
-            architecture = .feedforward
-        case "residual", "batchnorm-residual":
-            let a = try network.real("residual_scale", default: 1)
-            guard a.isFinite, a >= 0 else {
-                throw ConfigError(key: "network.residual_scale", "\(a) is out of range; a must be finite and ≥ 0")
-            }
-            architecture = architectureName == "residual" ? .residual(scale: a) : .batchNormResidual(scale: a)
-        case "batchnorm", "batchnorm-linear-chain":
-            try network.forbid(["residual_scale"], because: "residual_scale is the a of residual nets")
-            architecture = architectureName == "batchnorm" ? .batchNorm : .batchNormChain
-        default:
-            throw ConfigError(key: "network.architecture", "'\(architectureName)' is not available; allowed: feedforward, "
-                              + "residual, batchnorm, batchnorm-residual, batchnorm-linear-chain")
+        let architectureNames = try network.stringList("architecture", default: ["feedforward"])
+        let scale = try network.real("residual_scale", default: 1)
+        guard scale.isFinite, scale >= 0 else {
+            throw ConfigError(key: "network.residual_scale", "\(scale) is out of range; a must be finite and ≥ 0")
         }
-        let scaling = try network.string("weight_scaling", default: architectureName == "residual" ? "width*depth" : "width")
+        var architectures: [Architecture] = []
+        for name in architectureNames {
+            switch name {
+            case "feedforward": architectures.append(.feedforward)
+            case "residual": architectures.append(.residual(scale: scale))
+            case "batchnorm": architectures.append(.batchNorm)
+            case "batchnorm-linear-chain": architectures.append(.batchNormChain)
+            case "batchnorm-residual": architectures.append(.batchNormResidual(scale: scale))
+            default:
+                throw ConfigError(key: "network.architecture", "'\(name)' is not available; allowed: feedforward, "
+                                  + "residual, batchnorm, batchnorm-residual, batchnorm-linear-chain")
+            }
+        }
+        guard !architectures.isEmpty else { throw ConfigError(key: "network.architecture", "is an empty list; give at least one value") }
+        if !architectures.contains(where: \.isResidual), network.table["residual_scale"] != nil {
+            throw ConfigError(key: "network.residual_scale", "is not allowed here: residual_scale is the a of residual nets")
+        }
+        let scaling = try network.string("weight_scaling", default: architectureNames == ["residual"] ? "width*depth" : "width")
         guard let ws = WeightScaling(rawValue: scaling) else {
             throw ConfigError(key: "network.weight_scaling", "'\(scaling)' is not a scaling; allowed: width, width*depth")
         }
         weightScaling = ws
-        grid = try Self.parseGrid(gridTable, network: network)
-        if architecture.usesBatchNorm, let b = grid.sigmaB.first(where: { $0 != 0 }) {
+        grid = try Self.parseGrid(gridTable, network: network, architectures: architectures)
+        let batchNorm = architectures.first(where: \.usesBatchNorm)
+        if let bn = batchNorm, let b = grid.sigmaB.first(where: { $0 != 0 }) {
             throw ConfigError(key: "grid.sigma_b", "\(b) has no effect: batch norm subtracts each neuron's mean, bias "
-                              + "included; set sigma_b = [0.0] for \(architectureName)")
+                              + "included; set sigma_b = [0.0] for \(bn.name)")
         }
-        if architectureName == "batchnorm-linear-chain", let a = grid.activation.first(where: { $0 != .linear }) {
+        if architectures.contains(.batchNormChain), let a = grid.activation.first(where: { $0 != .linear }) {
             throw ConfigError(key: "grid.activation", "'\(a.name)' is not linear; the batchnorm-linear-chain is "
                               + "H_{l+1} = BN(W_l H_l), set activation = [\"linear\"] (or use architecture = \"batchnorm\")")
         }
@@ -96,10 +101,10 @@ extension Campaign {
             throw ConfigError(key: "grid.width", "\(w) is too large for dense sampling: a layer's \(w)×\(max(w, inputDimension(w))) "
                               + "weights exceed one random stream's 2^33 elements (widths up to 92681)")
         }
-        if architecture.usesBatchNorm, inputs.count < 2 {
+        if batchNorm != nil, inputs.count < 2 {
             throw ConfigError(key: "inputs.count", "\(inputs.count) input cannot be batch-normalised; batch norm needs ≥ 2 inputs")
         }
-        if architecture.isResidual, case .file(_, let rows, _) = inputs, let w = grid.width.first(where: { $0 != rows[0].count }) {
+        if architectures.contains(where: \.isResidual), case .file(_, let rows, _) = inputs, let w = grid.width.first(where: { $0 != rows[0].count }) {
             throw ConfigError(key: "grid.width", "\(w) differs from the input dimension \(rows[0].count); a residual net "
                               + "adds x^{l−1} to φ(h^l), so every width must equal the input dimension")
         }
@@ -124,9 +129,9 @@ extension Campaign {
             throw ConfigError(key: "observe.nngp_depths", "\(d) is deeper than every net of the grid (depths \(grid.depth))")
         }
         let jacobian = try Self.parseJacobian(observe), lyapunov = try Self.parseLyapunov(observe)
-        if architecture.usesBatchNorm, jacobian != nil || lyapunov != nil {
+        if let bn = batchNorm, jacobian != nil || lyapunov != nil {
             throw ConfigError(key: jacobian != nil ? "observe.jacobian" : "observe.lyapunov",
-                              "is not available for \(architectureName): batch norm couples the inputs of the batch, so "
+                              "is not available for \(bn.name): batch norm couples the inputs of the batch, so "
                               + "∂x^L/∂x^0 of one input is not the product the Jacobian observables sample")
         }
         observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
@@ -159,7 +164,7 @@ extension Campaign {
         return LyapunovObservable(k: k)
     }
 
-    private static func parseGrid(_ g: Section, network: Section) throws(ConfigError) -> Grid {
+    private static func parseGrid(_ g: Section, network: Section, architectures: [Architecture]) throws(ConfigError) -> Grid {
         try g.allow(["width", "depth", "sigma_w", "sigma_b", "activation"])
         let width = try g.intAxis("width", min: 1, what: "a width ≥ 1")
         let depth = try g.intAxis("depth", min: 1, what: "a depth ≥ 1")
@@ -190,7 +195,8 @@ extension Campaign {
         for (key, count) in [("grid.activation", activations.count), ("network.init", inits.count)] where count == 0 {
             throw ConfigError(key: key, "is an empty list; give at least one value")
         }
-        let grid = Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits)
+        let grid = Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits,
+                        architecture: architectures)
         guard grid.count <= 10_000_000 else {
             throw ConfigError(key: "grid", "\(grid.count) grid points is more than 10^7; split the campaign")
         }

@@ -21,12 +21,9 @@ extension Campaign {
                           withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) } }))]
             if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
         }
-        var network: [String: Any] = ["architecture": architecture.name, "init": grid.weightInit.map(\.rawValue),
+        var network: [String: Any] = ["architecture": grid.architecture.map(\.name), "init": grid.weightInit.map(\.rawValue),
                                       "weight_scaling": weightScaling.rawValue]
-        switch architecture {
-        case .residual(let a), .batchNormResidual(let a): network["residual_scale"] = a
-        case .feedforward, .batchNorm, .batchNormChain: break
-        }
+        if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
         var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
         if observables.forward.contains(.nngp) { observe["nngp_depths"] = observables.nngpDepths }
         if let j = observables.jacobian {

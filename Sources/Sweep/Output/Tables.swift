@@ -8,12 +8,12 @@ struct Tables {
     let theories: [PointTheory]
     let statistics: [EnsembleStatistics]
 
-    static let parameterHeader = ["point", "width", "depth", "sigma_w", "sigma_b", "activation", "init"]
+    static let parameterHeader = ["point", "width", "depth", "sigma_w", "sigma_b", "activation", "init", "architecture"]
 
     static func parameters(_ p: GridPoint) -> [String] {
         let n = p.network
         return [String(p.index), String(n.width), String(n.depth), CSV.number(n.sigmaW), CSV.number(n.sigmaB),
-                CSV.text(n.activation.name), n.weightInit.rawValue]
+                CSV.text(n.activation.name), n.weightInit.rawValue, n.architecture.name]
     }
 
     /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
@@ -53,7 +53,7 @@ struct Tables {
                 String(s.networks), CSV.number(f?.qStar), CSV.number(f?.cStar), CSV.number(f?.chi1),
                 CSV.number(f?.xiQ), CSV.number(f?.xiC), f?.phase.rawValue ?? "",
                 f?.layersToOnePercent.map(String.init) ?? "",
-                CSV.text(f?.status ?? (campaign.architecture.usesBatchNorm
+                CSV.text(f?.status ?? (prepared.point.network.architecture.usesBatchNorm
                     ? "batch norm: no mean-field theory here (BN couples the batch)"
                     : "residual net: no fixed point (q^l has no limit in general)")),
                 CSV.number(q.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(q?.standardError),
