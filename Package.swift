@@ -34,13 +34,14 @@ let package = Package(
         .target(name: "FreeProbability", dependencies: ["MeanField"], swiftSettings: fast),
         .target(name: "Ensembles", dependencies: ["LinearAlgebra", "Randomness", "MeanField"],
                 swiftSettings: fast),
+        .target(name: "GaussianProcess", dependencies: ["LinearAlgebra", "MeanField"], swiftSettings: fast),
         .target(name: "Sweep", dependencies: ["Ensembles", "MeanField", "FreeProbability", "MPI",
                                              .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: fast),
 
         // MARK: - Command-line tool
         .executableTarget(name: "signalprop", dependencies: [
-            "Sweep", "Ensembles", "MeanField", "FreeProbability", "Randomness", "LinearAlgebra", "MPI",
+            "Sweep", "Ensembles", "MeanField", "FreeProbability", "GaussianProcess", "Randomness", "LinearAlgebra", "MPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: fast),
 
@@ -52,5 +53,6 @@ let package = Package(
         .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "MPI", "signalprop"]),
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
+        .testTarget(name: "GaussianProcessTests", dependencies: ["GaussianProcess", "MeanField", "LinearAlgebra"]),
     ]
 )

@@ -8,7 +8,7 @@ public struct InputFileError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Reads a matrix of inputs, one input per row, from a `.npy` file (NumPy format
-/// versions 1–3, little-endian `<f8` or `<f4`, C order, 2-D) or a `.csv` file (numbers
+/// versions 1–3, little-endian `<f8` or `<f4`, C order, 2-D, or 1-D read as one column) or a `.csv` file (numbers
 /// separated by commas, optional header line, every row the same length).
 /// Every value must be finite.
 public enum InputFile {
@@ -76,10 +76,10 @@ public enum InputFile {
         }
         let dims = shape[shape.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
-        guard dims.count == 2 else {
-            throw InputFileError(path: path, reason: "expected a 2-D array (inputs × features), got shape (\(dims.map(String.init).joined(separator: ", ")))")
+        guard dims.count == 2 || dims.count == 1 else {
+            throw InputFileError(path: path, reason: "expected a 2-D array (inputs × features) or a 1-D one (a column), got shape (\(dims.map(String.init).joined(separator: ", ")))")
         }
-        let (n, d) = (dims[0], dims[1])
+        let (n, d) = (dims[0], dims.count == 2 ? dims[1] : 1)
         let start = headerStart + headerLength
         let (elements, overflow) = n.multipliedReportingOverflow(by: d)
         guard n >= 0, d >= 0, !overflow, elements <= (bytes.count - start) / width else {

@@ -12,6 +12,8 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable where Self.RawSignific
     static func syrk(_ uplo: CBLAS_UPLO, _ trans: CBLAS_TRANSPOSE, _ n: Int32, _ k: Int32, _ alpha: Self,
                      _ a: UnsafePointer<Self>, _ lda: Int32, _ beta: Self, _ c: UnsafeMutablePointer<Self>, _ ldc: Int32)
     static func potrf(_ uplo: CChar, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32) -> Int32
+    static func potrs(_ uplo: CChar, _ n: Int32, _ nrhs: Int32, _ a: UnsafePointer<Self>, _ lda: Int32,
+                      _ b: UnsafeMutablePointer<Self>, _ ldb: Int32) -> Int32
     static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
                       _ tau: UnsafeMutablePointer<Self>) -> Int32
     static func orgqr(_ m: Int32, _ n: Int32, _ k: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
@@ -39,6 +41,10 @@ extension Double: BLASScalar {
     }
     public static func potrf(_ uplo: CChar, _ n: Int32, _ a: UnsafeMutablePointer<Double>, _ lda: Int32) -> Int32 {
         LAPACKE_dpotrf(LAPACK_COL_MAJOR, uplo, n, a, lda)
+    }
+    public static func potrs(_ uplo: CChar, _ n: Int32, _ nrhs: Int32, _ a: UnsafePointer<Double>, _ lda: Int32,
+                             _ b: UnsafeMutablePointer<Double>, _ ldb: Int32) -> Int32 {
+        LAPACKE_dpotrs(LAPACK_COL_MAJOR, uplo, n, nrhs, a, lda, b, ldb)
     }
     public static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Double>, _ lda: Int32,
                              _ tau: UnsafeMutablePointer<Double>) -> Int32 {
@@ -75,6 +81,10 @@ extension Float: BLASScalar {
     }
     public static func potrf(_ uplo: CChar, _ n: Int32, _ a: UnsafeMutablePointer<Float>, _ lda: Int32) -> Int32 {
         LAPACKE_spotrf(LAPACK_COL_MAJOR, uplo, n, a, lda)
+    }
+    public static func potrs(_ uplo: CChar, _ n: Int32, _ nrhs: Int32, _ a: UnsafePointer<Float>, _ lda: Int32,
+                             _ b: UnsafeMutablePointer<Float>, _ ldb: Int32) -> Int32 {
+        LAPACKE_spotrs(LAPACK_COL_MAJOR, uplo, n, nrhs, a, lda, b, ldb)
     }
     public static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Float>, _ lda: Int32,
                              _ tau: UnsafeMutablePointer<Float>) -> Int32 {

@@ -43,6 +43,21 @@ extension Matrix {
         return l
     }
 
+    /// `X = A⁻¹ B` for this matrix being the lower Cholesky factor `L` of `A = L Lᵀ`
+    /// (from `cholesky()`; LAPACK `?potrs`).
+    public func choleskySolve(_ b: Matrix) throws(LAPACKError) -> Matrix {
+        precondition(rows == columns && b.rows == rows, "Cholesky solve needs a square factor and matching rows")
+        var x = b
+        let info = elements.withUnsafeBufferPointer { pa in
+            x.elements.withUnsafeMutableBufferPointer { pb in
+                T.potrs(ascii("L"), Int32(rows), Int32(b.columns), pa.baseAddress!, Int32(Swift.max(rows, 1)),
+                        pb.baseAddress!, Int32(Swift.max(rows, 1)))
+            }
+        }
+        try Self.check(info, "potrs")
+        return x
+    }
+
     /// The thin QR factorisation `A = Q R` of an `m × n` matrix with `m ≥ n` (LAPACK
     /// `?geqrf` + `?orgqr`): `Q` is `m × n` with orthonormal columns, `R` is `n × n`
     /// upper triangular.

@@ -19,7 +19,7 @@ struct SignalProp: ParsableCommand {
         """,
         version: signalPropVersion,
         subcommands: [SweepCommand.self, TheoryCommand.self, PhaseDiagramCommand.self, BenchCommand.self,
-                      SpectrumCommand.self, PlanCommand.self, InfoCommand.self]
+                      SpectrumCommand.self, GPCommand.self, PlanCommand.self, InfoCommand.self]
     )
 }
 

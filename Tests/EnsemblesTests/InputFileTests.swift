@@ -35,6 +35,12 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
         #expect(try InputFile.read(path: path) == [[1, 2, 3], [4.5, -5, 6]])
     }
 
+    @Test func readsAOneDimensionalArrayAsAColumn() throws {
+        let path = dir + "/y.npy"
+        try npy(path, shape: [3], descr: "<f8", values: [0.5, -1, 2])
+        #expect(try InputFile.read(path: path) == [[0.5], [-1], [2]])
+    }
+
     @Test func readsCSVWithOptionalHeader() throws {
         let path = dir + "/x.csv"
         try "a,b\n1, 2\n3,4.25\n".write(toFile: path, atomically: true, encoding: .utf8)
@@ -46,7 +52,7 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
             ("nan.csv", "non-finite value nan at row 1, column 0"),
             ("ragged.csv", "line 2 has 1 values"),
             ("fortran.npy", "Fortran-ordered"),
-            ("cube.npy", "expected a 2-D array"),
+            ("cube.npy", "expected a 2-D array (inputs × features) or a 1-D one"),
             ("int.npy", "dtype '<i8' is not supported"),
             ("short.npy", "shape (2, 3) does not fit the 24 bytes"),
             ("x.txt", "unknown format"),

@@ -1,0 +1,128 @@
+import LinearAlgebra
+import MeanField
+
+/// Why a posterior could not be computed.
+public struct GaussianProcessError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// The posterior of a prediction at each test input: one mean per target column, one
+/// variance (shared by the columns, which are independent with the same kernel).
+public struct Posterior: Sendable {
+    /// `means[i][k]`: test input i, target column k.
+    public let means: [[Double]]
+    public let variances: [Double]
+}
+
+/// Exact Bayesian prediction with the infinite-width kernels of a random feedforward net
+/// (seed 003): the NNGP posterior (Neal 1996; Lee et al. 2018),
+///
+///     μ = K_{*X} K_{XX}⁻¹ Y,   σ²_i = K_{**,ii} − k_iᵀ K_{XX}⁻¹ k_i,
+///
+/// and the mean and variance of the infinitely wide net trained to convergence by gradient
+/// flow on the squared loss, over its random initialisation (Lee et al. 2019, eq. 16;
+/// Θ the NTK):
+///
+///     μ = Θ_{*X} Θ_{XX}⁻¹ Y,
+///     σ²_i = K_{**,ii} + t_iᵀ K_{XX} t_i − 2 t_iᵀ k_i,   t_i = Θ_{XX}⁻¹ θ_i,
+///
+/// θ_i, k_i the i-th test column of Θ_{X*}, K_{X*}. Kernels of the output h^L from
+/// `MeanFieldMaps.neuralTangentKernel` on the joint Gram `x_a·x_b/N₀` of train and test
+/// inputs; solves by Cholesky (`?potrf`, `?potrs`), with `jitter` added to the diagonal of
+/// the training kernels.
+public struct NetworkGaussianProcess: Sendable {
+    public let maps: MeanFieldMaps
+    public let depth: Int
+
+    public init(activation: Activation, sigmaW: Double, sigmaB: Double, depth: Int) {
+        precondition(depth >= 1, "depth must be ≥ 1")
+        maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
+        self.depth = depth
+    }
+
+    /// The NNGP and NTK of the output on `inputs` (rows), B×B each.
+    public func kernels(_ inputs: [[Double]]) -> (nngp: Matrix<Double>, ntk: Matrix<Double>) {
+        let b = inputs.count, d = inputs.first?.count ?? 0
+        var gram = [Double](repeating: 0, count: b * b)
+        for a in 0..<b {
+            for c in a..<b {
+                var s = 0.0
+                for k in 0..<d { s += inputs[a][k] * inputs[c][k] }
+                gram[a * b + c] = s / Double(d)
+                gram[c * b + a] = gram[a * b + c]
+            }
+        }
+        let (ntk, nngp) = maps.neuralTangentKernel(inputGram: gram, count: b, depth: depth)
+        // Row-major symmetric: the same elements column-major.
+        return (Matrix(rows: b, columns: b, elements: nngp[depth - 1]), Matrix(rows: b, columns: b, elements: ntk[depth - 1]))
+    }
+
+    /// The NNGP and NTK-GP posteriors at `test` given `train` inputs and their `targets`
+    /// (one row per training input, one column per output).
+    public func posterior(train: [[Double]], targets: [[Double]], test: [[Double]], jitter: Double = 0)
+        throws(GaussianProcessError) -> (nngp: Posterior, ntk: Posterior) {
+        let n = train.count, m = test.count
+        guard n >= 1, m >= 1 else { throw GaussianProcessError(description: "need at least one training and one test input") }
+        guard targets.count == n, let outputs = targets.first?.count, outputs >= 1, targets.allSatisfy({ $0.count == outputs }) else {
+            throw GaussianProcessError(description: "targets have \(targets.count) rows for \(n) training inputs; give one row per input")
+        }
+        guard let d = train.first?.count, (train + test).allSatisfy({ $0.count == d }) else {
+            throw GaussianProcessError(description: "training and test inputs must have the same number of features")
+        }
+        guard jitter >= 0, jitter.isFinite else { throw GaussianProcessError(description: "jitter must be finite and ≥ 0") }
+        let (k, theta) = kernels(train + test)
+        func block(_ a: Matrix<Double>, rows: Range<Int>, columns: Range<Int>) -> Matrix<Double> {
+            var out = Matrix<Double>(rows: rows.count, columns: columns.count)
+            for (j, c) in columns.enumerated() { for (i, r) in rows.enumerated() { out[i, j] = a[r, c] } }
+            return out
+        }
+        let x = 0..<n, star = n..<(n + m)
+        var y = Matrix<Double>(rows: n, columns: outputs)
+        for i in 0..<n { for j in 0..<outputs { y[i, j] = targets[i][j] } }
+        /// Cholesky of a training kernel; refused when it is not positive definite in floating
+        /// point: potrf fails, or a pivot L_ii² falls below n·ε of the largest diagonal
+        /// entry (rounding alone makes pivots of that size, so the solve would be noise).
+        func factor(_ a: Matrix<Double>, _ name: String) throws(GaussianProcessError) -> Matrix<Double> {
+            var a = a
+            for i in 0..<n { a[i, i] += jitter }
+            let remedy = "duplicate or nearly collinear training inputs? add --jitter, e.g. 1e-10 × its mean diagonal"
+            let l: Matrix<Double>
+            do { l = try a.cholesky() } catch {
+                throw GaussianProcessError(description: "\(name)(X, X) is not numerically positive definite (\(error)); \(remedy)")
+            }
+            let largest = (0..<n).map { a[$0, $0] }.max() ?? 0
+            let smallest = (0..<n).map { l[$0, $0] * l[$0, $0] }.min() ?? 0
+            if smallest < Double(n) * Double.ulpOfOne * largest {
+                throw GaussianProcessError(description: "\(name)(X, X) is numerically singular: its smallest Cholesky pivot² is "
+                                           + "\(smallest / largest) of its largest diagonal entry, below n·ε; \(remedy)")
+            }
+            return l
+        }
+        do {
+            let kxx = block(k, rows: x, columns: x), kxs = block(k, rows: x, columns: star)
+            let txs = block(theta, rows: x, columns: star)
+            let lk = try factor(kxx, "K"), lt = try factor(block(theta, rows: x, columns: x), "Θ")
+            let alpha = try lk.choleskySolve(y), beta = try lt.choleskySolve(y)
+            let ki = try lk.choleskySolve(kxs)          // K⁻¹ k_i
+            let t = try lt.choleskySolve(txs)           // t_i = Θ⁻¹ θ_i
+            var nngpMeans: [[Double]] = [], ntkMeans: [[Double]] = [], nngpVar: [Double] = [], ntkVar: [Double] = []
+            for i in 0..<m {
+                nngpMeans.append((0..<outputs).map { j in (0..<n).reduce(0) { $0 + kxs[$1, i] * alpha[$1, j] } })
+                ntkMeans.append((0..<outputs).map { j in (0..<n).reduce(0) { $0 + txs[$1, i] * beta[$1, j] } })
+                let prior = k[n + i, n + i]
+                nngpVar.append(prior - (0..<n).reduce(0) { $0 + kxs[$1, i] * ki[$1, i] })
+                var quadratic = 0.0, cross = 0.0
+                for a in 0..<n {
+                    cross += t[a, i] * kxs[a, i]
+                    for b in 0..<n { quadratic += t[a, i] * kxx[a, b] * t[b, i] }
+                }
+                ntkVar.append(prior + quadratic - 2 * cross)
+            }
+            return (Posterior(means: nngpMeans, variances: nngpVar), Posterior(means: ntkMeans, variances: ntkVar))
+        } catch let error as GaussianProcessError {
+            throw error
+        } catch {
+            throw GaussianProcessError(description: "LAPACK: \(error)")
+        }
+    }
+}
