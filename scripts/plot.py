@@ -11,8 +11,9 @@ Reads (CSV with header; an empty field means undefined):
                      `orth_gap`, `eff_rank`, `sensitivity`, `traj_length`,
                      `nngp_<a>_<b>` are plotted, others ignored)
   spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,
-                     observable,bin_lo,bin_hi,density,count,theory  (observable
-                     `jac_sv2`; density and theory per unit λ, averaged over the bin)
+                     observable,bin_lo,bin_hi,density,count,theory  (observables
+                     `jac_sv2`, `gram_eig`; density and theory per unit λ, averaged over
+                     the bin)
   points.csv         point,width,depth,sigma_w,sigma_b,activation,init,architecture,
                      q_star,c_star,chi1,xi_q,xi_c,phase,status,...
   phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
@@ -49,6 +50,8 @@ Writes (and prints the paths of):
   orth_gap_width.png  with several widths: the gap at the last layer vs width,
       log-log, with fitted slopes (Daneshmand et al. 2021: -1/2 with BN).
   nngp.png           every nngp_a_b entry, Monte Carlo vs the analytic kernel.
+  gram_spectrum.png  with gram_spectrum: eigenvalues of the first layer's feature Gram
+      FᵀF/B against the deterministic equivalent (Louart, Liao & Couillet 2018).
 
 Only the standard library, numpy and matplotlib.
 """
@@ -1467,6 +1470,47 @@ def plot_nngp(layers, figdir):
     return [path]
 
 
+def plot_gram_spectrum(path, figdir):
+    """The first layer's feature Gram eigenvalues (`gram_eig` in spectra.csv): λ·ρ(λ) per
+    unit ln λ, Monte Carlo as steps, Louart–Liao–Couillet's deterministic equivalent as a
+    line, one panel per grid point."""
+    rows = [r for r in read_csv(path) if r.get("observable", "").strip() == "gram_eig"]
+    points = OrderedDict()
+    for r in rows:
+        lo, hi = fnum(r["bin_lo"]), fnum(r["bin_hi"])
+        if not (lo > 0 and np.isfinite(hi)):
+            continue
+        d = points.setdefault(r["point"].strip(), dict(meta=r, lo=[], hi=[], dens=[], t=[]))
+        d["lo"].append(lo); d["hi"].append(hi); d["dens"].append(fnum(r["density"])); d["t"].append(fnum(r.get("theory")))
+    if not points:
+        return []
+    keys = list(points)[:MAX_PANELS]
+    cols = min(MAX_COLS, len(keys)); nrows = (len(keys) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows), squeeze=False)
+    for ax, k in zip(axes.flat, keys):
+        d = points[k]
+        lo, hi = np.array(d["lo"]), np.array(d["hi"])
+        w = (hi - lo) / np.log(hi / lo)
+        y, t = np.array(d["dens"]) * w, np.array(d["t"]) * w
+        ax.stairs(np.nan_to_num(y), np.append(lo, hi[-1]), fill=True, alpha=0.35, color="C0", label="Monte Carlo")
+        ok = np.isfinite(t)
+        if ok.any():
+            ax.plot(np.sqrt(lo * hi)[ok], t[ok], "-", color="C3", lw=1.6, label="deterministic equivalent")
+        ax.set_xscale("log")
+        m = d["meta"]
+        ax.set_title(f"{m['activation']}, σ_w={g(fnum(m['sigma_w']))}, σ_b={g(fnum(m['sigma_b']))}, N={m['width']}")
+        ax.set_xlabel("eigenvalue λ of FᵀF/B"); ax.set_ylabel("λ·ρ(λ)")
+        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle("Random-feature Gram spectrum, F = φ(W X + b) (Louart, Liao & Couillet 2018)", fontsize=10)
+    fig.tight_layout()
+    out = os.path.join(figdir, "gram_spectrum.png")
+    fig.savefig(out, dpi=DPI)
+    plt.close(fig)
+    return [out]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", help="output folder of `signalprop sweep` / `phase-diagram`")
@@ -1493,6 +1537,7 @@ def main(argv=None):
             written += plot_forward(layers, obs, figdir)
     if os.path.isfile(sp):
         written += plot_spectra(load_spectra(sp), layers, net, figdir)
+        written += plot_gram_spectrum(sp, figdir)
     written += plot_jacobian_moments(layers, net, figdir)
     written += plot_lyapunov(layers, net, figdir)
     written += plot_representations(layers, figdir)

@@ -156,6 +156,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             }
             try affine(fanIn: fanIn, weights: stream(.weights), biases: stream(.biases))
             if spec.architecture.usesBatchNorm { batchNormalize() }
+            if layer == 1, observables.gramSpectrum != nil {
+                try measureGramSpectrum(into: &statistics.histograms[statistics.histograms.count - 1])
+            }
             try measureForward(into: &values)
             statistics.add(layer: layer, values,
                            measured: 0..<(nngpLayers.contains(layer) ? forwardCount : forwardCount - nngpCount))
@@ -328,6 +331,22 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 values[k] = exp(0.5 * (logInputSNR - logSignal + logNoise)); k += 1
             }
         }
+    }
+
+    /// The eigenvalues of `K = FᵀF/B`, `F = φ(h¹)` the first layer's features of the batch,
+    /// into `histogram` (zero eigenvalues, B > N, fall below its range).
+    private mutating func measureGramSpectrum(into histogram: inout SpectrumHistogram) throws(LAPACKError) {
+        let n = spec.width, phi = spec.activation
+        var features = [Double](repeating: 0, count: n * batch)
+        for i in 0..<(n * batch) { features[i] = phi.value(Double(output.elements[i])) }
+        var k = [Double](repeating: 0, count: batch * batch)
+        features.withUnsafeBufferPointer { pf in
+            k.withUnsafeMutableBufferPointer { pk in
+                Double.syrkTransposed(n: batch, k: n, alpha: 1 / Double(batch), a: pf.baseAddress!, lda: n, c: pk.baseAddress!)
+            }
+        }
+        for b in 0..<batch { for a in 0..<b { k[b + a * batch] = k[a + b * batch] } }
+        for v in try GramGeometry.eigenvalues(k, count: batch) { histogram.add(logValue: log(v)) }
     }
 
     /// Batch norm of the pre-activations `h = output[:, ..<B]`, neuron (row) by neuron across

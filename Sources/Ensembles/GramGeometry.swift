@@ -46,14 +46,19 @@ public enum GramGeometry {
             total += rowMean[a]
         }
         total /= Double(b)
-        var centred = Matrix<Double>(rows: b, columns: b)
-        for a in 0..<b { for c in 0..<b { centred[a, c] = g[a * b + c] - rowMean[a] - rowMean[c] + total } }
-        let eigenvalues = try centred.symmetricEigenvalues()
-        let largest = eigenvalues.last ?? 0
+        var centred = [Double](repeating: 0, count: b * b)
+        for a in 0..<b { for c in 0..<b { centred[a * b + c] = g[a * b + c] - rowMean[a] - rowMean[c] + total } }
+        let largest = try eigenvalues(centred, count: b).last ?? 0
         var trace = 0.0
-        for a in 0..<b { trace += centred[a, a] }
+        for a in 0..<b { trace += centred[a * b + a] }
         guard largest > 0, trace > 0 else { return .nan }
         return trace / largest
+    }
+
+    /// The eigenvalues of the symmetric B×B `g`, ascending (LAPACK `dsyevd`).
+    public static func eigenvalues(_ g: [Double], count b: Int) throws(LAPACKError) -> [Double] {
+        precondition(g.count == b * b, "G must be B×B")
+        return try Matrix(rows: b, columns: b, elements: g).symmetricEigenvalues()
     }
 
     /// `Σ_a √(G_aa + G_bb − 2G_ab)`, b = a + 1 mod B: the closed polygon through the batch

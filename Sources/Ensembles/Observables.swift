@@ -34,6 +34,19 @@ public struct LyapunovObservable: Sendable, Hashable {
     public func count(inputDimension: Int, width: Int) -> Int { min(k ?? inputDimension, inputDimension, width) }
 }
 
+/// The random-feature Gram spectrum `gram_spectrum` (Louart, Liao & Couillet 2018; seed
+/// 000): the B eigenvalues of `K = FᵀF/B`, `F = φ(h¹)` the N×B first-layer features of the
+/// campaign's inputs, pooled over networks in a log-binned histogram.
+public struct GramSpectrumObservable: Sendable, Hashable {
+    public var bins: Int
+    public var range: ClosedRange<Double>
+
+    public init(bins: Int = 100, range: ClosedRange<Double> = 1e-4...1e4) {
+        self.bins = bins
+        self.range = range
+    }
+}
+
 /// Everything measured on each sampled network.
 public struct Observables: Sendable, Hashable {
     public var forward: [ForwardObservable]
@@ -41,13 +54,15 @@ public struct Observables: Sendable, Hashable {
     public var lyapunov: LyapunovObservable?
     /// Layers (1-based) where `nngp` is measured; empty: the last layer.
     public var nngpDepths: [Int]
+    public var gramSpectrum: GramSpectrumObservable?
 
     public init(forward: [ForwardObservable], jacobian: JacobianObservable? = nil, lyapunov: LyapunovObservable? = nil,
-                nngpDepths: [Int] = []) {
+                nngpDepths: [Int] = [], gramSpectrum: GramSpectrumObservable? = nil) {
         self.forward = forward
         self.jacobian = jacobian
         self.lyapunov = lyapunov
         self.nngpDepths = nngpDepths
+        self.gramSpectrum = gramSpectrum
     }
 
     /// The layers where `nngp` is measured in a net of `depth` layers (deeper ones dropped).
@@ -71,11 +86,13 @@ public struct Observables: Sendable, Hashable {
 
 extension Observables {
     /// An empty accumulator for networks of `spec` on `batch` inputs of dimension
-    /// `inputDimension`: every quantity at every layer, one histogram per Jacobian depth.
+    /// `inputDimension`: every quantity at every layer, one histogram per Jacobian depth,
+    /// then the Gram spectrum's.
     public func emptyStatistics(spec: NetworkSpec, batch: Int, inputDimension: Int) -> EnsembleStatistics {
-        let histograms = jacobian.map { j in
+        var histograms = jacobian.map { j in
             j.depths(for: spec.depth).map { _ in SpectrumHistogram(range: j.range, bins: j.bins) }
         } ?? []
+        if let g = gramSpectrum { histograms.append(SpectrumHistogram(range: g.range, bins: g.bins)) }
         return EnsembleStatistics(names: names(batch: batch, inputDimension: inputDimension, width: spec.width),
                                   depth: spec.depth, histograms: histograms)
     }

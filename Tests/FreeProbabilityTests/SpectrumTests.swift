@@ -453,3 +453,24 @@ struct ResidualSpectrumTests {
         }
     }
 }
+
+// MARK: - Random-feature Gram spectra
+
+@Suite("Free probability: random-feature Gram spectra (Louart, Liao & Couillet 2018)")
+struct GramSpectrumTests {
+    /// Φ = v I: K = FᵀF/B with iid rows of covariance v I is (N/B)·(Marchenko–Pastur of ratio
+    /// c = B/N, variance v), i.e. ρ_K(x) = c ρ_MP(c x).
+    @Test(arguments: [(512, 64), (256, 128), (100, 100)])
+    func identityKernelIsMarchenkoPastur(_ width: Int, _ batch: Int) throws {
+        let v = 0.7, c = Double(batch) / Double(width)
+        let law = GramSpectrumLaw(kernelEigenvalues: [Double](repeating: v, count: batch), width: width, batch: batch)
+        let top = v * (1 + c.squareRoot()) * (1 + c.squareRoot()) / c
+        let xs = (1...19).map { top * Double($0) / 20 }
+        let rho = try law.density(at: xs)
+        for (x, r) in zip(xs, rho) {
+            let exact = c * ClosedForms.marchenkoPasturDensity(ratio: c, variance: v, at: c * x)
+            #expect(abs(r - exact) < 1e-6 * max(exact, 1 / top), "N = \(width), B = \(batch), x = \(x): \(r) vs \(exact)")
+        }
+    }
+}
+

@@ -76,20 +76,16 @@ import Testing
         let (s, theory, _) = try measureCampaign(campaign(init: weightInit, sigmaW: 1.0))
         for (h, layer) in [4, 12].enumerated() {
             let histogram = s.histograms[h]
-            let n = Double(histogram.total + histogram.belowFloor)
             let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
             let law = try #require(theory.spectra[layer])
             let masses = zip(try law.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
-            let empirical = histogram.counts.map { Double($0) / n }
-            let outside = max(0, 1 - masses.reduce(0, +)), outsideMC = 1 - empirical.reduce(0, +)
-            let distance = zip(empirical, masses).reduce(0) { $0 + abs($1.0 - $1.1) } + abs(outsideMC - outside)
-            let noise = (masses + [outside]).reduce(0) { $0 + (2 * $1 * (1 - $1) / (Double.pi * n)).squareRoot() }
+            let (distance, noise) = histogramFit(histogram, masses: masses)
             #expect(distance <= 2 * noise, "\(weightInit) layer \(layer): L1 \(distance) vs 2× noise \(2 * noise)")
             if weightInit == "orthogonal" {
                 // The same histogram against the Gaussian-weight law must fail the test.
                 let (_, gaussianTheory, _) = try measureCampaign(self.campaign(init: "gaussian", sigmaW: 1.0))
                 let wrong = zip(try gaussianTheory.spectra[layer]!.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
-                let wrongDistance = zip(empirical, wrong).reduce(0) { $0 + abs($1.0 - $1.1) }
+                let wrongDistance = histogramFit(histogram, masses: wrong).distance
                 #expect(wrongDistance > 2 * noise, "the Gaussian law should not fit orthogonal data: \(wrongDistance)")
             }
         }

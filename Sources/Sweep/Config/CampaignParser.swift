@@ -110,7 +110,7 @@ extension Campaign {
         }
 
         let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
-        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths"])
+        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths", "gram_spectrum"])
         let names = try observe.stringList("forward", default: ["q", "c"])
         var forward: [ForwardObservable] = []
         for n in names {
@@ -135,7 +135,7 @@ extension Campaign {
                               + "∂x^L/∂x^0 of one input is not the product the Jacobian observables sample")
         }
         observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
-                                  nngpDepths: Array(Set(nngpDepths)).sorted())
+                                  nngpDepths: Array(Set(nngpDepths)).sorted(), gramSpectrum: try Self.parseGramSpectrum(observe))
     }
 
     private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {
@@ -151,6 +151,22 @@ extension Campaign {
             throw ConfigError(key: t.key("range"), "\(range) is not a range of λ; write [lo, hi] with 0 < lo < hi")
         }
         return JacobianObservable(depths: Array(Set(depths)).sorted(), bins: bins, range: range[0]...range[1])
+    }
+
+    /// `gram_spectrum = true` or `{ bins = 100, range = [1e-4, 1e4] }`.
+    private static func parseGramSpectrum(_ observe: Section) throws(ConfigError) -> GramSpectrumObservable? {
+        if let flag = observe.table["gram_spectrum"]?.bool { return flag ? GramSpectrumObservable() : nil }
+        guard let t = try observe.table("gram_spectrum") else { return nil }
+        try t.allow(["bins", "range"])
+        let bins = try t.int("bins", default: 100)
+        guard (1...100_000).contains(bins) else {
+            throw ConfigError(key: t.key("bins"), "\(bins) is out of range; use 1 … 100000 bins")
+        }
+        let range = try t.realAxis("range", default: [1e-4, 1e4])
+        guard range.count == 2, range[0] > 0, range[1] > range[0], range.allSatisfy(\.isFinite) else {
+            throw ConfigError(key: t.key("range"), "\(range) is not a range of eigenvalues; write [lo, hi] with 0 < lo < hi")
+        }
+        return GramSpectrumObservable(bins: bins, range: range[0]...range[1])
     }
 
     private static func parseLyapunov(_ observe: Section) throws(ConfigError) -> LyapunovObservable? {

@@ -29,6 +29,9 @@ extension Campaign {
         if let j = observables.jacobian {
             observe["jacobian"] = ["depths": j.depths, "bins": j.bins, "range": [j.range.lowerBound, j.range.upperBound]]
         }
+        if let g = observables.gramSpectrum {
+            observe["gram_spectrum"] = ["bins": g.bins, "range": [g.range.lowerBound, g.range.upperBound]]
+        }
         if let l = observables.lyapunov { observe["lyapunov"] = ["k": l.k.map { $0 as Any } ?? "all"] }
         return [
             "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,

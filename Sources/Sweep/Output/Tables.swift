@@ -68,7 +68,8 @@ struct Tables {
 
 extension Tables {
     /// `spectra.csv`: the pooled histogram of the Jacobian's squared singular values at
-    /// each measured layer — `density` = count / (all λ × bin width), so it integrates to
+    /// each measured layer (`jac_sv2`), and of the first layer's feature Gram eigenvalues
+    /// (`gram_eig`, layer 1) — `density` = count / (all λ × bin width), so it integrates to
     /// the binned share of the spectrum — beside the free-probability density averaged over
     /// the bin. Empty theory where it does not apply or could not be computed. Two tail rows
     /// frame the bins: `[0, range low)` with the values below the range (density over that
@@ -77,23 +78,30 @@ extension Tables {
     func spectraCSV() -> (text: String, notes: [String]) {
         var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory"])
         var notes: [String] = []
-        guard let jacobian = campaign.observables.jacobian else { return (text, notes) }
         for (i, prepared) in points.enumerated() {
             let s = statistics[i], prefix = Self.parameters(prepared.point)
-            let depths = jacobian.depths(for: prepared.point.network.depth)
+            let depths = campaign.observables.jacobian?.depths(for: prepared.point.network.depth) ?? []
+            var tables: [(layer: Int, observable: String, histogram: SpectrumHistogram,
+                          theory: (([(Double, Double)]) throws -> [Double])?)] = []
             for (h, layer) in depths.enumerated() {
-                let histogram = s.histograms[h]
+                tables.append((layer, "jac_sv2", s.histograms[h], theories[i].spectra[layer].map { $0.binAverages }))
+            }
+            if campaign.observables.gramSpectrum != nil {
+                tables.append((1, "gram_eig", s.histograms[depths.count],
+                               theories[i].gramSpectrum.map { law in { try LogBins.averages($0, density: law.density(at:)) } }))
+            }
+            for (layer, observable, histogram, averages) in tables {
                 let all = Double(histogram.total + histogram.belowFloor)
                 let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
                 var theory: [Double]?
-                if let law = theories[i].spectra[layer] {
-                    do { theory = try law.binAverages(bins) } catch {
-                        notes.append("point \(prepared.point.index), layer \(layer): \(error)")
+                if let averages {
+                    do { theory = try averages(bins) } catch {
+                        notes.append("point \(prepared.point.index), layer \(layer), \(observable): \(error)")
                     }
                 }
                 func row(_ lo: Double, _ hi: Double, _ count: Int, _ theory: Double?) -> String {
                     let density = all > 0 && hi.isFinite ? Double(count) / (all * (hi - lo)) : nil
-                    return CSV.row(prefix + [String(layer), "jac_sv2", CSV.number(lo), CSV.number(hi),
+                    return CSV.row(prefix + [String(layer), observable, CSV.number(lo), CSV.number(hi),
                                              CSV.number(density), String(count), CSV.number(theory)])
                 }
                 text += row(0, histogram.lower, histogram.underflow, nil)

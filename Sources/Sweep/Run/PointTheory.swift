@@ -33,6 +33,9 @@ public struct PointTheory: Sendable {
     /// The exact infinite-width m1 and m2 of JJᵀ at each measured Jacobian layer (square J),
     /// for either architecture and weight law, whether or not a density is available.
     public let jacobianMoments: [Int: JacobianMoments]
+    /// The deterministic equivalent of the first layer's feature Gram spectrum (non-BN nets
+    /// with `gram_spectrum`): Φ_ab = E φ(u_a) φ(u_b), u ~ N(0, q¹).
+    public let gramSpectrum: GramSpectrumLaw?
     /// Why a theory column is empty, for the manifest.
     public let notes: [String]
 
@@ -127,6 +130,26 @@ public struct PointTheory: Sendable {
         }
         self.spectra = spectra
         jacobianMoments = moments
+        if observables.gramSpectrum != nil, let first = layers.first {
+            let b = inputs.count, unit = MeanFieldMaps(activation: network.activation, sigmaW: 1, sigmaB: 0)
+            var phi = [Double](repeating: 0, count: b * b)
+            for a in 0..<b {
+                for c in a..<b {
+                    phi[a * b + c] = unit.covarianceMap(qaa: first.covariance[a * b + a], qbb: first.covariance[c * b + c],
+                                                        qab: first.covariance[a * b + c])
+                    phi[c * b + a] = phi[a * b + c]
+                }
+            }
+            do {
+                gramSpectrum = GramSpectrumLaw(kernelEigenvalues: try GramGeometry.eigenvalues(phi, count: b),
+                                               width: network.width, batch: b)
+            } catch {
+                gramSpectrum = nil
+                notes.append("no Gram-spectrum theory: \(error)")
+            }
+        } else {
+            gramSpectrum = nil
+        }
         self.notes = notes
     }
 
@@ -168,9 +191,17 @@ public enum JacobianLaw: Sendable {
         }
     }
 
-    /// The mean of the density over each bin `[lo, hi)`: 4-point Gauss–Legendre in ln λ
-    /// (`∫ρ dλ = ∫ρ(e^u) e^u du`), divided by the bin width.
+    /// The mean of the density over each bin (`LogBins.averages`).
     public func binAverages(_ bins: [(Double, Double)]) throws -> [Double] {
+        try LogBins.averages(bins, density: density(at:))
+    }
+}
+
+/// Averages of a density over log-spaced bins.
+public enum LogBins {
+    /// The mean of `density` over each bin `[lo, hi)`: 4-point Gauss–Legendre in ln λ
+    /// (`∫ρ dλ = ∫ρ(e^u) e^u du`), divided by the bin width; one call for all the nodes.
+    public static func averages(_ bins: [(Double, Double)], density: ([Double]) throws -> [Double]) throws -> [Double] {
         let nodes = [-0.861136311594053, -0.339981043584856, 0.339981043584856, 0.861136311594053]
         let weights = [0.347854845137454, 0.652145154862546, 0.652145154862546, 0.347854845137454]
         var xs: [Double] = []
@@ -179,7 +210,7 @@ public enum JacobianLaw: Sendable {
             let (a, b) = (log(lo), log(hi))
             for t in nodes { xs.append(exp((a + b) / 2 + (b - a) / 2 * t)) }
         }
-        let rho = try density(at: xs)
+        let rho = try density(xs)
         return bins.enumerated().map { i, bin in
             let half = (log(bin.1) - log(bin.0)) / 2
             var integral = 0.0

@@ -202,7 +202,7 @@ public struct SweepRun {
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
         var theoryNotes = theories.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
-        if campaign.observables.jacobian != nil {
+        if campaign.observables.jacobian != nil || campaign.observables.gramSpectrum != nil {
             let (spectra, notes) = tables.spectraCSV()
             try AtomicFile.write(spectra, to: out + "/spectra.csv")
             theoryNotes += notes
