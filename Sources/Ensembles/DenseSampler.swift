@@ -47,8 +47,8 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     let inputSignal: Double
     let jacobianDepths: [Int]
     /// `[x | T]` before the layer (N₀ or N rows) and `W [x | T]` after it (N rows).
-    private var source: Matrix<T>
-    private var output: Matrix<T>
+    var source: Matrix<T>
+    var output: Matrix<T>
     private var panel: Matrix<T>
     private var gram: Matrix<T>
     private var bias: [T]
@@ -56,7 +56,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// The input batch, `N₀ × B`, copied into `source` at the start of every network.
     private let input: Matrix<T>
     /// ln of the factor the stored activations are divided by (positively homogeneous φ only).
-    private var forwardLogScale = 0.0
+    var forwardLogScale = 0.0
     /// The RMS norm ‖J‖_F/√N₀ of the Jacobian columns as last updated, divided out at the next
     /// update (folded into that pass rather than a pass of its own).
     private var jacobianRMS = 1.0
@@ -65,6 +65,10 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     private var sensitivityRMS = 1.0
     private var sensitivityLogScale = 0.0
     private var logInputSNR = 0.0
+    /// For the empirical NTK, per layer l (index l − 1): φ′(h^l) at the batch's first input,
+    /// and ln(σ_w²|x^{l−1}|²/(s N_{l−1}) + σ_b²), the weight of layer l's parameters.
+    var ntkDerivatives: [[Double]] = []
+    var ntkLogWeights: [Double] = []
 
     /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
     /// matrix when tangent columns make the GEMM large enough to want it.
@@ -83,6 +87,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
         if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
         if observables.jacobian != nil { elements += n * inputDimension + inputDimension * 8 }
+        if observables.ntk { elements += (4 * n * n + n * spec.depth) * 8 / scalar }   // Θ, B, G, W in float64
         return elements * scalar + inputDimension * batch * 8
     }
 
@@ -154,7 +159,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 RandomStream(StreamID(seed: seed, point: point, sample: UInt32(sample), layer: UInt32(layer),
                                       purpose: purpose))
             }
+            if observables.ntk { recordNTKWeight(layer: layer, fanIn: fanIn) }
             try affine(fanIn: fanIn, weights: stream(.weights), biases: stream(.biases))
+            if observables.ntk { ntkDerivatives[layer - 1] = (0..<n).map { spec.activation.derivative(Double(output.elements[$0])) } }
             if spec.architecture.usesBatchNorm { batchNormalize() }
             if layer == 1, observables.gramSpectrum != nil {
                 try measureGramSpectrum(into: &statistics.histograms[statistics.histograms.count - 1])
@@ -189,6 +196,12 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             }
             statistics.add(layer: spec.depth, values, measured: lyapunovStart..<(lyapunovStart + count))
         }
+        if observables.ntk {
+            let start = names.count - Observables.ntkNames.count
+            let (mean, largest, condition) = try empiricalNTK(sample: sample)
+            (values[start], values[start + 1], values[start + 2]) = (mean, largest, condition)
+            statistics.add(layer: spec.depth, values, measured: start..<names.count)
+        }
         statistics.finishNetwork()
     }
 
@@ -201,6 +214,10 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         for c in 0..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
         for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
         forwardLogScale = 0
+        if observables.ntk {
+            ntkDerivatives = [[Double]](repeating: [], count: spec.depth)
+            ntkLogWeights = [Double](repeating: 0, count: spec.depth)
+        }
         jacobianRMS = 1
         sensitivityRMS = 1
         sensitivityLogScale = 0

@@ -55,15 +55,22 @@ public struct Observables: Sendable, Hashable {
     /// Layers (1-based) where `nngp` is measured; empty: the last layer.
     public var nngpDepths: [Int]
     public var gramSpectrum: GramSpectrumObservable?
+    /// The empirical one-sample NTK at the last layer (`ntk_mean`, `ntk_max`, `ntk_cond`).
+    public var ntk: Bool
 
     public init(forward: [ForwardObservable], jacobian: JacobianObservable? = nil, lyapunov: LyapunovObservable? = nil,
-                nngpDepths: [Int] = [], gramSpectrum: GramSpectrumObservable? = nil) {
+                nngpDepths: [Int] = [], gramSpectrum: GramSpectrumObservable? = nil, ntk: Bool = false) {
         self.forward = forward
         self.jacobian = jacobian
         self.lyapunov = lyapunov
         self.nngpDepths = nngpDepths
         self.gramSpectrum = gramSpectrum
+        self.ntk = ntk
     }
+
+    /// The empirical NTK's quantities, at the last layer: its mean and largest eigenvalue and
+    /// its condition number λ_max/λ_min.
+    public static let ntkNames = ["ntk_mean", "ntk_max", "ntk_cond"]
 
     /// The layers where `nngp` is measured in a net of `depth` layers (deeper ones dropped).
     public func nngpDepths(for depth: Int) -> [Int] {
@@ -80,6 +87,7 @@ public struct Observables: Sendable, Hashable {
             names += (1...max(k, 1)).map { "lyap_\($0)" }
             if k >= 2 { names.append("lyap_gap") }
         }
+        if ntk { names += Self.ntkNames }
         return names
     }
 }

@@ -107,6 +107,19 @@ extension Matrix {
             for i in (j + 1)..<Swift.max(j + 1, columns) { c[i, j] = c[j, i] }
         }
     }
+
+    /// `self ← self + α B Bᵀ` on the upper triangle only (BLAS `?syrk`, β = 1): the
+    /// accumulation of a sum of outer Grams; mirror the triangle when done.
+    public mutating func addOuterGram(_ b: Matrix, alpha: T) {
+        precondition(rows == columns && b.rows == rows, "B Bᵀ must be \(rows)×\(rows)")
+        guard rows > 0, b.columns > 0 else { return }
+        b.elements.withUnsafeBufferPointer { pb in
+            elements.withUnsafeMutableBufferPointer { pc in
+                T.syrk(CblasUpper, CblasNoTrans, Int32(rows), Int32(b.columns), alpha, pb.baseAddress!, Int32(rows),
+                       1, pc.baseAddress!, Int32(rows))
+            }
+        }
+    }
 }
 
 extension BLASScalar {

@@ -75,6 +75,8 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm-residual\"\n[observe]\njacobian = {}",
      "observe.jacobian", "batch norm couples"),
     (valid + "\n[observe]\nnngp_depths = [1]", "observe.nngp_depths", "does not list \"nngp\""),
+    (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm\"\n[observe]\nntk = true",
+     "observe.ntk", "batch norm couples"),
     (valid + "\n[observe]\ngram_spectrum = { range = [0.0, 1.0] }", "observe.gram_spectrum.range", "0 < lo < hi"),
     (valid + "\n[observe]\nforward = [\"nngp\"]\nnngp_depths = [9]", "observe.nngp_depths", "deeper than every net"),
     (broken("kind", with: "kind = \"circle\"").replacingOccurrences(of: "count = 3", with: "count = 2")

@@ -110,7 +110,7 @@ extension Campaign {
         }
 
         let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
-        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths", "gram_spectrum"])
+        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths", "gram_spectrum", "ntk"])
         let names = try observe.stringList("forward", default: ["q", "c"])
         var forward: [ForwardObservable] = []
         for n in names {
@@ -129,13 +129,15 @@ extension Campaign {
             throw ConfigError(key: "observe.nngp_depths", "\(d) is deeper than every net of the grid (depths \(grid.depth))")
         }
         let jacobian = try Self.parseJacobian(observe), lyapunov = try Self.parseLyapunov(observe)
-        if let bn = batchNorm, jacobian != nil || lyapunov != nil {
-            throw ConfigError(key: jacobian != nil ? "observe.jacobian" : "observe.lyapunov",
+        let ntk = try observe.bool("ntk", default: false)
+        if let bn = batchNorm, jacobian != nil || lyapunov != nil || ntk {
+            throw ConfigError(key: jacobian != nil ? "observe.jacobian" : (lyapunov != nil ? "observe.lyapunov" : "observe.ntk"),
                               "is not available for \(bn.name): batch norm couples the inputs of the batch, so "
                               + "∂x^L/∂x^0 of one input is not the product the Jacobian observables sample")
         }
         observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
-                                  nngpDepths: Array(Set(nngpDepths)).sorted(), gramSpectrum: try Self.parseGramSpectrum(observe))
+                                  nngpDepths: Array(Set(nngpDepths)).sorted(), gramSpectrum: try Self.parseGramSpectrum(observe),
+                                  ntk: ntk)
     }
 
     private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {

@@ -29,6 +29,7 @@ extension Campaign {
         if let j = observables.jacobian {
             observe["jacobian"] = ["depths": j.depths, "bins": j.bins, "range": [j.range.lowerBound, j.range.upperBound]]
         }
+        if observables.ntk { observe["ntk"] = true }
         if let g = observables.gramSpectrum {
             observe["gram_spectrum"] = ["bins": g.bins, "range": [g.range.lowerBound, g.range.upperBound]]
         }

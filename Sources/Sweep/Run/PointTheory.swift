@@ -33,6 +33,9 @@ public struct PointTheory: Sendable {
     /// The exact infinite-width m1 and m2 of JJᵀ at each measured Jacobian layer (square J),
     /// for either architecture and weight law, whether or not a density is available.
     public let jacobianMoments: [Int: JacobianMoments]
+    /// The analytic NTK Θ^L(x, x) at the batch's first input (feedforward nets with `ntk`):
+    /// the infinite-width mean eigenvalue of the empirical one-sample NTK.
+    public let ntkDiagonal: Double?
     /// The deterministic equivalent of the first layer's feature Gram spectrum (non-BN nets
     /// with `gram_spectrum`): Φ_ab = E φ(u_a) φ(u_b), u ~ N(0, q¹).
     public let gramSpectrum: GramSpectrumLaw?
@@ -130,6 +133,11 @@ public struct PointTheory: Sendable {
         }
         self.spectra = spectra
         jacobianMoments = moments
+        if observables.ntk, case .feedforward = network.architecture {
+            ntkDiagonal = maps.neuralTangentKernel(inputGram: [inputs.gram[0, 0]], count: 1, depth: network.depth).ntk.last?[0]
+        } else {
+            ntkDiagonal = nil
+        }
         if observables.gramSpectrum != nil, let first = layers.first {
             let b = inputs.count, unit = MeanFieldMaps(activation: network.activation, sigmaW: 1, sigmaB: 0)
             var phi = [Double](repeating: 0, count: b * b)
@@ -168,6 +176,7 @@ public struct PointTheory: Sendable {
         case "lyap_gap": return lyapunovGap
         case "jac_m1": return jacobianMoments[layer]?.firstMoment
         case "jac_m2": return jacobianMoments[layer]?.secondMoment
+        case "ntk_mean": return ntkDiagonal
         default:
             let parts = quantity.split(separator: "_")
             if parts.count == 2, parts[0] == "lyap", let k = Int(parts[1]) { return lyapunov[k] }
