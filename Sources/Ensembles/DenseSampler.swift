@@ -422,6 +422,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         -> (jacobian: Double, noise: Double) {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
         let jacobianEnd = batch + jacobianColumns, noiseStart = jacobianEnd + lyapunovColumns
+        let norm = T(spec.architecture.residualNormalization)
         var jacobianSums = SIMD8<Double>(), noiseSums = SIMD8<Double>()
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
@@ -430,7 +431,8 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                     for c in batch..<source.columns {
                         let o = c * n, s = c * ld
                         let isNoise = c >= noiseStart
-                        let scale = T(c < jacobianEnd ? 1 / rms : (isNoise ? 1 / noiseRMS : 1))
+                        // The residual normalisation (1 without one) is linear: tangents carry it too.
+                        let scale = T(c < jacobianEnd ? 1 / rms : (isNoise ? 1 / noiseRMS : 1)) * norm
                         if isNoise {
                             // φ′ at the column's own input b.
                             let h = (c - noiseStart) * n
@@ -540,6 +542,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// then overflows honestly to ∞ (reported as diverged) while its Jacobian stays exact.
     private mutating func activate() {
         let n = spec.width, ld = source.rows, a = residualScale, phi = spec.activation
+        let norm = T(spec.architecture.residualNormalization)
         // Batch norm keeps h of order 1 (and a skip stream grows only like √l): no rescaling.
         if phi.isPositivelyHomogeneous, !spec.architecture.usesBatchNorm { rescaleForward() }
         output.elements.withUnsafeBufferPointer { po in
@@ -549,7 +552,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                     if a == 0 {
                         for i in 0..<n { ps[s + i] = T(phi.value(Double(po[o + i]))) }
                     } else {
-                        for i in 0..<n { ps[s + i] = T(phi.value(Double(po[o + i]))) + a * ps[s + i] }
+                        for i in 0..<n { ps[s + i] = norm * (T(phi.value(Double(po[o + i]))) + a * ps[s + i]) }
                     }
                     for i in n..<ld { ps[s + i] = 0 }
                 }

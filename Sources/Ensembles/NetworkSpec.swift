@@ -27,7 +27,9 @@ public enum Architecture: Sendable, Hashable {
     /// a multiple of I). Stored without the global 1/√N, which only q sees (q = 1/B·B = 1).
     case batchNormChain
     /// `x^l = φ(BN(W^l x^{l−1})) + a·x^{l−1}` (Labatie's BN-ResNet for a = 1); needs `N₀ = N`.
-    case batchNormResidual(scale: Double)
+    /// `normalized`: the sum divided by √(1 + a²) (the 1/√2 of a = 1), so that a branch and a
+    /// skip of equal variance keep the stream's variance instead of adding to it.
+    case batchNormResidual(scale: Double, normalized: Bool = false)
 
     public var name: String {
         switch self {
@@ -42,9 +44,15 @@ public enum Architecture: Sendable, Hashable {
     /// `a` of the skip connection, 0 without one.
     public var residualScale: Double {
         switch self {
-        case .residual(let a), .batchNormResidual(let a): return a
+        case .residual(let a), .batchNormResidual(let a, _): return a
         case .feedforward, .batchNorm, .batchNormChain: return 0
         }
+    }
+
+    /// The factor the residual sum is multiplied by: 1/√(1 + a²) when normalised, else 1.
+    public var residualNormalization: Double {
+        if case .batchNormResidual(let a, true) = self { return 1 / (1 + a * a).squareRoot() }
+        return 1
     }
 
     /// Whether `x^{l−1}` is added back (even with a = 0): every width must equal N₀.

@@ -80,6 +80,22 @@ import Testing
         #expect(r.mean > 0.25 * Double(b), "BN-ResNet: \(r.mean) ± \(r.standardError!)")
     }
 
+    /// Labatie (2019): in a BN-ResNet each branch is diluted by the accumulated stream, so the
+    /// normalised sensitivity grows like a power law (here χ^60/χ^30 < 1.5, i.e. exponent
+    /// < 0.6); dividing the stream by √(1 + a²) every layer keeps the branch weight fixed and
+    /// brings back the exponential growth of a BN feedforward net (χ^60/χ^30 > 10).
+    @Test func residualNormalisationRestoresExponentialSensitivity() throws {
+        let inputs = InputSpec.gaussian(count: 16, q0: 1)
+        var ratios: [Double] = []
+        for normalized in [false, true] {
+            let spec = NetworkSpec(width: 256, depth: 60, sigmaW: 2.0.squareRoot(), sigmaB: 0, activation: .relu,
+                                   architecture: .batchNormResidual(scale: 1, normalized: normalized))
+            let s = try sample(spec, observables: Observables(forward: [.sensitivity]), samples: 8, inputs: inputs)
+            ratios.append(moments(s, "sensitivity", layer: 60).mean / moments(s, "sensitivity", layer: 30).mean)
+        }
+        #expect(ratios[0] < 1.5 && ratios[1] > 10, "χ^60/χ^30 without, with normalisation: \(ratios)")
+    }
+
     /// The empirical NNGP kernel h_a·h_b/N against the mean-field covariance: every entry
     /// within 4 standard errors plus an O(1/N) allowance, and the error shrinking like
     /// 1/√(N·M) — the standard error of the M-network mean scales as 1/√N between widths:

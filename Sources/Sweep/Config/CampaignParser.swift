@@ -52,11 +52,15 @@ extension Campaign {
             throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
         }
         let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
-        try network.allow(["architecture", "init", "residual_scale", "weight_scaling"])
+        try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling"])
         let architectureNames = try network.stringList("architecture", default: ["feedforward"])
         let scale = try network.real("residual_scale", default: 1)
         guard scale.isFinite, scale >= 0 else {
             throw ConfigError(key: "network.residual_scale", "\(scale) is out of range; a must be finite and ≥ 0")
+        }
+        let normalize = try network.bool("residual_normalize", default: false)
+        if normalize, !architectureNames.contains("batchnorm-residual") {
+            throw ConfigError(key: "network.residual_normalize", "applies to batchnorm-residual only (x^l divided by √(1 + a²))")
         }
         var architectures: [Architecture] = []
         for name in architectureNames {
@@ -65,7 +69,7 @@ extension Campaign {
             case "residual": architectures.append(.residual(scale: scale))
             case "batchnorm": architectures.append(.batchNorm)
             case "batchnorm-linear-chain": architectures.append(.batchNormChain)
-            case "batchnorm-residual": architectures.append(.batchNormResidual(scale: scale))
+            case "batchnorm-residual": architectures.append(.batchNormResidual(scale: scale, normalized: normalize))
             default:
                 throw ConfigError(key: "network.architecture", "'\(name)' is not available; allowed: feedforward, "
                                   + "residual, batchnorm, batchnorm-residual, batchnorm-linear-chain")

@@ -24,6 +24,7 @@ extension Campaign {
         var network: [String: Any] = ["architecture": grid.architecture.map(\.name), "init": grid.weightInit.map(\.rawValue),
                                       "weight_scaling": weightScaling.rawValue]
         if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
+        if grid.architecture.contains(where: { $0.residualNormalization != 1 }) { network["residual_normalize"] = true }
         var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
         if observables.forward.contains(.nngp) { observe["nngp_depths"] = observables.nngpDepths }
         if let j = observables.jacobian {
