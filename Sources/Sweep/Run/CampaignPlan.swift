@@ -45,12 +45,19 @@ public struct CampaignPlan: Sendable {
             if n.weightInit == .orthogonal {
                 perNetwork += Double(n.depth) * pow(width, 3) * perQRCube
             }
-            // Tangent columns in the layer GEMM, and the SVDs (≈ 10 N·N₀² flops each).
-            let tangents = Double((o.jacobian == nil ? 0 : fanIn) + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0))
+            // Tangent columns in the layer GEMM (Jacobian, Lyapunov frame, one sensitivity noise
+            // per input), and the SVDs (≈ 10 N·N₀² flops each).
+            let noise = o.forward.contains(.sensitivity) ? campaign.inputs.count : 0
+            let tangents = Double((o.jacobian == nil ? 0 : fanIn) + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0)
+                                  + noise)
             perNetwork += Double(n.depth) * 2 * width * width * tangents * perFlop
             if let j = o.jacobian {
                 perNetwork += Double(j.depths(for: n.depth).count) * 10 * width * Double(fanIn * fanIn) * perFlop
             }
+            // The empirical NTK's backward pass: a GEMM and a syrk per layer (3 N³), the
+            // eigenvalues at the end (≈ 4 N³), at about half the GEMM rate (BENCHMARKS.md:
+            // regenerated normals and column scaling between the BLAS calls).
+            if o.ntk { perNetwork += 2 * (3 * Double(n.depth) + 4) * pow(width, 3) * perFlop }
             sampling += perNetwork * Double(campaign.samples)
         }
         samplingSeconds = sampling
