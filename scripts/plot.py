@@ -1362,6 +1362,22 @@ def varying(points):
     return {k for k in keys if len({str(d[k]) for d in points}) > 1}
 
 
+def sensitivity_fit(layer, chi):
+    """Labatie's two regimes, fitted over the second half of the layers: the power-law
+    exponent (slope of ln χ vs ln l) and the exponential rate (slope of ln χ vs l), both
+    shown; the one with the smaller residual first."""
+    keep = (layer >= layer.max() / 2) & (chi > 0)
+    if keep.sum() < 4:
+        return ""
+    x, y = layer[keep], np.log(chi[keep])
+    fits = []
+    for text, u in (("l^{:.2f}", np.log(x)), ("exp({:.3f} l)", x)):
+        coef, res, *_ = np.polyfit(u, y, 1, full=True)
+        fits.append((float(res[0]) if len(res) else 0.0, text.format(coef[0])))
+    fits.sort()
+    return f" (χ ∝ {fits[0][1]}; or {fits[1][1]})"
+
+
 def plot_representations(layers, figdir):
     """orth_gap, eff_rank, sensitivity, traj_length vs layer, Monte Carlo mean ± s.e. as
     points and lines, the infinite-width theory (where there is one) dashed."""
@@ -1380,8 +1396,11 @@ def plot_representations(layers, figdir):
         for i, d in enumerate(points):
             col = f"C{i % 10}"
             ok = np.isfinite(d["m"])
+            label = point_name(d, vary)
+            if obs == "sensitivity" and d["architecture"].startswith("batchnorm"):
+                label += sensitivity_fit(d["l"][ok], d["m"][ok])
             ax.errorbar(d["l"][ok], d["m"][ok], yerr=np.nan_to_num(d["s"][ok]), fmt="o-", ms=2.5, lw=1.1,
-                        color=col, label=point_name(d, vary), capsize=0)
+                        color=col, label=label, capsize=0)
             okt = np.isfinite(d["t"])
             if okt.any():
                 ax.plot(d["l"][okt], d["t"][okt], "--", color=dark(col), lw=1.2)
