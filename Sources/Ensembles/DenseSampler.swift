@@ -20,7 +20,8 @@ import Randomness
 /// follows `T ← D (W T)` (`+ a T`), `D = diag φ′(h^l)`, with the Frobenius norm divided out
 /// every layer and its logarithm carried apart, so depth 1000 in either phase neither
 /// overflows nor underflows. Lyapunov frames are re-orthonormalised by QR every layer
-/// (Benettin et al. 1980), starting from a Haar-random frame.
+/// (Benettin et al. 1980), starting from a Haar-random frame. The sensitivity's noise
+/// columns (one per input) follow `T ← D_b (W T)` with φ′ at their own input b.
 ///
 /// Gaussian `W` without tangents is generated one panel of columns at a time straight into
 /// the GEMM (`H += W[:, j₀..<j₁] X[j₀..<j₁, :]`), so it is never held whole: the panel stays
@@ -39,7 +40,8 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     let forward: Set<ForwardObservable>
     let batch: Int
     let inputDimension: Int
-    /// Tangent columns: N₀ for the Jacobian, then k for the Lyapunov frame.
+    /// Tangent columns: N₀ for the Jacobian, then k for the Lyapunov frame, then B for the
+    /// sensitivity noise (one per input).
     let jacobianColumns: Int
     let lyapunovColumns: Int
     let sensitivityColumns: Int
@@ -87,7 +89,10 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
         if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
         if observables.jacobian != nil { elements += n * inputDimension + inputDimension * 8 }
-        if observables.ntk { elements += (4 * n * n + n * spec.depth) * 8 / scalar }   // Θ, B, G, W in float64
+        // The NTK's backward pass in float64: Θ, its eigen-solver copy, B, G, the next G, W and
+        // (orthogonal) the Haar work matrix; the Gram spectrum's features.
+        if observables.ntk { elements += (7 * n * n + n * spec.depth) * 8 / scalar }
+        if observables.gramSpectrum != nil { elements += (n * batch + 2 * batch * batch) * 8 / scalar }
         return elements * scalar + inputDimension * batch * 8
     }
 
@@ -343,9 +348,20 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 output.elements.withUnsafeBufferPointer { po in
                     for i in (first * n)..<((first + sensitivityColumns) * n) { noise += Double(po[i]) * Double(po[i]) }
                 }
+                // Tr C[h] by centring h itself (the Gram form cancels as the batch collapses);
+                // a collapsed batch (Tr C = 0) has χ = ∞.
+                var spread = 0.0
+                output.elements.withUnsafeBufferPointer { po in
+                    for i in 0..<n {
+                        var mean = 0.0
+                        for b in 0..<batch { mean += Double(po[b * n + i]) }
+                        mean /= Double(batch)
+                        for b in 0..<batch { let d = Double(po[b * n + i]) - mean; spread += d * d }
+                    }
+                }
                 let logNoise = log(noise / Double(sensitivityColumns * n)) + 2 * sensitivityLogScale
-                let logSignal = log(GramGeometry.centredTrace(g, count: batch)) + 2 * forwardLogScale
-                values[k] = exp(0.5 * (logInputSNR - logSignal + logNoise)); k += 1
+                let logSignal = log(spread / Double(batch * n)) + 2 * forwardLogScale
+                values[k] = spread > 0 ? exp(0.5 * (logInputSNR - logSignal + logNoise)) : .infinity; k += 1
             }
         }
     }
@@ -354,16 +370,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// into `histogram` (zero eigenvalues, B > N, fall below its range).
     private mutating func measureGramSpectrum(into histogram: inout SpectrumHistogram) throws(LAPACKError) {
         let n = spec.width, phi = spec.activation
-        var features = [Double](repeating: 0, count: n * batch)
-        for i in 0..<(n * batch) { features[i] = phi.value(Double(output.elements[i])) }
-        var k = [Double](repeating: 0, count: batch * batch)
-        features.withUnsafeBufferPointer { pf in
-            k.withUnsafeMutableBufferPointer { pk in
-                Double.syrkTransposed(n: batch, k: n, alpha: 1 / Double(batch), a: pf.baseAddress!, lda: n, c: pk.baseAddress!)
-            }
-        }
-        for b in 0..<batch { for a in 0..<b { k[b + a * batch] = k[a + b * batch] } }
-        for v in try GramGeometry.eigenvalues(k, count: batch) { histogram.add(logValue: log(v)) }
+        let features = Matrix<Double>(rows: n, columns: batch,
+                                      elements: (0..<(n * batch)).map { phi.value(Double(output.elements[$0])) })
+        for v in try features.gram(alpha: 1 / Double(batch)).symmetricEigenvalues() { histogram.add(logValue: log(v)) }
     }
 
     /// Batch norm of the pre-activations `h = output[:, ..<B]`, neuron (row) by neuron across
@@ -386,24 +395,15 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
             for b in 0..<batch {
                 for i in 0..<n { po[b * n + i] = T((Double(po[b * n + i]) - mean[i]) * scale[i]) }
             }
-            // The noise columns (dz_b = W dx_b, one per input b) through the same normalisation,
-            // to first order: dn = (dz − mean_b dz − n·mean_b(n dz))/σ (chain: no mean_b dz).
+            // The noise columns (dz_b = W dx_b, one per input b) through the normalisation with
+            // its statistics frozen, dn = dz/σ: Labatie's BN normalises by moments over the
+            // input distribution, which an infinitesimal perturbation of the inputs does not
+            // move. (Differentiating the batch's own μ, σ would project out 2 of the B
+            // directions per layer, a (1 − 2/B)^l finite-batch loss of noise.)
             guard sensitivityColumns > 0 else { return }
             let first = (batch + jacobianColumns + lyapunovColumns) * n
-            var shift = [Double](repeating: 0, count: n), projection = [Double](repeating: 0, count: n)
             for b in 0..<batch {
-                for i in 0..<n {
-                    let dz = Double(po[first + b * n + i])
-                    if centred { shift[i] += dz }
-                    projection[i] += Double(po[b * n + i]) * dz
-                }
-            }
-            for b in 0..<batch {
-                for i in 0..<n {
-                    let dz = Double(po[first + b * n + i])
-                    po[first + b * n + i] = T((dz - shift[i] * inverseCount - Double(po[b * n + i]) * projection[i] * inverseCount)
-                                              * scale[i])
-                }
+                for i in 0..<n { po[first + b * n + i] = T(Double(po[first + b * n + i]) * scale[i]) }
             }
         }
     }

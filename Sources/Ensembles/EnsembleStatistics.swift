@@ -16,10 +16,11 @@ public enum ForwardObservable: String, Sendable, Hashable, CaseIterable, Codable
     /// `Σ_a √(q_aa + q_bb − 2q_ab)` with b = a + 1 mod B (Raghu et al. 2017 for a
     /// great-circle batch, `kind = "circle"`).
     case trajLength = "traj_length"
-    /// Labatie's normalised sensitivity `χ^l = (SNR^0/SNR^l)^{1/2}`, `SNR = Tr C[y]/Tr C[dy]`:
-    /// C the covariance across the batch of the pre-activations h^l (the inputs at l = 0), dy
-    /// a fresh N(0, I) input noise per input and network propagated to first order (a JVP,
-    /// through φ′ of its own input and, in BN nets, through the normalisation).
+    /// Labatie's normalised sensitivity `χ^l = (SNR^0/SNR^l)^{1/2}`,
+    /// `SNR = Tr C[y] / (mean_b |dy_b|²/N)`: C the covariance across the batch of the
+    /// pre-activations y = h^l (the inputs at l = 0), dy a fresh N(0, I) input noise per input
+    /// and network propagated to first order (a JVP, through φ′ of its own input and, in BN
+    /// nets, through the normalisation with its statistics frozen). ∞ for a collapsed batch.
     case sensitivity
     /// The empirical NNGP kernel `h_a·h_b/N`, `a ≤ b`, as `nngp_a_b`, at the layers
     /// `nngp_depths` only (the last by default), beside the analytic kernel.

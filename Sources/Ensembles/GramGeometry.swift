@@ -23,7 +23,8 @@ public enum GramGeometry {
     }
 
     /// `Tr C = (1/B) Σ_a |h_a − h̄|²/N = (1/B)(Σ_a G_aa − (1/B) Σ_ab G_ab)`: the spread of the
-    /// batch around its centre (the signal of Labatie's SNR).
+    /// batch around its centre (the signal of Labatie's SNR). The difference cancels as the
+    /// batch collapses; a negative rounding result is returned as 0 (collapsed).
     public static func centredTrace(_ g: [Double], count b: Int) -> Double {
         precondition(g.count == b * b, "G must be B×B")
         var diagonal = 0.0, all = 0.0
@@ -31,7 +32,7 @@ public enum GramGeometry {
             diagonal += g[a * b + a]
             for c in 0..<b { all += g[a * b + c] }
         }
-        return (diagonal - all / Double(b)) / Double(b)
+        return Swift.max(0, (diagonal - all / Double(b)) / Double(b))
     }
 
     /// `Tr C/λ_max(C)` with `C = P G P`, `P = I − 11ᵀ/B`: the effective rank of the cloud

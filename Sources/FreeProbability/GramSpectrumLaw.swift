@@ -10,7 +10,8 @@
 /// scalar sums: `δ = (1/B) Σ_k φ_k/(aφ_k/(1 + δ) − z)`, a = N/B, and the density is
 /// `ρ(x) = Im m(x + i0)/π`. For Φ = I it is the Marchenko–Pastur law of ratio B/N scaled by
 /// N/B. δ is found by Newton's method, continued from large Im z (where δ ≈ −Tr Φ/(Bz))
-/// down to 10⁻⁹ of the spectrum's scale.
+/// down to 10⁻⁹ of min(x, the spectrum's scale). The rows of F must be independent:
+/// Gaussian weights (orthogonal rows are not).
 public struct GramSpectrumLaw: Sendable {
     /// Φ's eigenvalues (negative rounding clipped to 0).
     public let kernelEigenvalues: [Double]
@@ -32,9 +33,11 @@ public struct GramSpectrumLaw: Sendable {
 
     /// ρ at each x (> 0; the atom at 0 when B > N is not a density).
     public func density(at xs: [Double]) throws -> [Double] {
-        let scale = Swift.max(upperEdge, 1e-300), epsMin = 1e-9 * scale
+        let scale = Swift.max(upperEdge, 1e-300)
         return try xs.map { x in
             guard x > 0 else { return 0 }
+            // ε ≪ x as well: an atom of mass w at 0 (B > N, or Φ singular) leaks w ε/(π x²).
+            let epsMin = 1e-9 * Swift.min(scale, x)
             var eps = scale
             var delta = try solve(z: Complex(x, eps), from: -meanTrace / Complex(x, eps)) ?? {
                 throw SpectrumError("the Gram-spectrum fixed point did not converge at z = \(x) + \(scale)i")

@@ -66,8 +66,8 @@ public struct NetworkGaussianProcess: Sendable {
         guard targets.count == n, let outputs = targets.first?.count, outputs >= 1, targets.allSatisfy({ $0.count == outputs }) else {
             throw GaussianProcessError(description: "targets have \(targets.count) rows for \(n) training inputs; give one row per input")
         }
-        guard let d = train.first?.count, (train + test).allSatisfy({ $0.count == d }) else {
-            throw GaussianProcessError(description: "training and test inputs must have the same number of features")
+        guard let d = train.first?.count, d >= 1, (train + test).allSatisfy({ $0.count == d }) else {
+            throw GaussianProcessError(description: "training and test inputs must have the same number (≥ 1) of features")
         }
         guard jitter >= 0, jitter.isFinite else { throw GaussianProcessError(description: "jitter must be finite and ≥ 0") }
         let (k, theta) = kernels(train + test)
@@ -118,7 +118,12 @@ public struct NetworkGaussianProcess: Sendable {
                 }
                 ntkVar.append(prior + quadratic - 2 * cross)
             }
-            return (Posterior(means: nngpMeans, variances: nngpVar), Posterior(means: ntkMeans, variances: ntkVar))
+            // A variance that is zero up to rounding (at a training input) can come out a few
+            // ulps of the prior below 0: reported as 0. Anything more negative is left visible.
+            func clean(_ v: [Double]) -> [Double] {
+                v.enumerated().map { i, x in x < 0 && -x <= 1e-10 * Swift.max(k[n + i, n + i], 0) ? 0 : x }
+            }
+            return (Posterior(means: nngpMeans, variances: clean(nngpVar)), Posterior(means: ntkMeans, variances: clean(ntkVar)))
         } catch let error as GaussianProcessError {
             throw error
         } catch {

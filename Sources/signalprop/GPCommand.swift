@@ -21,7 +21,9 @@ struct GPCommand: ParsableCommand {
 
         Files: .npy (float32/float64, C order; 1-D read as one column) or .csv, one input
         (or target) per row. The network comes from the flags or from --config, a campaign
-        whose grid has one value of activation, sigma_w, sigma_b and depth.
+        of a feedforward net (weight_scaling = "width") whose grid has one value of activation,
+        sigma_w, sigma_b and depth; the initialisation does not matter (Gaussian and orthogonal
+        weights share the infinite-width kernels).
 
         Example:
           signalprop gp --train x.npy y.npy --test xs.npy --activation relu --sigma-w 1.4 --sigma-b 0.1 --depth 5
@@ -75,7 +77,13 @@ struct GPCommand: ParsableCommand {
     /// (φ, σ_w, σ_b, depth) from the flags or the campaign's one-point grid.
     func network() throws -> (Activation, Double, Double, Int) {
         guard let config else { return (activation!, sigmaW!, sigmaB ?? 0, depth ?? 1) }
-        let grid = try Campaign(contentsOf: config).grid
+        let campaign = try Campaign(contentsOf: config)
+        let grid = campaign.grid
+        guard grid.architecture == [.feedforward], campaign.weightScaling == .width else {
+            throw CommandFailure(message: "\(config): gp's kernels are those of a feedforward net with weights σ_w²/N; "
+                                 + "this campaign has architecture \(grid.architecture.map(\.name)) and weight_scaling "
+                                 + "\(campaign.weightScaling.rawValue)", status: usageExitCode)
+        }
         for (key, count) in [("activation", grid.activation.count), ("sigma_w", grid.sigmaW.count),
                              ("sigma_b", grid.sigmaB.count), ("depth", grid.depth.count)] where count != 1 {
             throw CommandFailure(message: "\(config): grid.\(key) has \(count) values; gp needs one network", status: usageExitCode)

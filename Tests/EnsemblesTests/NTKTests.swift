@@ -10,16 +10,22 @@ import Testing
     /// A 4-wide, 3-deep tanh net rebuilt from its random streams: Θ by central finite
     /// differences of h^L in every W̃ and b̃ equals the sampler's backward pass — its mean
     /// eigenvalue, largest eigenvalue and condition number to 1e-6 (the differences' step
-    /// error is O(ε²) = 1e-10, relative).
-    @Test func backwardPassEqualsFiniteDifferences() throws {
+    /// error is O(ε²) = 1e-10, relative). Both weight laws: the regenerated W^l must be the
+    /// ones the forward pass used, or the rebuilt net's outputs would not be the sampler's.
+    @Test(arguments: [WeightInit.gaussian, .orthogonal])
+    func backwardPassEqualsFiniteDifferences(_ weightInit: WeightInit) throws {
         let (n, depth, sigmaW, sigmaB) = (4, 3, 1.3, 0.2)
-        let spec = NetworkSpec(width: n, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: .tanh)
+        let spec = NetworkSpec(width: n, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: .tanh,
+                               weightInit: weightInit)
         let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.3), dimension: n,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
         var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: Observables(forward: [.q], ntk: true),
                                            seed: 4, point: 2)
         var statistics = sampler.makeStatistics()
         try sampler.run(sample: 5, into: &statistics)
+        var forward = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.gram], seed: 4, point: 2)
+        var gram = forward.makeStatistics()
+        try forward.run(sample: 5, into: &gram)
         func measured(_ name: String) -> Double { statistics.moments[statistics.names.firstIndex(of: name)!][depth - 1].mean }
 
         var weights = try (1...depth).map { try sampler.weightMatrix(layer: $0, sample: 5) }
@@ -40,6 +46,11 @@ import Testing
             }
             return h
         }
+        // The rebuilt net is the sampled one: |h^L|²/N of the first input as the sampler saw it.
+        let h = output()
+        let q = h.reduce(0) { $0 + $1 * $1 } / Double(n)
+        let sampled = gram.moments[gram.names.firstIndex(of: "gram_0_0")!][depth - 1].mean
+        #expect(abs(q / sampled - 1) < 1e-12, "rebuilt q \(q) vs sampled \(sampled)")
         // NTK parameterisation: W = (σ_w/√N) W̃, b = σ_b b̃; perturb the tilde parameters.
         let eps = 1e-5
         var theta = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)

@@ -75,6 +75,7 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm-residual\"\n[observe]\njacobian = {}",
      "observe.jacobian", "batch norm couples"),
     (valid + "\n[observe]\nnngp_depths = [1]", "observe.nngp_depths", "does not list \"nngp\""),
+    (broken("c0", with: "c0 = 1.0") + "\n[observe]\nforward = [\"sensitivity\"]", "observe.forward", "inputs that differ"),
     (valid + "\n[network]\narchitecture = \"residual\"\nresidual_normalize = true", "network.residual_normalize",
      "batchnorm-residual only"),
     (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm\"\n[observe]\nntk = true",

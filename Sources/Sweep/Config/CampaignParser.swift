@@ -128,6 +128,18 @@ extension Campaign {
         if !nngpDepths.isEmpty, !forward.contains(.nngp) {
             throw ConfigError(key: "observe.nngp_depths", "is set but forward does not list \"nngp\"")
         }
+        if forward.contains(.sensitivity) {
+            var identical = false
+            switch inputs {
+            case .gram(let count, _, let c0): identical = count > 1 && c0 == 1
+            case .file(_, let rows, _): identical = rows.count > 1 && rows.allSatisfy { $0 == rows[0] }
+            case .gaussian, .circle: identical = false
+            }
+            if identical {
+                throw ConfigError(key: "observe.forward", "'sensitivity' needs inputs that differ: its signal is their "
+                                  + "spread Tr C[x⁰], which is 0 for identical inputs")
+            }
+        }
         let deepest = grid.depth.max() ?? 0
         if let d = nngpDepths.first(where: { $0 > deepest }) {
             throw ConfigError(key: "observe.nngp_depths", "\(d) is deeper than every net of the grid (depths \(grid.depth))")

@@ -63,7 +63,7 @@ public struct PointTheory: Sendable {
         }
         layerGains = layers.map { maps.chi1(q: $0.q[0]) }
         if inputs.count > 1, !layers.isEmpty {
-            let sigma2 = network.sigmaW * network.sigmaW / s, a2 = network.architecture.residualScale * network.architecture.residualScale
+            let a = network.architecture.residualScale, sigma2 = network.sigmaW * network.sigmaW / s
             let signal0 = GramGeometry.centredTrace(inputs.gram.elements, count: inputs.count)
             var v = [Double](repeating: 1, count: inputs.count)
             var chi: [Double] = []
@@ -71,7 +71,7 @@ public struct PointTheory: Sendable {
                 let m = v.map { sigma2 * $0 }
                 chi.append((signal0 * m.reduce(0, +) / Double(m.count)
                             / GramGeometry.centredTrace(t.covariance, count: inputs.count)).squareRoot())
-                v = zip(v, t.q).map { $0 * (maps.chi1(q: $1) + a2) }
+                v = zip(v, t.q).map { $0 * (maps.chi1(q: $1) + a * a) }
             }
             sensitivity = chi
         } else {
@@ -107,11 +107,9 @@ public struct PointTheory: Sendable {
                     break
                 }
                 let weights: WeightLaw = network.weightInit == .gaussian ? .gaussian : .orthogonal
-                let residualScale: Double
-                if case .residual(let a) = network.architecture { residualScale = a } else { residualScale = 0 }
                 moments[layer] = JacobianMoments(activation: network.activation, sigmaW: network.sigmaW / s.squareRoot(),
                                                  layerVariances: layers[..<layer].map { $0.q[0] }, weights: weights,
-                                                 residualScale: residualScale)
+                                                 residualScale: network.architecture.residualScale)
                 let gains = Array(layerGains[..<layer])
                 switch network.architecture {
                 case .feedforward:
@@ -138,7 +136,10 @@ public struct PointTheory: Sendable {
         } else {
             ntkDiagonal = nil
         }
-        if observables.gramSpectrum != nil, let first = layers.first {
+        if observables.gramSpectrum != nil, network.weightInit == .orthogonal {
+            gramSpectrum = nil
+            notes.append("no Gram-spectrum theory for orthogonal weights: the deterministic equivalent needs independent rows of W")
+        } else if observables.gramSpectrum != nil, let first = layers.first {
             let b = inputs.count, unit = MeanFieldMaps(activation: network.activation, sigmaW: 1, sigmaB: 0)
             var phi = [Double](repeating: 0, count: b * b)
             for a in 0..<b {
