@@ -33,6 +33,7 @@ import Randomness
 /// results never depend on which worker ran which sample.
 public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     public let spec: NetworkSpec
+    public let backend: Backend
     public let seed: UInt64
     public let point: Int
     let observables: Observables
@@ -51,7 +52,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// `[x | T]` before the layer (N₀ or N rows) and `W [x | T]` after it (N rows).
     var source: Matrix<T>
     var output: Matrix<T>
-    private var panel: Matrix<T>
+    var panel: Matrix<T>
     private var gram: Matrix<T>
     private var bias: [T]
     private var derivative: [T]
@@ -82,12 +83,17 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// panel (or all of W with tangents), the Gram matrix, bias and φ′, the input batch (in
     /// float64 and in `T`), and for orthogonal weights the Gaussian matrix and its Q factor.
     public static func estimatedBytes(spec: NetworkSpec, inputDimension: Int, batch: Int,
-                                      observables: Observables = Observables(forward: [.q])) -> Int {
+                                      observables: Observables = Observables(forward: [.q]), backend: Backend = .dense) -> Int {
         let n = spec.width, scalar = MemoryLayout<T>.size
         let columns = batch + tangentColumns(observables, inputDimension: inputDimension, width: n, batch: batch).total
-        let panel = min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
+        let panel = backend == .implicit ? columns : min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
         var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
-        if spec.weightInit == .orthogonal { elements += 2 * n * max(n, inputDimension) + n }
+        switch (backend, spec.weightInit) {
+        case (.dense, .orthogonal): elements += 2 * n * max(n, inputDimension) + n
+        // The Haar N×C frame, its Gaussian and V R in float64; X and R.
+        case (.implicit, .orthogonal): elements += (3 * n * columns + max(n, inputDimension) * columns) * 8 / scalar
+        case (_, .gaussian): break
+        }
         if observables.jacobian != nil { elements += n * inputDimension + inputDimension * 8 }
         // The NTK's backward pass in float64: Θ, its eigen-solver copy, B, G, the next G, W and
         // (orthogonal) the Haar work matrix; the Gram spectrum's features.
@@ -106,7 +112,13 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         return (j, l, s, j + l + s)
     }
 
-    public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int) {
+    public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int,
+                backend: Backend = .dense) {
+        precondition(backend == .dense || Backend.implicitUnsupported(spec: spec, observables: observables,
+                                                                        inputDimension: inputs.dimension,
+                                                                        batch: inputs.count) == nil,
+                     "the implicit backend cannot serve this network; choose dense")
+        self.backend = backend
         self.spec = spec
         self.seed = seed
         self.point = point
@@ -125,7 +137,9 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         source = Matrix(rows: max(n, inputDimension), columns: columns)
         input = Matrix(rows: inputDimension, columns: batch, elements: inputs.matrix.elements.map { T($0) })
         output = Matrix(rows: n, columns: columns)
-        panel = Matrix(rows: n, columns: min(Self.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
+        // Dense: a panel of W. Implicit: the N×C standard normals Z of H = Z Lᵀ.
+        panel = Matrix(rows: n, columns: backend == .implicit ? columns
+                                         : min(Self.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
         gram = Matrix(rows: batch, columns: batch)
         bias = [T](repeating: 0, count: n)
         derivative = [T](repeating: 0, count: n)
@@ -259,8 +273,12 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     private mutating func affine(fanIn: Int, weights: RandomStream, biases: RandomStream) throws(LAPACKError) {
         let n = spec.width, columns = source.columns, ld = source.rows
         let sigmaW = spec.sigmaW / spec.varianceDivisor.squareRoot()
-        switch spec.weightInit {
-        case .gaussian:
+        switch (backend, spec.weightInit) {
+        case (.implicit, .gaussian):
+            try implicitGaussian(fanIn: fanIn, weights: weights, scale: sigmaW / Double(fanIn).squareRoot())
+        case (.implicit, .orthogonal):
+            try implicitOrthogonal(fanIn: fanIn, weights: weights, alpha: sigmaW * (Double(n) / Double(fanIn)).squareRoot())
+        case (.dense, .gaussian):
             let scale = T(sigmaW / Double(fanIn).squareRoot())
             let width = min(panel.columns, fanIn)
             var j0 = 0
@@ -282,7 +300,7 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
                 }
                 j0 += cols
             }
-        case .orthogonal:
+        case (.dense, .orthogonal):
             let tall = n >= fanIn
             let o = try Matrix<T>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: weights)
             let alpha = T(sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1))

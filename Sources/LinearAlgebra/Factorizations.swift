@@ -85,16 +85,27 @@ extension Matrix {
     @_specialize(exported: true, where T == Double)
     @_specialize(exported: true, where T == Float)
     public func symmetricEigenvalues() throws(LAPACKError) -> [T] {
+        try symmetricEigen(vectors: false).values
+    }
+
+    /// Eigenvalues (ascending) and orthonormal eigenvectors (the columns of `vectors`, in
+    /// the same order) of a symmetric matrix: `A = V diag(λ) Vᵀ` (LAPACK `?syevd`, upper
+    /// triangle read). Without `vectors` the returned matrix is the overwritten input.
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
+    public func symmetricEigen(vectors: Bool = true) throws(LAPACKError) -> (values: [T], vectors: Matrix) {
         precondition(rows == columns, "eigenvalues need a square matrix")
         var a = self
         let n = Int32(rows)
         var w = [T](repeating: 0, count: rows)
-        guard rows > 0 else { return w }
+        guard rows > 0 else { return (w, a) }
         let info = a.elements.withUnsafeMutableBufferPointer { pa in
-            w.withUnsafeMutableBufferPointer { T.syevd(ascii("N"), ascii("U"), n, pa.baseAddress!, n, $0.baseAddress!) }
+            w.withUnsafeMutableBufferPointer {
+                T.syevd(ascii(vectors ? "V" : "N"), ascii("U"), n, pa.baseAddress!, n, $0.baseAddress!)
+            }
         }
         try Self.check(info, "syevd")
-        return w
+        return (w, a)
     }
 
     /// Singular values in descending order (LAPACK `?gesdd`, no vectors).

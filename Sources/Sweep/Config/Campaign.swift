@@ -33,6 +33,13 @@ public enum InputSource: Sendable, Hashable {
     }
 }
 
+/// `[network] backend`: "auto" takes the implicit backend wherever it can serve the
+/// point's observables and width (``Backend/implicitUnsupported(spec:observables:inputDimension:batch:)``),
+/// the dense one elsewhere.
+public enum BackendChoice: String, Sendable, Hashable, CaseIterable {
+    case auto, dense, implicit
+}
+
 /// The hyper-parameter grid: every combination of the axes is one grid point.
 public struct Grid: Sendable, Hashable {
     public var width: [Int]
@@ -61,6 +68,8 @@ public struct Campaign: Sendable, Hashable {
     public var precision: Precision
     public var grid: Grid
     public var inputs: InputSource
+    /// `[network] backend`: how each point's layers are sampled.
+    public var backendChoice: BackendChoice
     public var weightScaling: WeightScaling
     public var observables: Observables
 }
@@ -102,6 +111,18 @@ extension Campaign {
     public var tasksPerPoint: Int { (samples + block - 1) / block }
 
     /// The dimension N₀ of the inputs at a point of width `width`.
+    /// The backend that samples `network` (for `implicit`, the parser has checked it can).
+    public func backend(for network: NetworkSpec) -> Backend {
+        switch backendChoice {
+        case .dense: return .dense
+        case .implicit: return .implicit
+        case .auto:
+            return Backend.implicitUnsupported(spec: network, observables: observables,
+                                               inputDimension: inputDimension(width: network.width),
+                                               batch: inputs.count) == nil ? .implicit : .dense
+        }
+    }
+
     public func inputDimension(width: Int) -> Int {
         if case .file(_, let rows, _) = inputs { return rows.first?.count ?? 0 }
         return width

@@ -52,7 +52,7 @@ extension Campaign {
             throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
         }
         let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
-        try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling"])
+        try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling", "backend"])
         let architectureNames = try network.stringList("architecture", default: ["feedforward"])
         let scale = try network.real("residual_scale", default: 1)
         guard scale.isFinite, scale >= 0 else {
@@ -101,10 +101,6 @@ extension Campaign {
         var fileDimension: Int?
         if case .file(_, let rows, _) = inputs { fileDimension = rows[0].count }
         let inputDimension = { (w: Int) -> Int in fileDimension ?? w }
-        if let w = grid.width.first(where: { $0 * max($0, inputDimension($0)) > RandomStream.elementLimit }) {
-            throw ConfigError(key: "grid.width", "\(w) is too large for dense sampling: a layer's \(w)×\(max(w, inputDimension(w))) "
-                              + "weights exceed one random stream's 2^33 elements (widths up to 92681)")
-        }
         if batchNorm != nil, inputs.count < 2 {
             throw ConfigError(key: "inputs.count", "\(inputs.count) input cannot be batch-normalised; batch norm needs ≥ 2 inputs")
         }
@@ -154,6 +150,40 @@ extension Campaign {
         observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
                                   nngpDepths: Array(Set(nngpDepths)).sorted(), gramSpectrum: try Self.parseGramSpectrum(observe),
                                   ntk: ntk)
+
+        let backendName = try network.string("backend", default: "auto")
+        guard let choice = BackendChoice(rawValue: backendName) else {
+            throw ConfigError(key: "network.backend", "'\(backendName)' is not a backend; allowed: auto, dense, implicit")
+        }
+        backendChoice = choice
+        // Each (width, init): the backend it gets, and whether its random streams can hold it.
+        for w in grid.width {
+            for weightInit in grid.weightInit {
+                let probe = NetworkSpec(width: w, depth: 1, sigmaW: 1, sigmaB: 0, activation: .linear, weightInit: weightInit)
+                let n0 = inputDimension(w)
+                let reason = Backend.implicitUnsupported(spec: probe, observables: observables, inputDimension: n0,
+                                                         batch: inputs.count)
+                if choice == .implicit, let reason {
+                    throw ConfigError(key: "network.backend", "implicit cannot sample width \(w) with \(weightInit.rawValue) "
+                                      + "weights: \(reason); use backend = \"auto\" or \"dense\"")
+                }
+                if choice == .dense || reason != nil {
+                    if w * max(w, n0) > RandomStream.elementLimit {
+                        throw ConfigError(key: "grid.width", "\(w) is too large for dense sampling: a layer's \(w)×\(max(w, n0)) "
+                                          + "weights exceed one random stream's 2^33 elements (widths up to 92681)"
+                                          + (reason.map { "; the dense backend is needed because \($0) — drop it, or reduce the width" }
+                                             ?? "; use backend = \"auto\" or \"implicit\", which never forms W"))
+                    }
+                } else {
+                    let columns = inputs.count + (observables.lyapunov?.count(inputDimension: n0, width: w) ?? 0)
+                        + (forward.contains(.sensitivity) ? inputs.count : 0)
+                    if w * columns > RandomStream.elementLimit {
+                        throw ConfigError(key: "grid.width", "\(w) is too large even for the implicit backend: a layer's "
+                                          + "\(w)×\(columns) normals exceed one random stream's 2^33 elements")
+                    }
+                }
+            }
+        }
     }
 
     private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {

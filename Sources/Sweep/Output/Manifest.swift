@@ -22,7 +22,7 @@ extension Campaign {
             if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
         }
         var network: [String: Any] = ["architecture": grid.architecture.map(\.name), "init": grid.weightInit.map(\.rawValue),
-                                      "weight_scaling": weightScaling.rawValue]
+                                      "weight_scaling": weightScaling.rawValue, "backend": backendChoice.rawValue]
         if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
         if grid.architecture.contains(where: { $0.residualNormalization != 1 }) { network["residual_normalize"] = true }
         var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
@@ -112,7 +112,7 @@ struct Manifest {
         for (i, p) in points.enumerated() {
             let diverged = statistics[i].moments.contains { $0.contains { $0.nonFinite > 0 } }
             perPoint.append(["point": p.point.index, "status": diverged ? "diverged" : "ok",
-                             "networks": statistics[i].networks])
+                             "networks": statistics[i].networks, "backend": campaign.backend(for: p.point.network).rawValue])
         }
         let object: [String: Any] = [
             "signalprop_version": signalPropVersion,

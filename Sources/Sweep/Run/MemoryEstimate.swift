@@ -20,12 +20,16 @@ public struct MemoryEstimate: Sendable {
         for point in campaign.points {
             let n = point.network
             let dimension = campaign.inputDimension(width: n.width)
+            let backend = campaign.backend(for: n)
             let bytes = campaign.precision == .float64
-                ? DenseSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o)
-                : DenseSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o)
+                ? DenseSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
+                                                      backend: backend)
+                : DenseSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
+                                                     backend: backend)
             if bytes > sampler {
                 sampler = bytes
-                largest = "width \(n.width), \(n.weightInit.rawValue) weights: \(Self.format(bytes)) per sampler × \(threads)"
+                largest = "width \(n.width), \(n.weightInit.rawValue) weights, \(backend.rawValue) backend: "
+                    + "\(Self.format(bytes)) per sampler × \(threads)"
             }
             let names = o.names(batch: batch, inputDimension: dimension, width: n.width).count
             statistics += names * n.depth * 32 + (o.jacobian.map { 8 * ($0.bins + 3) * $0.depths(for: n.depth).count } ?? 0)

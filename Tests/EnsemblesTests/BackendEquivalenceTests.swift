@@ -1,0 +1,74 @@
+import Ensembles
+import Foundation
+import MeanField
+import Randomness
+import Testing
+
+/// The implicit backend samples the dense network's law exactly (DESIGN §5): two-sample
+/// tests of the per-layer statistics, each mean within 4 combined standard errors
+/// `4 √(se_dense² + se_implicit²)` (the two runs use different random numbers, so they agree
+/// in law, not in value). Fixed seeds: the outcome is deterministic.
+@Suite struct BackendEquivalenceTests {
+    static let observables = Observables(forward: [.q, .c, .orthGap, .effRank, .sensitivity])
+    static let names = ["q", "c", "orth_gap", "eff_rank", "sensitivity"]
+
+    func run(_ spec: NetworkSpec, _ backend: Backend, samples: Int = 32) throws -> EnsembleStatistics {
+        let inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: spec.width,
+                                    stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: Self.observables, seed: 17, point: 3,
+                                           backend: backend)
+        var statistics = sampler.makeStatistics()
+        for s in 0..<samples { try sampler.run(sample: s, into: &statistics) }
+        return statistics
+    }
+
+    /// The largest |mean_dense − mean_implicit| / combined standard error over the statistics
+    /// at layers 1, L/2 and L. Quantities fixed by the law (q after BN; the first layer's Gram
+    /// under orthogonal weights) have no spread; their standard error is floored at float64
+    /// rounding, 10⁻¹² of the value.
+    func worstZ(_ dense: EnsembleStatistics, _ implicit: EnsembleStatistics, depth: Int) -> (Double, String) {
+        var worst = (0.0, "")
+        for name in Self.names {
+            for layer in [1, depth / 2, depth] {
+                let a = moments(dense, name, layer: layer), b = moments(implicit, name, layer: layer)
+                let se = ((a.standardError ?? 0) * (a.standardError ?? 0) + (b.standardError ?? 0) * (b.standardError ?? 0)).squareRoot()
+                    + 1e-12 * max(abs(a.mean), abs(b.mean))
+                let z = se > 0 ? abs(a.mean - b.mean) / se : (a.mean == b.mean ? 0 : .infinity)
+                if z > worst.0 { worst = (z, "\(name) at layer \(layer): \(a.mean) vs \(b.mean)") }
+            }
+        }
+        return worst
+    }
+
+    @Test(arguments: [
+        (Activation.tanh, WeightInit.gaussian, Architecture.feedforward),
+        (.relu, .gaussian, .feedforward),
+        (.tanh, .orthogonal, .feedforward),
+        (.relu, .orthogonal, .feedforward),
+        (.tanh, .gaussian, .residual(scale: 1)),
+        (.relu, .orthogonal, .residual(scale: 0.7)),
+        (.tanh, .gaussian, .batchNorm),
+        (.relu, .gaussian, .batchNormResidual(scale: 1)),
+    ])
+    func implicitMatchesDenseInLaw(_ phi: Activation, _ weightInit: WeightInit, _ architecture: Architecture) throws {
+        for width in [256, 512] {
+            let depth = 8
+            let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: architecture.usesBatchNorm ? 0 : 0.3,
+                                   activation: phi, weightInit: weightInit, architecture: architecture,
+                                   weightScaling: architecture.isResidual ? .widthTimesDepth : .width)
+            let (z, at) = worstZ(try run(spec, .dense), try run(spec, .implicit), depth: depth)
+            #expect(z < 4, "N = \(width) \(phi.name) \(weightInit) \(architecture.name): \(at) (z = \(z))")
+        }
+    }
+
+    /// The same test catches a sampler that forgets the bias: the implicit net without σ_b
+    /// against the dense net with it.
+    @Test func aSamplerWithoutTheBiasFailsTheTest() throws {
+        let depth = 8
+        let dense = NetworkSpec(width: 256, depth: depth, sigmaW: 1.3, sigmaB: 0.3, activation: .tanh)
+        var forgetful = dense
+        forgetful.sigmaB = 0
+        let (z, at) = worstZ(try run(dense, .dense), try run(forgetful, .implicit), depth: depth)
+        #expect(z > 4, "the bias-less sampler should be caught: \(at) (z = \(z))")
+    }
+}
