@@ -229,9 +229,13 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
     /// orthogonal)`: a fixed frame such as e_1…e_k would start inside the span of the
     /// inputs and bias the top exponents of a short product), and no carried scale.
     private mutating func resetTangents(sample: Int) throws(LAPACKError) {
-        let rows = source.rows
-        for c in 0..<source.columns { for i in 0..<rows { source[i, c] = 0 } }
-        for a in 0..<batch { for i in 0..<inputDimension { source[i, a] = input[i, a] } }
+        let rows = source.rows, dimension = inputDimension
+        source.elements.withUnsafeMutableBufferPointer { ps in
+            ps.update(repeating: 0)
+            input.elements.withUnsafeBufferPointer { px in
+                for a in 0..<batch { for i in 0..<dimension { ps[a * rows + i] = px[a * dimension + i] } }
+            }
+        }
         forwardLogScale = 0
         if observables.ntk {
             ntkDerivatives = [[Double]](repeating: [], count: spec.depth)
@@ -563,16 +567,30 @@ public struct DenseSampler<T: BLASScalar & GaussianFillable> {
         let norm = T(spec.architecture.residualNormalization)
         // Batch norm keeps h of order 1 (and a skip stream grows only like √l): no rescaling.
         if phi.isPositivelyHomogeneous, !spec.architecture.usesBatchNorm { rescaleForward() }
+        // φ(h) column by column: float64 through the batch (SIMD) path into `derivative`
+        // (free until the next tangent update), float32 element by element.
+        let batched = T.self == Double.self
         output.elements.withUnsafeBufferPointer { po in
             source.elements.withUnsafeMutableBufferPointer { ps in
-                for c in 0..<batch {
-                    let o = c * n, s = c * ld
-                    if a == 0 {
-                        for i in 0..<n { ps[s + i] = T(phi.value(Double(po[o + i]))) }
-                    } else {
-                        for i in 0..<n { ps[s + i] = norm * (T(phi.value(Double(po[o + i]))) + a * ps[s + i]) }
+                derivative.withUnsafeMutableBufferPointer { scratch in
+                    for c in 0..<batch {
+                        let o = c * n, s = c * ld
+                        if batched {
+                            UnsafeRawPointer(po.baseAddress! + o).withMemoryRebound(to: Double.self, capacity: n) { x in
+                                UnsafeMutableRawPointer(scratch.baseAddress!).withMemoryRebound(to: Double.self, capacity: n) { y in
+                                    phi.apply(UnsafeBufferPointer(start: x, count: n), into: UnsafeMutableBufferPointer(start: y, count: n))
+                                }
+                            }
+                        } else {
+                            for i in 0..<n { scratch[i] = T(phi.value(Double(po[o + i]))) }
+                        }
+                        if a == 0 {
+                            for i in 0..<n { ps[s + i] = scratch[i] }
+                        } else {
+                            for i in 0..<n { ps[s + i] = norm * (scratch[i] + a * ps[s + i]) }
+                        }
+                        for i in n..<ld { ps[s + i] = 0 }
                     }
-                    for i in n..<ld { ps[s + i] = 0 }
                 }
             }
         }

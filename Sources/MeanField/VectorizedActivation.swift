@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Activation {
+    /// `output[i] = φ(input[i])` for a whole buffer: eight at a time for `tanh` (SIMD, see
+    /// `Activation.tanh(_:)`), `relu` and `linear`, element by element otherwise. Wide
+    /// layers spend most of their time here (10⁸ evaluations per network at N = 10⁶).
+    public func apply(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
+        precondition(output.count >= input.count, "output too short")
+        let n = input.count, whole = n / 8 * 8
+        let src = UnsafeRawPointer(input.baseAddress!), dst = UnsafeMutableRawPointer(output.baseAddress!)
+        func simd(_ f: (SIMD8<Double>) -> SIMD8<Double>) {
+            var i = 0
+            while i < whole {
+                let x = src.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)
+                dst.storeBytes(of: f(x), toByteOffset: i * 8, as: SIMD8<Double>.self)
+                i += 8
+            }
+            for j in whole..<n { output[j] = value(input[j]) }
+        }
+        switch self {
+        case .tanh: simd(Activation.tanh)
+        case .relu: simd { $0.replacing(with: 0, where: $0 .< 0) }
+        case .linear: simd { $0 }
+        default: for i in 0..<n { output[i] = value(input[i]) }
+        }
+    }
+
+    /// tanh, eight at a time, within 1e-14 relative of the scalar `tanh` for every finite x:
+    /// `x·P(x²)`, the Taylor series to x¹⁹ (truncation < 10⁻¹⁷ relative), for |x| < 1/8;
+    /// `sign(x)(1 − 2/(e^{2|x|} + 1))` above, whose subtraction loses at most a factor
+    /// 1/tanh(1/8) ≈ 8 (≤ 8·3ε ≈ 5·10⁻¹⁵); ±1 beyond |x| = 20 (1 − tanh 20 < 10⁻¹⁷). e^y by
+    /// y = k ln 2 + r, |r| ≤ ln 2/2, the Taylor series of e^r to r¹³ (truncation 5·10⁻¹⁸)
+    /// and 2^k from its exponent bits. NaN in, NaN out.
+    public static func tanh(_ x: SIMD8<Double>) -> SIMD8<Double> {
+        let a = x.replacing(with: -x, where: x .< 0)
+        let x2 = x * x
+        var series = SIMD8<Double>(repeating: tanhSeries[tanhSeries.count - 1])
+        for c in tanhSeries.dropLast().reversed() { series = series * x2 + c }
+        series *= x
+        // Large |x|: 1 − 2/(e^{2a} + 1), with 2a clamped to where it still matters.
+        let y = (2 * a).replacing(with: 40, where: a .> 20)
+        let ln2Hi = 0.693_147_180_369_123_816_49, ln2Lo = 1.908_214_929_270_587_700_02e-10
+        let k = (y * (1 / 0.693_147_180_559_945_309_4)).rounded(.toNearestOrEven)
+        let r = y - k * ln2Hi - k * ln2Lo
+        var p = SIMD8<Double>(repeating: inverseFactorials[13])
+        for n in stride(from: 12, through: 0, by: -1) { p = p * r + inverseFactorials[n] }
+        var bits = SIMD8<UInt64>()
+        for i in 0..<8 { bits[i] = UInt64(Int(k[i]) + 1023) << 52 }
+        let exponential = p * unsafeBitCast(bits, to: SIMD8<Double>.self)
+        var large = 1 - 2 / (exponential + 1)
+        large = large.replacing(with: -large, where: x .< 0)
+        var result = large.replacing(with: series, where: a .< 0.125)
+        result = result.replacing(with: x, where: x .!= x)   // NaN
+        return result
+    }
+}
+
+/// tanh x = x Σ c_n x^{2n}, c_n = 2^{2n+2}(2^{2n+2} − 1) B_{2n+2}/(2n+2)!: 1, −1/3, 2/15, …
+private let tanhSeries: [Double] = [1, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155_925,
+                                    21844.0 / 6_081_075, -929_569.0 / 638_512_875, 6_404_582.0 / 10_854_718_875,
+                                    -443_861_162.0 / 1_856_156_927_625]
+
+/// 1/n!, n = 0 … 13.
+private let inverseFactorials: [Double] = (0...13).map { n in 1 / (1...max(n, 1)).reduce(1.0) { $0 * Double($1) } }
+
