@@ -50,6 +50,9 @@ Writes (and prints the paths of):
   orth_gap_width.png  with several widths: the gap at the last layer vs width,
       log-log, with fitted slopes (Daneshmand et al. 2021: -1/2 with BN).
   nngp.png           every nngp_a_b entry, Monte Carlo vs the analytic kernel.
+  finite_width.png   with ≥ 3 widths of otherwise equal points: the mean squared deviation
+      of one network's q and c from mean-field theory at the last layer vs N (log-log,
+      fitted slope; finite-width corrections give −1).
   gram_spectrum.png  with gram_spectrum: eigenvalues of the first layer's feature Gram
       FᵀF/B against the deterministic equivalent (Louart, Liao & Couillet 2018).
 
@@ -156,15 +159,16 @@ def load_layers(path):
                 architecture=(r.get("architecture") or "feedforward").strip(),
                 sigma_w=fnum(r["sigma_w"]), sigma_b=fnum(r["sigma_b"]),
                 width=fnum(r["width"]), depth=fnum(r["depth"]),
-                l=[], m=[], s=[], t=[])
+                l=[], m=[], s=[], t=[], count=[])
         d["l"].append(fnum(r["layer"]))
         d["m"].append(fnum(r["mean"]))
         d["s"].append(fnum(r["stderr"]))
         d["t"].append(fnum(r["theory"]))
+        d["count"].append(fnum(r.get("n")))
     for obs in data:
         for d in data[obs].values():
             o = np.argsort(d["l"], kind="stable")
-            for k in ("l", "m", "s", "t"):
+            for k in ("l", "m", "s", "t", "count"):
                 d[k] = np.asarray(d[k], float)[o]
     return data
 
@@ -1530,6 +1534,54 @@ def plot_gram_spectrum(path, figdir):
     return [out]
 
 
+def plot_finite_width(layers, figdir):
+    """With ≥ 3 widths of otherwise equal points: the mean squared deviation of one
+    network's q^l and c^l from mean-field theory, E[(x − x_MF)²] = n·se² + (mean − x_MF)²,
+    at the last layer against N on log-log axes, with the least-squares slope (finite-width
+    corrections: −1) and a 1/N guide."""
+    groups = defaultdict(list)
+    for obs in ("q", "c"):
+        for d in (layers.get(obs) or {}).values():
+            key = (obs,) + tuple(g(d[k]) for k in ("architecture", "activation", "init", "sigma_w", "sigma_b", "depth"))
+            groups[key].append(d)
+    groups = {k: sorted(v, key=lambda d: d["width"]) for k, v in groups.items() if len({d["width"] for d in v}) >= 3}
+    if not groups:
+        return []
+    obs_list = [o for o in ("q", "c") if any(k[0] == o for k in groups)]
+    fig, axes = plt.subplots(1, len(obs_list), figsize=(5.4 * len(obs_list), 4.4), squeeze=False)
+    for ax, obs in zip(axes[0], obs_list):
+        for i, (key, points) in enumerate((k, v) for k, v in groups.items() if k[0] == obs):
+            n, msd = [], []
+            for d in points:
+                last = np.nonzero(d["l"] == d["depth"])[0]
+                if not len(last):
+                    continue
+                j = last[0]
+                m, se, t, samples = d["m"][j], d["s"][j], d["t"][j], d["count"][j]
+                if not all(np.isfinite(v) for v in (m, se, t, samples)):
+                    continue
+                n.append(d["width"]); msd.append(samples * se * se + (m - t) ** 2)
+            n, msd = np.array(n, float), np.array(msd, float)
+            ok = (n > 0) & (msd > 0)
+            if ok.sum() < 3:
+                continue
+            slope = np.polyfit(np.log(n[ok]), np.log(msd[ok]), 1)[0]
+            col = f"C{i % 10}"
+            ax.plot(n[ok], msd[ok], "o-", color=col,
+                    label=f"{key[2]}, σ_w={key[4]}, σ_b={key[5]}, L={key[6]}: slope {slope:+.2f}")
+            ax.plot(n[ok], msd[ok][0] * n[ok][0] / n[ok], ":", color="0.5")
+        ax.set_xscale("log"); ax.set_yscale("log")
+        ax.set_xlabel("width N")
+        ax.set_ylabel(f"E[({obs}^L − {obs}_MF)²] per network")
+        ax.set_title(f"{obs}: finite-width deviation from mean-field theory (dotted: ∝ 1/N)")
+        ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(figdir, "finite_width.png")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", help="output folder of `signalprop sweep` / `phase-diagram`")
@@ -1562,6 +1614,7 @@ def main(argv=None):
     written += plot_representations(layers, figdir)
     written += plot_orth_gap_width(layers, figdir)
     written += plot_nngp(layers, figdir)
+    written += plot_finite_width(layers, figdir)
     if os.path.isfile(dp):
         written += plot_phase_diagram(dp, figdir)
     if os.path.isfile(pp):

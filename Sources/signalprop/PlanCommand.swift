@@ -35,7 +35,7 @@ struct PlanCommand: ParsableCommand {
         let plan = try CampaignPlan(campaign: campaign, ranks: ranks)
         if json {
             print(try JSON.text([
-                "grid_points": plan.points, "tasks": plan.tasks, "networks": plan.networks, "ranks": plan.ranks,
+                "grid_points": plan.points, "implicit_points": plan.implicitPoints, "dense_points": plan.densePoints, "tasks": plan.tasks, "networks": plan.networks, "ranks": plan.ranks,
                 "memory_per_rank_bytes": plan.memoryPerRank, "sampling_seconds": plan.samplingSeconds,
                 "theory_seconds": plan.theorySeconds, "estimated_wall_seconds": plan.wallSeconds,
             ]))
@@ -43,6 +43,8 @@ struct PlanCommand: ParsableCommand {
         }
         print("\(campaign.name): \(plan.points) grid points × \(campaign.samples) networks = \(plan.networks) networks "
               + "in \(plan.tasks) tasks of ≤ \(campaign.block)")
+        print("backend          \(plan.implicitPoints) point\(plan.implicitPoints == 1 ? "" : "s") implicit, "
+              + "\(plan.densePoints) dense (network.backend = \(campaign.backendChoice.rawValue))")
         print("memory per rank  ≈ \(MemoryEstimate.format(plan.memoryPerRank))")
         print("compute          ≈ \(String(format: "%.1f", plan.samplingSeconds)) s sampling + "
               + "\(String(format: "%.1f", plan.theorySeconds)) s theory (one core)")

@@ -8,6 +8,7 @@ import Randomness
 /// memory per rank, and time for a given number of ranks.
 ///
 /// Model: a dense layer costs `N_l · N_{l-1}` weight draws plus a GEMM against B columns,
+/// an implicit one `N_l · C` draws and an N×C×C product (C = batch and tangent columns),
 /// timed per element on a real 512-wide network; an orthogonal layer adds a QR,
 /// `(4/3)·N³` scaled from a timed 256³ one; the theory of a point is timed on three of its
 /// layers and scaled by depth. Rank 0 computes theory and tasks on one thread beside the
@@ -20,6 +21,9 @@ public struct CampaignPlan: Sendable {
     public let samplingSeconds: Double
     public let theorySeconds: Double
     public let ranks: Int
+    /// Points sampled by each backend.
+    public let implicitPoints: Int
+    public let densePoints: Int
 
     /// Compute threads in the job: one per rank, or every core of a single rank.
     public var workers: Int { ranks == 1 ? SweepRun.usableCores : ranks }
@@ -37,10 +41,21 @@ public struct CampaignPlan: Sendable {
         let (perElement, perQRCube, perFlop) = try Self.calibrate(precision: campaign.precision,
                                                                    batch: campaign.inputs.count)
         var sampling = 0.0
+        var implicitCount = 0
         let o = campaign.observables
         for p in points {
             let n = p.network, fanIn = campaign.inputDimension(width: n.width)
             let width = Double(n.width)
+            if campaign.backend(for: n) == .implicit {
+                // N·C normals and an N×C×C product per layer (plus N·C² for the Gram), timed
+                // like the dense per-element cost: C columns stand in for the N₀ or N of W.
+                implicitCount += 1
+                let columns = Double(campaign.inputs.count
+                                     + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0)
+                                     + (o.forward.contains(.sensitivity) ? campaign.inputs.count : 0))
+                sampling += Double(n.depth) * width * columns * (1 + columns / 4) * perElement * Double(campaign.samples)
+                continue
+            }
             var perNetwork = width * Double(fanIn + (n.depth - 1) * n.width) * perElement
             if n.weightInit == .orthogonal {
                 perNetwork += Double(n.depth) * pow(width, 3) * perQRCube
@@ -61,6 +76,8 @@ public struct CampaignPlan: Sendable {
             sampling += perNetwork * Double(campaign.samples)
         }
         samplingSeconds = sampling
+        implicitPoints = implicitCount
+        densePoints = points.count - implicitCount
         var theory = 0.0
         var timed: [String: Double] = [:]
         for p in points {
