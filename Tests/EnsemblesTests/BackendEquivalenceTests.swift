@@ -71,4 +71,32 @@ import Testing
         let (z, at) = worstZ(try run(dense, .dense), try run(forgetful, .implicit), depth: depth)
         #expect(z > 4, "the bias-less sampler should be caught: \(at) (z = \(z))")
     }
+
+    /// Lyapunov tangents ride along in the implicit backend too: a linear Gaussian chain's
+    /// top exponents are Newman's (3 standard errors, as for the dense sampler), in float64
+    /// and in float32 (whose Grams are accumulated in float64).
+    @Test func implicitLyapunovExponentsAreNewmans() throws {
+        let (d, k, sigma) = (64, 4, 1.2)
+        let spec = NetworkSpec(width: d, depth: 16, sigmaW: sigma, sigmaB: 0, activation: .linear)
+        let inputs = try InputBatch(spec: .gaussian(count: 2, q0: 1), dimension: d,
+                                    stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        let observables = Observables(forward: [.q], lyapunov: LyapunovObservable(k: k))
+        var double = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
+                                          backend: .implicit)
+        var single = DenseSampler<Float>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
+                                         backend: .implicit)
+        var s64 = double.makeStatistics(), s32 = single.makeStatistics()
+        for s in 0..<64 {
+            try double.run(sample: s, into: &s64)
+            try single.run(sample: s, into: &s32)
+        }
+        for statistics in [s64, s32] {
+            for i in 1...k {
+                let m = moments(statistics, "lyap_\(i)", layer: 16)
+                let theory = LyapunovTheory.gaussianProduct(dimension: d, k: i, sigma: sigma, varianceDenominator: Double(d))
+                #expect(abs(m.mean - theory) < 3 * m.standardError!, "λ_\(i): \(m.mean) vs \(theory)")
+            }
+        }
+    }
 }
+
