@@ -17,7 +17,7 @@ public enum Backend: String, Sendable, Hashable, CaseIterable {
                                            batch: Int) -> String? {
         if observables.jacobian != nil { return "the full Jacobian spectrum (observe.jacobian) needs the dense backend" }
         if observables.ntk { return "the empirical NTK (observe.ntk) needs the dense backend" }
-        let columns = batch + DenseSampler<Double>.tangentColumns(observables, inputDimension: inputDimension,
+        let columns = batch + NetworkSampler<Double>.tangentColumns(observables, inputDimension: inputDimension,
                                                                   width: spec.width, batch: batch).total
         if spec.width <= columns {
             return "width \(spec.width) is not wider than the \(columns) columns (inputs and tangents) of a layer"

@@ -19,7 +19,7 @@ import Randomness
 /// from their random streams (counter-based: no matrix is kept from the forward pass), in
 /// float64; G is renormalised every layer and Θ accumulated with its log-scale carried, so
 /// deep nets give finite logs. The infinite-width mean eigenvalue is the analytic Θ^L(x, x).
-extension DenseSampler {
+extension NetworkSampler {
     /// Records w_l before layer l's affine map (`source` column 0 holds x^{l−1}).
     mutating func recordNTKWeight(layer: Int, fanIn: Int) {
         var squares = 0.0

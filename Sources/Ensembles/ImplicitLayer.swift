@@ -4,7 +4,7 @@ import Randomness
 /// The implicit backend's layer map (`Backend.implicit`, DESIGN §5): `output ← W source`
 /// without W, from the exact law of W X given X = source[..<N_{l−1}, :] (all C columns,
 /// batch and tangents alike, so JVPs ride along). Grams are taken in float64.
-extension DenseSampler {
+extension NetworkSampler {
     /// Gaussian W (entries N(0, scale²)): the rows of W X are iid N(0, Σ), Σ = scale² XᵀX,
     /// drawn as Z Lᵀ with Z the N×C standard normals of stream `weights` and L = U Λ^{1/2}
     /// from Σ = U Λ Uᵀ — a factor that stays exact when Σ is singular (B > N₀, collapsed

@@ -79,7 +79,7 @@ struct BenchCommand: ParsableCommand {
                                     ("jacobian_weight_draws_seconds", draws), ("jacobian_svd_seconds", svd)]
         for weightInit in WeightInit.allCases {
             let spec = NetworkSpec(width: n, depth: depth, sigmaW: 1, sigmaB: 0.05, activation: .tanh, weightInit: weightInit)
-            var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0)
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             let seconds = Self.median(try (0..<4).map { s in try Self.time { try sampler.run(sample: s, into: &statistics) } })
             out.append(("jacobian_\(weightInit.rawValue)_seconds_per_network", seconds))
@@ -100,7 +100,7 @@ struct BenchCommand: ParsableCommand {
             2 * Double(n * n * n) / Self.time { c.multiply(a, a) }
         })
 
-        let width = DenseSampler<Double>.panelWidth(rows: n)
+        let width = NetworkSampler<Double>.panelWidth(rows: n)
         let x = Matrix<Double>.gaussian(rows: n, columns: batch, stream: stream)
         var h = Matrix<Double>(rows: n, columns: batch)
         let sweepsPerRepeat = 20
@@ -127,7 +127,7 @@ struct BenchCommand: ParsableCommand {
 
         let spec = NetworkSpec(width: n, depth: 50, sigmaW: 1.5, sigmaB: 0.3, activation: .tanh)
         let inputs = try InputBatch(spec: .gaussian(count: batch, q0: 1), dimension: n, stream: stream)
-        var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram],
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram],
                                                   seed: 1, point: 0)
         var statistics = sampler.makeStatistics()
         let perNetwork = Self.median(try (0..<max(3, repeats)).map { s in

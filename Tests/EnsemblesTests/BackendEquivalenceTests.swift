@@ -15,7 +15,7 @@ import Testing
     func run(_ spec: NetworkSpec, _ backend: Backend, samples: Int = 32) throws -> EnsembleStatistics {
         let inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: spec.width,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-        var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: Self.observables, seed: 17, point: 3,
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Self.observables, seed: 17, point: 3,
                                            backend: backend)
         var statistics = sampler.makeStatistics()
         for s in 0..<samples { try sampler.run(sample: s, into: &statistics) }
@@ -81,9 +81,9 @@ import Testing
         let inputs = try InputBatch(spec: .gaussian(count: 2, q0: 1), dimension: d,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
         let observables = Observables(forward: [.q], lyapunov: LyapunovObservable(k: k))
-        var double = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
+        var double = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
                                           backend: .implicit)
-        var single = DenseSampler<Float>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
+        var single = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
                                          backend: .implicit)
         var s64 = double.makeStatistics(), s32 = single.makeStatistics()
         for s in 0..<64 {

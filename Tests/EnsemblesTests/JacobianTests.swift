@@ -12,7 +12,7 @@ func sample(_ spec: NetworkSpec, observables: Observables, samples: Int, seed: U
             batch: Int = 2, inputs: InputSpec? = nil) throws -> EnsembleStatistics {
     let inputs = try InputBatch(spec: inputs ?? .gram(count: batch, q0: 1, c0: 0.3), dimension: spec.width,
                                 stream: noStream)
-    var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: seed, point: 0)
+    var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: seed, point: 0)
     var statistics = sampler.makeStatistics()
     for s in 0..<samples { try sampler.run(sample: s, into: &statistics) }
     return statistics

@@ -19,11 +19,11 @@ import Testing
                                weightInit: weightInit)
         let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.3), dimension: n,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-        var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: Observables(forward: [.q], ntk: true),
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables(forward: [.q], ntk: true),
                                            seed: 4, point: 2)
         var statistics = sampler.makeStatistics()
         try sampler.run(sample: 5, into: &statistics)
-        var forward = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.gram], seed: 4, point: 2)
+        var forward = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.gram], seed: 4, point: 2)
         var gram = forward.makeStatistics()
         try forward.run(sample: 5, into: &gram)
         func measured(_ name: String) -> Double { statistics.moments[statistics.names.firstIndex(of: name)!][depth - 1].mean }

@@ -110,11 +110,11 @@ public struct CampaignPlan: Sendable {
         var best = Double.infinity
         switch precision {
         case .float64:
-            var sampler = DenseSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         case .float32:
-            var sampler = DenseSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         }

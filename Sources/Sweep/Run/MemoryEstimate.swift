@@ -5,7 +5,7 @@ import Foundation
 /// that cannot fit is refused instead of being killed hours later.
 ///
 /// Per rank: `threads` samplers at the campaign's largest point
-/// (``DenseSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
+/// (``NetworkSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
 /// coordinator the merged statistics of every point (32 bytes per quantity and layer)
 /// and every point's input batch.
 public struct MemoryEstimate: Sendable {
@@ -22,9 +22,9 @@ public struct MemoryEstimate: Sendable {
             let dimension = campaign.inputDimension(width: n.width)
             let backend = campaign.backend(for: n)
             let bytes = campaign.precision == .float64
-                ? DenseSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
+                ? NetworkSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
                                                       backend: backend)
-                : DenseSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
+                : NetworkSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
                                                      backend: backend)
             if bytes > sampler {
                 sampler = bytes

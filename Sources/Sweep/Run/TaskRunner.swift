@@ -91,7 +91,7 @@ final class TaskCatalog: Sendable {
 
     private func run<T: BLASScalar & GaussianFillable>(_: T.Type, _ task: Int, _ p: PreparedPoint)
         throws(LAPACKError) -> EnsembleStatistics {
-        var sampler = DenseSampler<T>(spec: p.point.network, inputs: p.inputs, observables: campaign.observables,
+        var sampler = NetworkSampler<T>(spec: p.point.network, inputs: p.inputs, observables: campaign.observables,
                                       seed: campaign.seed, point: p.point.index,
                                       backend: campaign.backend(for: p.point.network))
         var statistics = sampler.makeStatistics()

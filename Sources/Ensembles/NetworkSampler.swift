@@ -7,8 +7,10 @@ import LinearAlgebra
 import MeanField
 import Randomness
 
-/// Samples dense networks of one ``NetworkSpec`` and measures the observables layer by
-/// layer, reusing its buffers from one network to the next.
+/// Samples networks of one ``NetworkSpec`` and measures the observables layer by layer,
+/// reusing its buffers from one network to the next. The layer map `W [x | T]` is either
+/// drawn and multiplied (``Backend/dense``) or sampled from its exact law without W
+/// (``Backend/implicit``, `ImplicitLayer.swift`); everything else is shared.
 ///
 /// Per layer and network: `h^l = W^l x^{l-1} + b^l`; the Gram matrix `Q^l = (h^l)ᵀh^l/N`
 /// (BLAS `syrk`) gives `q^l_a = Q_aa`, `c^l_ab = Q_ab/√(Q_aa Q_bb)`; then `x^l = φ(h^l)`
@@ -31,7 +33,7 @@ import Randomness
 /// Randomness: network `sample` of grid point `point` draws layer `l`'s weights from
 /// stream `(seed, point, sample, l, weights)` and its biases from `(…, l, biases)`, so
 /// results never depend on which worker ran which sample.
-public struct DenseSampler<T: BLASScalar & GaussianFillable> {
+public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     public let spec: NetworkSpec
     public let backend: Backend
     public let seed: UInt64
