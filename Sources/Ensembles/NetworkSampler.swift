@@ -55,6 +55,8 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     var source: Matrix<T>
     var output: Matrix<T>
     var panel: Matrix<T>
+    /// The implicit backend's float64 copy of a layer's input, for its QR.
+    var implicitX = Matrix<Double>(rows: 0, columns: 0)
     private var gram: Matrix<T>
     private var bias: [T]
     private var derivative: [T]
@@ -88,13 +90,16 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
                                       observables: Observables = Observables(forward: [.q]), backend: Backend = .dense) -> Int {
         let n = spec.width, scalar = MemoryLayout<T>.size
         let columns = batch + tangentColumns(observables, inputDimension: inputDimension, width: n, batch: batch).total
-        let panel = backend == .implicit ? columns : min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
+        let panel = backend == .implicit ? (spec.weightInit == .gaussian ? columns : 0)
+            : min(panelWidth(rows: n, columns: columns), max(n, inputDimension))
         var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
         switch (backend, spec.weightInit) {
         case (.dense, .orthogonal): elements += 2 * n * max(n, inputDimension) + n
         // The Haar N×C frame, its Gaussian and V R in float64; X and R.
         case (.implicit, .orthogonal): elements += (3 * n * columns + max(n, inputDimension) * columns) * 8 / scalar
-        case (_, .gaussian): break
+        // X in float64 for its QR.
+        case (.implicit, .gaussian): elements += max(n, inputDimension) * columns * 8 / scalar
+        case (.dense, .gaussian): break
         }
         if observables.jacobian != nil { elements += n * inputDimension + inputDimension * 8 }
         // The NTK's backward pass in float64: Θ, its eigen-solver copy, B, G, the next G, W and
@@ -140,7 +145,7 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         input = Matrix(rows: inputDimension, columns: batch, elements: inputs.matrix.elements.map { T($0) })
         output = Matrix(rows: n, columns: columns)
         // Dense: a panel of W. Implicit: the N×C standard normals Z of H = Z Lᵀ.
-        panel = Matrix(rows: n, columns: backend == .implicit ? columns
+        panel = Matrix(rows: n, columns: backend == .implicit ? (spec.weightInit == .gaussian ? columns : 0)
                                          : min(Self.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
         gram = Matrix(rows: batch, columns: batch)
         bias = [T](repeating: 0, count: n)

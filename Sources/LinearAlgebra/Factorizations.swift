@@ -81,6 +81,36 @@ extension Matrix {
         return (a, r)
     }
 
+    /// The `n × n` upper-triangular R of the thin QR factorisation `A = QR` of an `m × n`
+    /// matrix, m ≥ n (LAPACK `?geqrf` only: Q is not formed). `RᵀR = AᵀA`, computed column
+    /// by column with Householder reflections, so columns of very different size and nearly
+    /// parallel columns keep their relative accuracy (a Gram matrix would not).
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
+    public func triangularFactor() throws(LAPACKError) -> Matrix {
+        var a = self
+        return try a.formTriangularFactor()
+    }
+
+    /// `triangularFactor()` in place: this matrix is overwritten with LAPACK's Householder
+    /// data (no copy of a tall matrix: for buffers reused from layer to layer).
+    @_specialize(exported: true, where T == Double)
+    @_specialize(exported: true, where T == Float)
+    public mutating func formTriangularFactor() throws(LAPACKError) -> Matrix {
+        precondition(rows >= columns, "thin QR needs rows ≥ columns")
+        let (m, n) = (rows, columns)
+        var tau = [T](repeating: 0, count: n)
+        let info = elements.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeMutableBufferPointer {
+                T.geqrf(Int32(m), Int32(n), pa.baseAddress!, Int32(Swift.max(m, 1)), $0.baseAddress!)
+            }
+        }
+        try Self.check(info, "geqrf")
+        var r = Matrix(rows: n, columns: n)
+        for j in 0..<n { for i in 0...j { r[i, j] = self[i, j] } }
+        return r
+    }
+
     /// Eigenvalues of a symmetric matrix in ascending order (LAPACK `?syevd`, upper triangle read).
     @_specialize(exported: true, where T == Double)
     @_specialize(exported: true, where T == Float)

@@ -141,38 +141,3 @@ extension BLASScalar {
              beta, c, Int32(ldc))
     }
 }
-
-extension Matrix where T == Double {
-    /// `AᵀA` in float64 of the `rows × columns` block of column-major storage `a` (leading
-    /// dimension `ld`), for float64 or float32 data: float32 is widened 4096 rows at a time
-    /// and accumulated by dsyrk, so a Gram over 10⁶ rows keeps float64 sums. Both triangles
-    /// filled.
-    public static func gram<S: BLASScalar>(of a: UnsafePointer<S>, rows: Int, columns: Int, ld: Int) -> Matrix<Double> {
-        var c = Matrix<Double>(rows: columns, columns: columns)
-        guard rows > 0, columns > 0 else { return c }
-        c.elements.withUnsafeMutableBufferPointer { pc in
-            if S.self == Double.self {
-                a.withMemoryRebound(to: Double.self, capacity: ld * columns) { pa in
-                    Double.syrk(CblasUpper, CblasTrans, Int32(columns), Int32(rows), 1, pa, Int32(ld), 0,
-                                pc.baseAddress!, Int32(columns))
-                }
-            } else {
-                let chunk = 4096
-                var buffer = [Double](repeating: 0, count: chunk * columns)
-                var start = 0
-                while start < rows {
-                    let count = Swift.min(chunk, rows - start)
-                    for j in 0..<columns { for i in 0..<count { buffer[j * count + i] = Double(a[j * ld + start + i]) } }
-                    buffer.withUnsafeBufferPointer { pb in
-                        Double.syrk(CblasUpper, CblasTrans, Int32(columns), Int32(count), 1, pb.baseAddress!, Int32(count),
-                                    start == 0 ? 0 : 1, pc.baseAddress!, Int32(columns))
-                    }
-                    start += count
-                }
-            }
-        }
-        for j in 0..<columns { for i in (j + 1)..<Swift.max(j + 1, columns) { c[i, j] = c[j, i] } }
-        return c
-    }
-}
-

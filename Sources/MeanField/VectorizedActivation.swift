@@ -23,7 +23,7 @@ extension Activation {
         }
         switch self {
         case .tanh: simd(Activation.tanh)
-        case .relu: simd { $0.replacing(with: 0, where: $0 .< 0) }
+        case .relu: simd { $0.replacing(with: 0, where: .!($0 .> 0)) }   // as `value`: NaN and −0 give 0
         case .linear: simd { $0 }
         default: for i in 0..<n { output[i] = value(input[i]) }
         }
@@ -39,15 +39,19 @@ extension Activation {
         let a = x.replacing(with: -x, where: x .< 0)
         let x2 = x * x
         var series = SIMD8<Double>(repeating: tanhSeries[tanhSeries.count - 1])
-        for c in tanhSeries.dropLast().reversed() { series = series * x2 + c }
+        var j = tanhSeries.count - 2
+        while j >= 0 { series = series * x2 + tanhSeries[j]; j -= 1 }
         series *= x
         // Large |x|: 1 − 2/(e^{2a} + 1), with 2a clamped to where it still matters.
-        let y = (2 * a).replacing(with: 40, where: a .> 20)
+        // NaN lanes are given y = 0 so the exponent arithmetic stays defined; they are put
+        // back at the end.
+        let y = (2 * a).replacing(with: 40, where: a .> 20).replacing(with: 0, where: x .!= x)
         let ln2Hi = 0.693_147_180_369_123_816_49, ln2Lo = 1.908_214_929_270_587_700_02e-10
         let k = (y * (1 / 0.693_147_180_559_945_309_4)).rounded(.toNearestOrEven)
         let r = y - k * ln2Hi - k * ln2Lo
         var p = SIMD8<Double>(repeating: inverseFactorials[13])
-        for n in stride(from: 12, through: 0, by: -1) { p = p * r + inverseFactorials[n] }
+        var n = 12
+        while n >= 0 { p = p * r + inverseFactorials[n]; n -= 1 }
         var bits = SIMD8<UInt64>()
         for i in 0..<8 { bits[i] = UInt64(Int(k[i]) + 1023) << 52 }
         let exponential = p * unsafeBitCast(bits, to: SIMD8<Double>.self)

@@ -12,9 +12,21 @@ import Testing
     static let observables = Observables(forward: [.q, .c, .orthGap, .effRank, .sensitivity])
     static let names = ["q", "c", "orth_gap", "eff_rank", "sensitivity"]
 
-    func run(_ spec: NetworkSpec, _ backend: Backend, samples: Int = 32) throws -> EnsembleStatistics {
-        let inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: spec.width,
-                                    stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+    func run(_ spec: NetworkSpec, _ backend: Backend, samples: Int = 32, inputDimension: Int? = nil) throws -> EnsembleStatistics {
+        let stream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs))
+        let inputs: InputBatch
+        if let n0 = inputDimension {
+            // Inputs of their own dimension N₀ ≠ N, as from a file.
+            let rows = (0..<6).map { (a: Int) -> [Double] in
+                (0..<n0).map { (i: Int) -> Double in
+                    let phase = Double(a * n0 + i) * 0.37
+                    return sin(phase) + 0.2 * Double(a)
+                }
+            }
+            inputs = try InputBatch(spec: .data(rows: rows, q0: 1), dimension: n0, stream: stream)
+        } else {
+            inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: spec.width, stream: stream)
+        }
         var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Self.observables, seed: 17, point: 3,
                                            backend: backend)
         var statistics = sampler.makeStatistics()
@@ -59,6 +71,17 @@ import Testing
             let (z, at) = worstZ(try run(spec, .dense), try run(spec, .implicit), depth: depth)
             #expect(z < 4, "N = \(width) \(phi.name) \(weightInit) \(architecture.name): \(at) (z = \(z))")
         }
+    }
+
+    /// A first layer from inputs of another dimension (N₀ = 40 and 300 into N = 256): the
+    /// fan-in of the first law is N₀, for both weight laws.
+    @Test(arguments: [(40, WeightInit.gaussian), (300, .gaussian), (40, .orthogonal)])
+    func firstLayerFromInputsOfAnotherDimension(_ n0: Int, _ weightInit: WeightInit) throws {
+        let depth = 6
+        let spec = NetworkSpec(width: 256, depth: depth, sigmaW: 1.3, sigmaB: 0.3, activation: .tanh, weightInit: weightInit)
+        let (z, at) = worstZ(try run(spec, .dense, inputDimension: n0), try run(spec, .implicit, inputDimension: n0),
+                             depth: depth)
+        #expect(z < 4, "N₀ = \(n0) \(weightInit): \(at) (z = \(z))")
     }
 
     /// The same test catches a sampler that forgets the bias: the implicit net without σ_b

@@ -19,11 +19,20 @@ import Testing
             worst = max(worst, exact == 0 ? abs(y) : abs(y - exact) / abs(exact))
         }
         #expect(worst < 1e-14, "worst relative error \(worst)")
-        var nan = [Double.nan]
-        var nanOut = [0.0]
-        nan.withUnsafeBufferPointer { px in nanOut.withUnsafeMutableBufferPointer { Activation.tanh.apply(px, into: $0) } }
-        #expect(nanOut[0].isNaN)
-        _ = nan.popLast()
+    }
+
+    /// NaN in (a diverged network), NaN out for tanh, in every SIMD lane; relu maps NaN and
+    /// −0 to 0 exactly as its scalar form does.
+    @Test func nonFiniteLanes() {
+        let xs: [Double] = [1, .nan, -2, 0.01, .nan, 3, -0.0, 0.5]
+        var out = [Double](repeating: 0, count: 8)
+        xs.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { Activation.tanh.apply(px, into: $0) } }
+        for (x, y) in zip(xs, out) { #expect(x.isNaN ? y.isNaN : y == tanh(x) || abs(y - tanh(x)) < 1e-15) }
+        xs.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { Activation.relu.apply(px, into: $0) } }
+        for (x, y) in zip(xs, out) {
+            let scalar = Activation.relu.value(x)
+            #expect(y == scalar && y.sign == scalar.sign, "relu(\(x)) = \(y), scalar \(scalar)")
+        }
     }
 
     /// Every activation's batch path equals its scalar one (relu and linear are SIMD too).

@@ -110,7 +110,6 @@ extension Campaign {
     /// Tasks per grid point: `⌈samples / block⌉`.
     public var tasksPerPoint: Int { (samples + block - 1) / block }
 
-    /// The dimension N₀ of the inputs at a point of width `width`.
     /// The backend that samples `network` (for `implicit`, the parser has checked it can).
     public func backend(for network: NetworkSpec) -> Backend {
         switch backendChoice {
@@ -123,6 +122,7 @@ extension Campaign {
         }
     }
 
+    /// The dimension N₀ of the inputs at a point of width `width`.
     public func inputDimension(width: Int) -> Int {
         if case .file(_, let rows, _) = inputs { return rows.first?.count ?? 0 }
         return width

@@ -157,6 +157,9 @@ extension Campaign {
         }
         backendChoice = choice
         // Each (width, init): the backend it gets, and whether its random streams can hold it.
+        if let w = grid.width.first(where: { $0 > Int(Int32.max) }) {
+            throw ConfigError(key: "grid.width", "\(w) is beyond BLAS's 32-bit dimensions (at most \(Int32.max))")
+        }
         for w in grid.width {
             for weightInit in grid.weightInit {
                 let probe = NetworkSpec(width: w, depth: 1, sigmaW: 1, sigmaB: 0, activation: .linear, weightInit: weightInit)
