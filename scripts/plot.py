@@ -122,6 +122,15 @@ def need(rows, cols, path):
     return True
 
 
+def save(fig, figdir, name):
+    """Lay out, write FIGDIR/NAME at the module's DPI, close; the path in a list."""
+    fig.tight_layout()
+    path = os.path.join(figdir, name)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
 def g(x):
     """Compact number for labels."""
     return f"{x:g}" if isinstance(x, float) else str(x)
@@ -1321,11 +1330,7 @@ def plot_lyapunov_sigma_w(layers, net, figdir):
     nt = net_title(net)
     fig.suptitle(wrap(f"{nt + ': ' if nt else ''}top Lyapunov exponent and gap vs σ_w, mean ± s.e. over networks\n"
                       "lines: theory where given (λ₁ ≈ (1/L)Σ ½ ln χˡ)", fig), fontsize=10)
-    fig.tight_layout()
-    path = os.path.join(figdir, "lyapunov_sigma_w.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return save(fig, figdir, "lyapunov_sigma_w.png")
 
 
 # ---------------------------------------------------------------- main
@@ -1417,11 +1422,7 @@ def plot_representations(layers, figdir):
         ax.legend(fontsize=7, loc="best")
     fig.suptitle("Representations vs depth — points: Monte Carlo mean ± s.e.; dashed: infinite-width theory"
                  + (" (" + "; ".join(notes) + ")" if notes else ""), fontsize=10)
-    fig.tight_layout()
-    path = os.path.join(figdir, "representations.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return save(fig, figdir, "representations.png")
 
 
 def plot_orth_gap_width(layers, figdir):
@@ -1455,11 +1456,7 @@ def plot_orth_gap_width(layers, figdir):
     ax.set_title("Orthogonality gap vs width (Daneshmand et al. 2021)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(figdir, "orth_gap_width.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return save(fig, figdir, "orth_gap_width.png")
 
 
 def plot_nngp(layers, figdir):
@@ -1486,11 +1483,7 @@ def plot_nngp(layers, figdir):
     ax.set_xlabel("analytic K^l(x_a, x_b)"); ax.set_ylabel("empirical h_a·h_b / N")
     fig.colorbar(sc, ax=ax, label="layer")
     ax.grid(alpha=0.3); ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(figdir, "nngp.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return save(fig, figdir, "nngp.png")
 
 
 def plot_gram_spectrum(path, figdir):
@@ -1527,11 +1520,7 @@ def plot_gram_spectrum(path, figdir):
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
     fig.suptitle("Random-feature Gram spectrum, F = φ(W X + b) (Louart, Liao & Couillet 2018)", fontsize=10)
-    fig.tight_layout()
-    out = os.path.join(figdir, "gram_spectrum.png")
-    fig.savefig(out, dpi=DPI)
-    plt.close(fig)
-    return [out]
+    return save(fig, figdir, "gram_spectrum.png")
 
 
 def plot_finite_width(layers, figdir):
@@ -1575,11 +1564,7 @@ def plot_finite_width(layers, figdir):
         ax.set_ylabel(f"E[({obs}^L − {obs}_MF)²] per network")
         ax.set_title(f"{obs}: finite-width deviation from mean-field theory (dotted: ∝ 1/N)")
         ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(figdir, "finite_width.png")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+    return save(fig, figdir, "finite_width.png")
 
 
 def main(argv=None):

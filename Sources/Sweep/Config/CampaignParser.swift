@@ -193,15 +193,22 @@ extension Campaign {
         guard let t = try observe.table("jacobian") else { return nil }
         try t.allow(["depths", "bins", "range"])
         let depths = try t.intAxis("depths", min: 1, what: "a layer ≥ 1", default: [])
-        let bins = try t.int("bins", default: 200)
+        let (bins, range) = try histogram(t, bins: 200, range: 1e-12...1e4, of: "λ")
+        return JacobianObservable(depths: Array(Set(depths)).sorted(), bins: bins, range: range)
+    }
+
+    /// A pooled histogram's `bins` (1 … 100000) and log-spaced `range` ([lo, hi], 0 < lo < hi).
+    private static func histogram(_ t: Section, bins defaultBins: Int, range defaultRange: ClosedRange<Double>,
+                                  of quantity: String) throws(ConfigError) -> (Int, ClosedRange<Double>) {
+        let bins = try t.int("bins", default: defaultBins)
         guard (1...100_000).contains(bins) else {
             throw ConfigError(key: t.key("bins"), "\(bins) is out of range; use 1 … 100000 bins")
         }
-        let range = try t.realAxis("range", default: [1e-12, 1e4])
+        let range = try t.realAxis("range", default: [defaultRange.lowerBound, defaultRange.upperBound])
         guard range.count == 2, range[0] > 0, range[1] > range[0], range.allSatisfy(\.isFinite) else {
-            throw ConfigError(key: t.key("range"), "\(range) is not a range of λ; write [lo, hi] with 0 < lo < hi")
+            throw ConfigError(key: t.key("range"), "\(range) is not a range of \(quantity); write [lo, hi] with 0 < lo < hi")
         }
-        return JacobianObservable(depths: Array(Set(depths)).sorted(), bins: bins, range: range[0]...range[1])
+        return (bins, range[0]...range[1])
     }
 
     /// `gram_spectrum = true` or `{ bins = 100, range = [1e-4, 1e4] }`.
@@ -209,15 +216,8 @@ extension Campaign {
         if let flag = observe.table["gram_spectrum"]?.bool { return flag ? GramSpectrumObservable() : nil }
         guard let t = try observe.table("gram_spectrum") else { return nil }
         try t.allow(["bins", "range"])
-        let bins = try t.int("bins", default: 100)
-        guard (1...100_000).contains(bins) else {
-            throw ConfigError(key: t.key("bins"), "\(bins) is out of range; use 1 … 100000 bins")
-        }
-        let range = try t.realAxis("range", default: [1e-4, 1e4])
-        guard range.count == 2, range[0] > 0, range[1] > range[0], range.allSatisfy(\.isFinite) else {
-            throw ConfigError(key: t.key("range"), "\(range) is not a range of eigenvalues; write [lo, hi] with 0 < lo < hi")
-        }
-        return GramSpectrumObservable(bins: bins, range: range[0]...range[1])
+        let (bins, range) = try histogram(t, bins: 100, range: 1e-4...1e4, of: "eigenvalues")
+        return GramSpectrumObservable(bins: bins, range: range)
     }
 
     private static func parseLyapunov(_ observe: Section) throws(ConfigError) -> LyapunovObservable? {
