@@ -9,10 +9,11 @@ struct SignalProp: ParsableCommand {
         commandName: "signalprop",
         abstract: "Monte Carlo of random deep networks at initialisation, beside mean-field theory.",
         discussion: """
-        Sample many random networks over a grid of (width, depth, σ_w, σ_b, activation, init),
-        measure how signals and correlations propagate with depth, and write the ensemble
-        statistics next to the predictions of mean-field theory (Poole et al. 2016,
-        Schoenholz et al. 2017).
+        Sample many random networks over a grid of (width, depth, σ_w, σ_b, activation, init,
+        architecture), measure how signals, correlations, Jacobian spectra and representations
+        evolve with depth, and write the ensemble statistics next to the predictions of
+        mean-field, random-matrix and free-probability theory. Widths up to 10⁷ with the
+        implicit backend, which samples each layer's exact law without forming W.
 
         Start with:  signalprop sweep examples/quickstart.toml --out out/quickstart
                      python3 scripts/plot.py out/quickstart

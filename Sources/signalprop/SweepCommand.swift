@@ -23,13 +23,20 @@ struct SweepCommand: ParsableCommand {
           activation = ["tanh", "relu"]
           [network]
           init = "gaussian"       # or "orthogonal", or a list of both
+          architecture = "feedforward"  # residual | batchnorm | batchnorm-residual |
+                                        # batchnorm-linear-chain, or a list
+          backend = "auto"        # implicit (never forms W: widths 10^6-10^7) | dense
           [inputs]
-          kind = "gram"           # "gram" (exact q0, c0) | "gaussian" | "file" (path = "x.npy")
+          kind = "gram"           # "gram" (exact q0, c0) | "gaussian" | "circle" | "file" (path = "x.npy")
           count = 4
           q0 = 1.0
           c0 = 0.5
           [observe]
-          forward = ["q", "c", "gram"]
+          forward = ["q", "c", "gram"]  # + orth_gap eff_rank traj_length sensitivity nngp
+          # jacobian = { depths = [4, 16] }   lyapunov = { k = 8 }   gram_spectrum = true   ntk = true
+
+        Every key is described in the README ("A campaign file"); examples/ holds one
+        campaign per paper figure.
 
         Writes OUT/points.csv (theory scalars per grid point), OUT/layers.csv (per layer:
         mean, stderr, n, theory) and OUT/manifest.json. Results are a pure function of the
