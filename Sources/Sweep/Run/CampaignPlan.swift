@@ -7,8 +7,9 @@ import Randomness
 /// What a campaign will cost, from a short calibration on this machine: grid size, tasks,
 /// memory per rank, and time for a given number of ranks.
 ///
-/// Model: a dense layer costs `N_l · N_{l-1}` weight draws plus a GEMM against B columns,
-/// an implicit one `N_l · C` draws and an N×C×C product (C = batch and tangent columns),
+/// Model: a dense layer costs `N_l · N_{l-1}` weight draws plus a GEMM against B columns;
+/// an implicit one is linear in N_l at fixed columns, timed on a 2¹⁶-wide network of the
+/// campaign's own batch and observables;
 /// timed per element on a real 512-wide network; an orthogonal layer adds a QR,
 /// `(4/3)·N³` scaled from a timed 256³ one; the theory of a point is timed on three of its
 /// layers and scaled by depth. Rank 0 computes theory and tasks on one thread beside the
@@ -42,18 +43,19 @@ public struct CampaignPlan: Sendable {
                                                                    batch: campaign.inputs.count)
         var sampling = 0.0
         var implicitCount = 0
+        var implicitPerNeuronLayer: [WeightInit: Double] = [:]
         let o = campaign.observables
         for p in points {
             let n = p.network, fanIn = campaign.inputDimension(width: n.width)
             let width = Double(n.width)
             if campaign.backend(for: n) == .implicit {
-                // N·C normals and an N×C×C product per layer (plus N·C² for the Gram), timed
-                // like the dense per-element cost: C columns stand in for the N₀ or N of W.
+                // Linear in N·depth at fixed columns: a timed implicit network of this
+                // campaign's batch and observables, per neuron and layer.
                 implicitCount += 1
-                let columns = Double(campaign.inputs.count
-                                     + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0)
-                                     + (o.forward.contains(.sensitivity) ? campaign.inputs.count : 0))
-                sampling += Double(n.depth) * width * columns * (1 + columns / 4) * perElement * Double(campaign.samples)
+                if implicitPerNeuronLayer[n.weightInit] == nil {
+                    implicitPerNeuronLayer[n.weightInit] = try Self.calibrateImplicit(campaign: campaign, weightInit: n.weightInit)
+                }
+                sampling += Double(n.depth) * width * implicitPerNeuronLayer[n.weightInit]! * Double(campaign.samples)
                 continue
             }
             var perNetwork = width * Double(fanIn + (n.depth - 1) * n.width) * perElement
@@ -93,6 +95,34 @@ public struct CampaignPlan: Sendable {
             theory += timed[key]! * Double(p.network.depth)
         }
         theorySeconds = theory
+    }
+
+    /// Seconds per neuron and layer of the implicit backend with the campaign's batch,
+    /// observables (tangent columns included) and precision: the best of three tanh
+    /// networks of width 2¹⁶ and depth 3.
+    static func calibrateImplicit(campaign: Campaign, weightInit: WeightInit) throws -> Double {
+        let width = 1 << 16, depth = 3
+        var observables = campaign.observables
+        observables.jacobian = nil
+        observables.ntk = false
+        observables.gramSpectrum = nil
+        let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh, weightInit: weightInit)
+        let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
+        let inputs = try InputBatch(spec: .gaussian(count: campaign.inputs.count, q0: 1), dimension: width, stream: stream)
+        func best<T: BLASScalar & GaussianFillable>(_: T.Type) throws -> Double {
+            var sampler = NetworkSampler<T>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0,
+                                            backend: .implicit)
+            var statistics = sampler.makeStatistics()
+            var fastest = Double.infinity
+            for s in 0..<3 {
+                let start = ContinuousClock.now
+                try sampler.run(sample: s, into: &statistics)
+                fastest = min(fastest, ProgressReporter.seconds(ContinuousClock.now - start))
+            }
+            return fastest
+        }
+        let seconds = campaign.precision == .float64 ? try best(Double.self) : try best(Float.self)
+        return seconds / Double(width * depth)
     }
 
     /// Seconds per weight element of a dense Gaussian layer (draw + GEMM + activation
