@@ -60,6 +60,8 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     private var gram: Matrix<T>
     private var bias: [T]
     private var derivative: [T]
+    /// φ′ at one input, for a sensitivity noise column.
+    private var noiseDerivative: [T]
     /// The input batch, `N₀ × B`, copied into `source` at the start of every network.
     private let input: Matrix<T>
     /// ln of the factor the stored activations are divided by (positively homogeneous φ only).
@@ -150,6 +152,7 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         gram = Matrix(rows: batch, columns: batch)
         bias = [T](repeating: 0, count: n)
         derivative = [T](repeating: 0, count: n)
+        noiseDerivative = [T](repeating: 0, count: sensitivityColumns > 0 ? n : 0)
     }
 
     /// Convenience for forward observables only.
@@ -463,10 +466,20 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
                         // The residual normalisation (1 without one) is linear: tangents carry it too.
                         let scale = T(c < jacobianEnd ? 1 / rms : (isNoise ? 1 / noiseRMS : 1)) * norm
                         if isNoise {
-                            // φ′ at the column's own input b.
+                            // φ′ at the column's own input b (float64: the batch path).
                             let h = (c - noiseStart) * n
-                            for i in 0..<n {
-                                ps[s + i] = scale * (T(phi.derivative(Double(po[h + i]))) * po[o + i] + a * ps[s + i])
+                            noiseDerivative.withUnsafeMutableBufferPointer { pn in
+                                if T.self == Double.self {
+                                    UnsafeRawPointer(po.baseAddress! + h).withMemoryRebound(to: Double.self, capacity: n) { x in
+                                        UnsafeMutableRawPointer(pn.baseAddress!).withMemoryRebound(to: Double.self, capacity: n) { y in
+                                            phi.applyDerivative(UnsafeBufferPointer(start: x, count: n),
+                                                                into: UnsafeMutableBufferPointer(start: y, count: n))
+                                        }
+                                    }
+                                } else {
+                                    for i in 0..<n { pn[i] = T(phi.derivative(Double(po[h + i]))) }
+                                }
+                                for i in 0..<n { ps[s + i] = scale * (pn[i] * po[o + i] + a * ps[s + i]) }
                             }
                         } else if a == 0 {
                             for i in 0..<n { ps[s + i] = scale * (pd[i] * po[o + i]) }

@@ -44,4 +44,31 @@ import Testing
             #expect(zip(xs, out).allSatisfy { phi.value($0) == $1 }, "\(phi.name)")
         }
     }
+
+    /// The batch φ′: tanh's sech² within 1e-14 relative of the scalar 1/cosh² (which keeps
+    /// its relative accuracy too) from 0 to 354, where sech² is still a normal number, and 0
+    /// beyond 710 as the scalar; NaN kept; relu and linear exactly the scalar values.
+    @Test func batchDerivative() {
+        var xs: [Double] = [0, -0.0, .infinity, -.infinity, 1e-300]
+        for k in 0..<40_000 { xs.append(354 * Double(k) / 40_000) }
+        xs += [720, 1e10]
+        xs += xs.map { -$0 }
+        var out = [Double](repeating: 0, count: xs.count)
+        xs.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { Activation.tanh.applyDerivative(px, into: $0) } }
+        var worst = 0.0
+        for (x, y) in zip(xs, out) {
+            let exact = Activation.tanh.derivative(x)
+            worst = max(worst, exact == 0 ? abs(y) / Double.leastNormalMagnitude : abs(y - exact) / exact)
+        }
+        #expect(worst < 1e-14, "worst relative error \(worst)")
+        let probe: [Double] = [1, .nan, -2, 0, -0.0, 3, 0.5, -1e-9, 2]
+        var d = [Double](repeating: 0, count: probe.count)
+        probe.withUnsafeBufferPointer { px in d.withUnsafeMutableBufferPointer { Activation.tanh.applyDerivative(px, into: $0) } }
+        #expect(d[1].isNaN)
+        for phi in [Activation.relu, .linear] {
+            probe.withUnsafeBufferPointer { px in d.withUnsafeMutableBufferPointer { phi.applyDerivative(px, into: $0) } }
+            #expect(zip(probe, d).allSatisfy { phi.derivative($0) == $1 }, "\(phi.name)")
+        }
+    }
 }
+
