@@ -9,54 +9,53 @@ extension Activation {
     /// `Activation.tanh(_:)`), `relu` and `linear`, element by element otherwise. Wide
     /// layers spend most of their time here (10⁸ evaluations per network at N = 10⁶).
     public func apply(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
-        precondition(output.count >= input.count, "output too short")
-        let n = input.count, whole = n / 8 * 8
-        let src = UnsafeRawPointer(input.baseAddress!), dst = UnsafeMutableRawPointer(output.baseAddress!)
-        func simd(_ f: (SIMD8<Double>) -> SIMD8<Double>) {
-            var i = 0
-            while i < whole {
-                let x = src.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)
-                dst.storeBytes(of: f(x), toByteOffset: i * 8, as: SIMD8<Double>.self)
-                i += 8
-            }
-            for j in whole..<n { output[j] = value(input[j]) }
-        }
+        let lanes: ((SIMD8<Double>) -> SIMD8<Double>)?
         switch self {
-        case .tanh: simd(Activation.tanh)
-        case .relu: simd { $0.replacing(with: 0, where: .!($0 .> 0)) }   // as `value`: NaN and −0 give 0
-        case .linear: simd { $0 }
-        default: for i in 0..<n { output[i] = value(input[i]) }
+        case .tanh: lanes = Activation.tanh
+        case .relu: lanes = { $0.replacing(with: 0, where: .!($0 .> 0)) }   // as `value`: NaN and −0 give 0
+        case .linear: lanes = { $0 }
+        default: lanes = nil
         }
+        Self.map(input, into: output, lanes: lanes, scalar: value)
     }
 
     /// `output[i] = φ′(input[i])` for a whole buffer: SIMD for tanh (sech² x = (2/(E + 1/E))²,
     /// E = e^{|x|}: no cancellation, and no overflow before cosh's own), relu and linear;
     /// element by element otherwise, and for relu's kink the scalar convention.
     public func applyDerivative(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
-        precondition(output.count >= input.count, "output too short")
-        let n = input.count, whole = n / 8 * 8
-        let src = UnsafeRawPointer(input.baseAddress!), dst = UnsafeMutableRawPointer(output.baseAddress!)
-        func simd(_ f: (SIMD8<Double>) -> SIMD8<Double>) {
-            var i = 0
-            while i < whole {
-                let x = src.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)
-                dst.storeBytes(of: f(x), toByteOffset: i * 8, as: SIMD8<Double>.self)
-                i += 8
-            }
-            for j in whole..<n { output[j] = derivative(input[j]) }
-        }
+        let lanes: ((SIMD8<Double>) -> SIMD8<Double>)?
         switch self {
         case .tanh:
-            simd { x in
+            lanes = { x in
                 let a = x.replacing(with: -x, where: x .< 0)
                 let e = Activation.exponential(a.replacing(with: 0, where: x .!= x))
                 let sech = 2 / (e + 1 / e)
                 return (sech * sech).replacing(with: x, where: x .!= x)
             }
-        case .relu: simd { SIMD8<Double>(repeating: 0).replacing(with: 1, where: $0 .> 0) }
-        case .linear: simd { _ in SIMD8<Double>(repeating: 1) }
-        default: for i in 0..<n { output[i] = derivative(input[i]) }
+        case .relu: lanes = { SIMD8<Double>(repeating: 0).replacing(with: 1, where: $0 .> 0) }
+        case .linear: lanes = { _ in SIMD8<Double>(repeating: 1) }
+        default: lanes = nil
         }
+        Self.map(input, into: output, lanes: lanes, scalar: derivative)
+    }
+
+    /// `output[i] = f(input[i])`: eight at a time through `lanes` where there is one, the
+    /// remainder (and everything without `lanes`) through `scalar`.
+    @inline(__always)
+    private static func map(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>,
+                            lanes: ((SIMD8<Double>) -> SIMD8<Double>)?, scalar: (Double) -> Double) {
+        precondition(output.count >= input.count, "output too short")
+        let n = input.count
+        var i = 0
+        if let lanes {
+            let src = UnsafeRawPointer(input.baseAddress!), dst = UnsafeMutableRawPointer(output.baseAddress!)
+            while i + 8 <= n {
+                dst.storeBytes(of: lanes(src.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)),
+                               toByteOffset: i * 8, as: SIMD8<Double>.self)
+                i += 8
+            }
+        }
+        while i < n { output[i] = scalar(input[i]); i += 1 }
     }
 
     /// e^y for y ≥ 0 (+∞ beyond 709, where e^y overflows): y = k ln 2 + r, |r| ≤ ln 2/2,
