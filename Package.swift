@@ -32,9 +32,9 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "Randomness"], swiftSettings: fast),
         .target(name: "MeanField", swiftSettings: fast),
         .target(name: "FreeProbability", dependencies: ["MeanField"], swiftSettings: fast),
-        .target(name: "Ensembles", dependencies: ["LinearAlgebra", "Randomness", "MeanField"],
+        .target(name: "Ensembles", dependencies: ["LinearAlgebra", "Randomness", "MeanField", "FreeProbability"],
                 swiftSettings: fast),
-        .target(name: "GaussianProcess", dependencies: ["LinearAlgebra", "MeanField"], swiftSettings: fast),
+        .target(name: "GaussianProcess", dependencies: ["Ensembles", "LinearAlgebra", "MeanField"], swiftSettings: fast),
         .target(name: "Sweep", dependencies: ["Ensembles", "MeanField", "FreeProbability", "MPI",
                                              .product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: fast),
@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "MPI", "signalprop"]),
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
-        .testTarget(name: "GaussianProcessTests", dependencies: ["GaussianProcess", "MeanField", "LinearAlgebra"]),
+        .testTarget(name: "GaussianProcessTests", dependencies: ["GaussianProcess", "Ensembles", "MeanField", "LinearAlgebra"]),
     ]
 )

@@ -6,7 +6,7 @@ import Darwin
 import MeanField
 
 /// The infinite-width spectral law of `JJᵀ`, `J = D^L W^L ⋯ D^1 W^1`, `D^l = diag φ′(h^l)`,
-/// `h^l_i ~ N(0, q^l)` (DESIGN §2; Pennington, Schoenholz & Ganguli 2017, 2018; seed 003):
+/// `h^l_i ~ N(0, q^l)` (Pennington, Schoenholz & Ganguli 2017, 2018):
 /// by asymptotic freeness
 ///
 ///     S_{JJᵀ}(z) = Π_l S_{D_l²}(z) · S_{W_lᵀW_l}(z),

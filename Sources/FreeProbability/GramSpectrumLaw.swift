@@ -1,5 +1,5 @@
 /// The deterministic equivalent of the spectrum of a random-feature Gram matrix (Louart,
-/// Liao & Couillet 2018, Thm 1; seed 000): `K = FᵀF/B`, F the N×B features `φ(W X + b)` of
+/// Liao & Couillet 2018, Thm 1): `K = FᵀF/B`, F the N×B features `φ(W X + b)` of
 /// one random layer on a fixed batch X, with rows f_i iid of second moment
 /// `Φ = E f fᵀ` (the one-layer NNGP kernel of the data, `Φ_ab = E φ(u_a) φ(u_b)`). As N, B
 /// grow with N/B fixed, the resolvent `(K − z)⁻¹` is close to

@@ -6,7 +6,7 @@ import Darwin
 
 /// The infinite-width spectral law of `JJᵀ` for a residual net `x^l = φ(h^l) + a x^{l−1}`,
 /// `J = Π_l (a 1 + D^l W^l)`, `W ~ N(0, σ_w²/(N L))` (Tarnowski, Warchoł, Jastrzębski, Tabor &
-/// Nowak 2019; seed 002; DESIGN §2):
+/// Nowak 2019):
 ///
 ///     S_{JJᵀ}(z) = a^{−2L} Π_l (1 − c_l (1 + 2z)/(a² L)),   c_l = σ_w² E φ′(√q^l z)²,
 ///

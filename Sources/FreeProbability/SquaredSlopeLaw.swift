@@ -6,7 +6,7 @@ import Darwin
 import MeanField
 
 /// The law of `d² = φ′(√q z)²`, z ~ N(0, 1): the spectral law of one layer's `D_l²` at
-/// infinite width (DESIGN §2, seed 003).
+/// infinite width (Pennington, Schoenholz & Ganguli 2017).
 ///
 /// Representation:
 /// - **atoms**, exact: where φ′ is constant on an interval of x (relu, leaky_relu, hard_tanh,
@@ -122,7 +122,7 @@ struct SquaredSlopeLaw: Sendable {
                         let zi = centre + half * rule.nodes[i]
                         let d = activation.derivative(s * zi)
                         nodeValues.append(d * d)
-                        nodeWeights.append(rule.weights[i] * half * standardNormalDensity(zi))
+                        nodeWeights.append(rule.weights[i] * half * standardNormalPDF(zi))
                         grid.append(zi)
                         let cellEnd = i == rule.nodes.count - 1 ? hi : Swift.min(hi, cellStart + rule.weights[i] * half)
                         let dEnd = activation.derivative(s * cellEnd)
@@ -221,7 +221,7 @@ struct SquaredSlopeLaw: Sendable {
     private func rootTerm(_ z: Double) -> Double {
         let x = scale * z
         let slope = 2 * scale * activation.derivative(x) * activation.secondDerivative(x)
-        return standardNormalDensity(z) / Swift.abs(slope)
+        return standardNormalPDF(z) / Swift.abs(slope)
     }
 
     private func refineRoot(_ a0: Double, _ fa0: Double, _ b0: Double, _ fb0: Double, _ tau: Double) -> Double {
@@ -290,10 +290,6 @@ extension Activation {
         }
     }
 }
-
-/// ϕ(z) = e^{−z²/2}/√(2π).
-@inline(__always)
-func standardNormalDensity(_ z: Double) -> Double { 0.39894228040143267793994605993438 * exp(-0.5 * z * z) }
 
 /// Φ(b) − Φ(a) for a ≤ b, accurate in both tails (through erfc).
 func gaussianMass(_ a: Double, _ b: Double) -> Double {

@@ -1,3 +1,4 @@
+import Ensembles
 import LinearAlgebra
 import MeanField
 
@@ -15,7 +16,7 @@ public struct Posterior: Sendable {
 }
 
 /// Exact Bayesian prediction with the infinite-width kernels of a random feedforward net
-/// (seed 003): the NNGP posterior (Neal 1996; Lee et al. 2018),
+/// (Lee et al. 2019, eq. 16): the NNGP posterior (Neal 1996; Lee et al. 2018),
 ///
 ///     μ = K_{*X} K_{XX}⁻¹ Y,   σ²_i = K_{**,ii} − k_iᵀ K_{XX}⁻¹ k_i,
 ///
@@ -26,9 +27,9 @@ public struct Posterior: Sendable {
 ///     μ = Θ_{*X} Θ_{XX}⁻¹ Y,
 ///     σ²_i = K_{**,ii} + t_iᵀ K_{XX} t_i − 2 t_iᵀ k_i,   t_i = Θ_{XX}⁻¹ θ_i,
 ///
-/// θ_i, k_i the i-th test column of Θ_{X*}, K_{X*}. Kernels of the output h^L from
-/// `MeanFieldMaps.neuralTangentKernel` on the joint Gram `x_a·x_b/N₀` of train and test
-/// inputs; solves by Cholesky (`?potrf`, `?potrs`), with `jitter` added to the diagonal of
+/// θ_i, k_i the i-th test column of Θ_{X*}, K_{X*}. Kernels of the output h^L of a
+/// feedforward net (`NetworkSpec.meanField` and `MeanFieldMaps.neuralTangentKernel`) on the
+/// joint Gram `x_a·x_b/N₀` of train and test inputs; solves by Cholesky (`?potrf`, `?potrs`), with `jitter` added to the diagonal of
 /// the training kernels.
 public struct NetworkGaussianProcess: Sendable {
     public let maps: MeanFieldMaps
@@ -38,6 +39,15 @@ public struct NetworkGaussianProcess: Sendable {
         precondition(depth >= 1, "depth must be ≥ 1")
         maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
         self.depth = depth
+    }
+
+    /// The NNGP kernels K^1 … K^L and the NTKs Θ^1 … Θ^L of the feedforward net on inputs of
+    /// Gram `gram` (B×B row-major), each B×B row-major.
+    public func kernelsByLayer(gram: [Double], count b: Int) -> (nngp: [[Double]], ntk: [[Double]]) {
+        let spec = NetworkSpec(width: max(b, 1), depth: depth, sigmaW: maps.sigmaW, sigmaB: maps.sigmaB,
+                               activation: maps.activation)
+        let nngp = spec.meanField(inputGram: gram, count: b).map(\.covariance)
+        return (nngp, maps.neuralTangentKernel(nngp: nngp, count: b))
     }
 
     /// The NNGP and NTK of the output on `inputs` (rows), B×B each.
@@ -52,7 +62,7 @@ public struct NetworkGaussianProcess: Sendable {
                 gram[c * b + a] = gram[a * b + c]
             }
         }
-        let (ntk, nngp) = maps.neuralTangentKernel(inputGram: gram, count: b, depth: depth)
+        let (nngp, ntk) = kernelsByLayer(gram: gram, count: b)
         // Row-major symmetric: the same elements column-major.
         return (Matrix(rows: b, columns: b, elements: nngp[depth - 1]), Matrix(rows: b, columns: b, elements: ntk[depth - 1]))
     }

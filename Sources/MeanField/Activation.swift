@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A point-wise non-linearity φ of a random network, `x^l = φ(h^l)` (DESIGN §2).
+/// A point-wise non-linearity φ of a random network, `x^l = φ(h^l)` (Poole et al. 2016).
 ///
 /// Every case provides φ, φ′ and φ″ in closed form, and the points where φ or φ′ is not
 /// smooth (`kinks`), which the Gaussian quadrature splits at.
@@ -255,9 +255,9 @@ func logistic(_ x: Double) -> Double {
 @inlinable
 func standardNormalCDF(_ x: Double) -> Double { 0.5 * erfc(-x * 0.70710678118654752440084436210485) }
 
-/// ϕ(x) = e^{−x²/2}/√(2π).
+/// ϕ(x) = e^{−x²/2}/√(2π), the standard normal density.
 @inlinable
-func standardNormalPDF(_ x: Double) -> Double { 0.39894228040143267793994605993438 * exp(-0.5 * x * x) }
+public func standardNormalPDF(_ x: Double) -> Double { 0.39894228040143267793994605993438 * exp(-0.5 * x * x) }
 
 extension StringProtocol {
     /// The string without leading and trailing white space.

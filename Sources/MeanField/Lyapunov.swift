@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Lyapunov exponents of products of random matrices (seed 000; Newman 1986).
+/// Lyapunov exponents of products of random matrices (Newman 1986).
 public enum LyapunovTheory {
     /// The digamma function ψ(x) = Γ′(x)/Γ(x), x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x up
     /// to x ≥ 10, then the asymptotic series

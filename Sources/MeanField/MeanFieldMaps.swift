@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// The mean-field (infinite-width) maps of one network family — activation φ, weight scale
-/// σ_w > 0 and bias scale σ_b ≥ 0, `W_ij ~ N(0, σ_w²/N)`, `b_i ~ N(0, σ_b²)` (DESIGN §2) —
+/// σ_w > 0 and bias scale σ_b ≥ 0, `W_ij ~ N(0, σ_w²/N)`, `b_i ~ N(0, σ_b²)` —
 /// after Poole et al. 2016 ("Exponential expressivity in deep neural networks through
 /// transient chaos") and Schoenholz et al. 2017 ("Deep information propagation").
 ///
@@ -168,7 +168,7 @@ public struct MeanFieldMaps: Sendable {
     /// (2009) arc-cosine kernel `k₁ = √(q_aa q_bb) (sin θ + (π − θ) cos θ)/(2π)`, θ = arccos c
     /// (the cross terms are `E[u1 relu(u2)] = q_ab/2` by symmetry).
     /// erf: `(2/π) arcsin(2 q_ab / √((1 + 2q_aa)(1 + 2q_bb)))` (Williams 1997).
-    func secondMoment(qaa: Double, qbb: Double, qab: Double) -> Double {
+    public func secondMoment(qaa: Double, qbb: Double, qab: Double) -> Double {
         precondition(qaa >= 0 && qbb >= 0, "variances must be non-negative")
         let scale = (qaa * qbb).squareRoot()
         let c = scale > 0 ? Swift.min(1, Swift.max(-1, qab / scale)) : 0
@@ -187,5 +187,14 @@ public struct MeanFieldMaps: Sendable {
                 { phi.value($0) }, breakpointsF: phi.breakpoints,
                 { phi.value($0) }, breakpointsG: phi.breakpoints).value
         }
+    }
+}
+
+extension MeanFieldMaps {
+    /// `E φ(√q z)`, the mean of a unit's activation at pre-activation variance q.
+    public func activationMean(q: Double) -> Double {
+        precondition(q >= 0, "q must be non-negative")
+        let phi = activation
+        return quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { phi.value($0) }.value
     }
 }

@@ -1,21 +1,22 @@
 extension MeanFieldMaps {
     /// The infinite-width neural tangent kernel of a feedforward net in the NTK
-    /// parameterisation (Jacot, Gabriel & Hongler 2018; Lee et al. 2019, seed 003), layer
+    /// parameterisation (Jacot, Gabriel & Hongler 2018; Lee et al. 2019), layer
     /// by layer on a batch:
     ///
     ///     Θ¹_ab = K¹_ab = σ_w² G0_ab + σ_b²,
     ///     Θ^{l+1}_ab = K^{l+1}_ab + K̇^{l+1}_ab Θ^l_ab,   K̇^{l+1}_ab = σ_w² E φ′(u_a) φ′(u_b),
     ///
-    /// with (u_a, u_b) ~ N(0, K^l) (`chiC(qaa:qbb:c:)`) and K^l the NNGP covariance of
-    /// `propagate` — the kernels of the output h^L, whose readout is layer L.
+    /// with (u_a, u_b) ~ N(0, K^l) (`chiC(qaa:qbb:c:)`) and K^l the NNGP covariances of the
+    /// pre-activations (the mean-field `q^l_ab` of the architecture's layer maps) — the
+    /// kernels of the output h^L, whose readout is layer L.
     ///
-    /// - Returns: Θ^1 … Θ^L, each B×B row-major, beside the NNGP covariances K^l.
-    public func neuralTangentKernel(inputGram: [Double], count: Int, depth: Int) -> (ntk: [[Double]], nngp: [[Double]]) {
-        let layers = propagate(inputGram: inputGram, count: count, depth: depth)
-        var theta = layers[0].covariance
+    /// - Parameter nngp: K^1 … K^L, each B×B row-major.
+    /// - Returns: Θ^1 … Θ^L, each B×B row-major.
+    public func neuralTangentKernel(nngp layers: [[Double]], count: Int) -> [[Double]] {
+        guard var theta = layers.first else { return [] }
         var ntk = [theta]
-        for l in 1..<Swift.max(depth, 1) {
-            let previous = layers[l - 1].covariance, current = layers[l].covariance
+        for l in 1..<Swift.max(layers.count, 1) {
+            let previous = layers[l - 1], current = layers[l]
             var next = current
             for a in 0..<count {
                 for b in a..<count {
@@ -28,6 +29,6 @@ extension MeanFieldMaps {
             theta = next
             ntk.append(theta)
         }
-        return (ntk, layers.map(\.covariance))
+        return ntk
     }
 }

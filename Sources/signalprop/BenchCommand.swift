@@ -62,7 +62,7 @@ struct BenchCommand: ParsableCommand {
         var c = Matrix<Double>(rows: n, columns: n)
         let dgemm = Self.median((0..<repeats).map { _ in 2 * Double(n * n * n) / Self.time { c.multiply(a, a) } })
         let inputs = try InputBatch(spec: .gram(count: batch, q0: 1, c0: 0.5), dimension: n, stream: stream)
-        let observables = Observables(forward: [.q, .c], jacobian: JacobianObservable(depths: [depth]))
+        let observables = Observables([MeanSquaredLength(), MeanCorrelation(), JacobianSpectrum(depths: [depth])])
         let flops = Double(depth) * 2 * Double(n * n * (batch + n))
         // The fixed costs outside the layer GEMMs, timed alone: the L weight draws and the
         // final SVD (values only) of one network.
@@ -77,7 +77,7 @@ struct BenchCommand: ParsableCommand {
         let svd = Self.median(try (0..<repeats).map { _ in try Self.time { _ = try a.singularValues() } })
         var out: [(String, Any)] = [("jacobian_dgemm_512_gflops", dgemm / 1e9),
                                     ("jacobian_weight_draws_seconds", draws), ("jacobian_svd_seconds", svd)]
-        for weightInit in WeightInit.allCases {
+        for weightInit in WeightLaw.allCases {
             let spec = NetworkSpec(width: n, depth: depth, sigmaW: 1, sigmaB: 0.05, activation: .tanh, weightInit: weightInit)
             var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
@@ -100,7 +100,7 @@ struct BenchCommand: ParsableCommand {
             2 * Double(n * n * n) / Self.time { c.multiply(a, a) }
         })
 
-        let width = NetworkSampler<Double>.panelWidth(rows: n)
+        let width = Affine.panelWidth(rows: n)
         let x = Matrix<Double>.gaussian(rows: n, columns: batch, stream: stream)
         var h = Matrix<Double>(rows: n, columns: batch)
         let sweepsPerRepeat = 20
@@ -127,8 +127,9 @@ struct BenchCommand: ParsableCommand {
 
         let spec = NetworkSpec(width: n, depth: 50, sigmaW: 1.5, sigmaB: 0.3, activation: .tanh)
         let inputs = try InputBatch(spec: .gaussian(count: batch, q0: 1), dimension: n, stream: stream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram],
-                                                  seed: 1, point: 0)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs,
+                                             observables: Observables([MeanSquaredLength(), MeanCorrelation(), GramEntries()]),
+                                             seed: 1, point: 0)
         var statistics = sampler.makeStatistics()
         let perNetwork = Self.median(try (0..<max(3, repeats)).map { s in
             try Self.time { try sampler.run(sample: s, into: &statistics) }

@@ -11,7 +11,7 @@ struct GPCommand: ParsableCommand {
         abstract: "Posterior of the infinite-width network as a Gaussian process (NNGP and NTK-GP).",
         discussion: """
         Exact Bayesian prediction with the kernels of a random feedforward net of the given
-        depth, φ, σ_w and σ_b (Lee et al. 2018; seed 003): the NNGP posterior mean
+        depth, φ, σ_w and σ_b (Lee et al. 2018; Jacot et al. 2018): the NNGP posterior mean
         K*X K⁻¹ Y and variance K** − K*X K⁻¹ KX*, and the mean and variance of the infinitely
         wide net trained to convergence by gradient flow on the squared loss, over its
         random initialisation (Lee et al. 2019, eq. 16, with the NTK Θ). Kernels of the

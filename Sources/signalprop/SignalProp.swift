@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ensembles
 import Foundation
 import Sweep
 
@@ -24,7 +25,7 @@ struct SignalProp: ParsableCommand {
     )
 }
 
-/// Exit status for bad configuration or arguments (DESIGN §4).
+/// Exit status for bad configuration or arguments: refused before any work, nothing written.
 let usageExitCode: Int32 = 2
 
 @main

@@ -40,7 +40,7 @@ struct SpectrumCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard WeightInit(rawValue: self.`init`) != nil else {
+        guard WeightLaw(rawValue: self.`init`) != nil else {
             throw ValidationError("--init must be gaussian or orthogonal, got \(self.`init`)")
         }
         if let residual, !(residual > 0) { throw ValidationError("--residual a must be > 0, got \(residual)") }
@@ -50,19 +50,15 @@ struct SpectrumCommand: ParsableCommand {
     func run() throws {
         let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
                                                       family.q0)
-        let weightInit = WeightInit(rawValue: self.`init`)!
+        let weightInit = WeightLaw(rawValue: self.`init`)!
         let spec = NetworkSpec(width: 2, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activation,
                                weightInit: weightInit,
                                architecture: residual.map { .residual(scale: $0) } ?? .feedforward,
                                weightScaling: residual == nil ? .width : .widthTimesDepth)
         let stream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs))
         let inputs = try InputBatch(spec: .gram(count: 1, q0: q0, c0: 1), dimension: 2, stream: stream)
-        let theory = PointTheory(network: spec, inputs: inputs,
-                                 observables: Observables(forward: [.q], jacobian: JacobianObservable(depths: [depth])))
-        guard let law = theory.spectra[depth] else {
-            throw CommandFailure(message: theory.notes.joined(separator: "; "), status: 1)
-        }
-        let moments = theory.jacobianMoments[depth]!
+        let (jacobian, law, note) = JacobianSpectrum.theory(TheoryContext(network: spec, inputs: inputs), layer: depth)
+        guard let law, let moments = jacobian else { throw CommandFailure(message: note ?? "", status: 1) }
         let (support, atoms): (ClosedRange<Double>, [SpectralAtom]) = try {
             switch law {
             case .feedforward(let f): return (try f.supportRange(), f.atoms)

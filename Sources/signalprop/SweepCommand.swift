@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ensembles
 import Foundation
 import MPI
 import Sweep
@@ -7,7 +8,18 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Run a campaign: sample networks over a grid and write statistics beside theory.",
-        discussion: """
+        discussion: discussion
+    )
+
+    /// The help text; its `[observe]` part is the observable registry's.
+    static var discussion: String {
+        let width = ObservableRegistry.entries.map(\.key.count).max() ?? 0
+        func line(_ e: ObservableEntry) -> String {
+            "    " + e.key + String(repeating: " ", count: width - e.key.count + 2) + e.summary
+        }
+        let forward = ObservableRegistry.forward.map(line).joined(separator: "\n")
+        let keyed = ObservableRegistry.entries.filter { $0.placement == .key }.map(line).joined(separator: "\n")
+        return """
         CONFIG is a TOML campaign file (see examples/quickstart.toml):
 
           name = "quickstart"
@@ -32,8 +44,10 @@ struct SweepCommand: ParsableCommand {
           q0 = 1.0
           c0 = 0.5
           [observe]
-          forward = ["q", "c", "gram"]  # + orth_gap eff_rank traj_length sensitivity nngp
-          # jacobian = { depths = [4, 16] }   lyapunov = { k = 8 }   gram_spectrum = true   ntk = true
+          forward = ["q", "c", "gram"]  # on the pre-activations h^l, any of:
+        \(forward)
+          # keys of their own in [observe]:
+        \(keyed)
 
         Every key is described in the README ("A campaign file"); examples/ holds one
         campaign per paper figure.
@@ -54,7 +68,7 @@ struct SweepCommand: ParsableCommand {
           mpirun -n 4 signalprop sweep campaign.toml --out out/big
           mpirun -n 4 signalprop sweep campaign.toml --out out/big --resume   # after a kill
         """
-    )
+    }
 
     @Argument(help: "The campaign file (TOML).")
     var config: String

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ensembles
 import Foundation
 import MeanField
 
@@ -40,7 +41,8 @@ struct TheoryCommand: ParsableCommand {
         let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
                                                       family.q0)
         let maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
-        let layers = maps.propagate(inputGram: [q0, c0 * q0, c0 * q0, q0], count: 2, depth: depth)
+        let spec = NetworkSpec(width: 2, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activation)
+        let layers = spec.meanField(inputGram: [q0, c0 * q0, c0 * q0, q0], count: 2)
         let fixed = maps.fixedPoints()
         let critical = try? MeanFieldMaps.criticalSigmaW(sigmaB: sigmaB, activation: activation)
         let q = layers.map(\.meanQ), c = layers.map { $0.meanC ?? .nan }

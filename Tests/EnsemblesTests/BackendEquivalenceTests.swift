@@ -4,12 +4,12 @@ import MeanField
 import Randomness
 import Testing
 
-/// The implicit backend samples the dense network's law exactly (DESIGN §5): two-sample
+/// The implicit backend samples the dense network's law exactly (README, "What it computes"): two-sample
 /// tests of the per-layer statistics, each mean within 4 combined standard errors
 /// `4 √(se_dense² + se_implicit²)` (the two runs use different random numbers, so they agree
 /// in law, not in value). Fixed seeds: the outcome is deterministic.
 @Suite struct BackendEquivalenceTests {
-    static let observables = Observables(forward: [.q, .c, .orthGap, .effRank, .sensitivity])
+    static let observables = observe("q", "c", "orth_gap", "eff_rank", "sensitivity")
     static let names = ["q", "c", "orth_gap", "eff_rank", "sensitivity"]
 
     func run(_ spec: NetworkSpec, _ backend: Backend, samples: Int = 32, inputDimension: Int? = nil) throws -> EnsembleStatistics {
@@ -23,7 +23,7 @@ import Testing
                     return sin(phase) + 0.2 * Double(a)
                 }
             }
-            inputs = try InputBatch(spec: .data(rows: rows, q0: 1), dimension: n0, stream: stream)
+            inputs = try InputBatch(spec: .file(path: "", rows: rows, q0: 1), dimension: n0, stream: stream)
         } else {
             inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: spec.width, stream: stream)
         }
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (Activation.tanh, WeightInit.gaussian, Architecture.feedforward),
+        (Activation.tanh, WeightLaw.gaussian, Architecture.feedforward),
         (.relu, .gaussian, .feedforward),
         (.tanh, .orthogonal, .feedforward),
         (.relu, .orthogonal, .feedforward),
@@ -62,7 +62,7 @@ import Testing
         (.tanh, .gaussian, .batchNorm),
         (.relu, .gaussian, .batchNormResidual(scale: 1)),
     ])
-    func implicitMatchesDenseInLaw(_ phi: Activation, _ weightInit: WeightInit, _ architecture: Architecture) throws {
+    func implicitMatchesDenseInLaw(_ phi: Activation, _ weightInit: WeightLaw, _ architecture: Architecture) throws {
         for width in [256, 512] {
             let depth = 8
             let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: architecture.usesBatchNorm ? 0 : 0.3,
@@ -75,8 +75,8 @@ import Testing
 
     /// A first layer from inputs of another dimension (N₀ = 40 and 300 into N = 256): the
     /// fan-in of the first law is N₀, for both weight laws.
-    @Test(arguments: [(40, WeightInit.gaussian), (300, .gaussian), (40, .orthogonal)])
-    func firstLayerFromInputsOfAnotherDimension(_ n0: Int, _ weightInit: WeightInit) throws {
+    @Test(arguments: [(40, WeightLaw.gaussian), (300, .gaussian), (40, .orthogonal)])
+    func firstLayerFromInputsOfAnotherDimension(_ n0: Int, _ weightInit: WeightLaw) throws {
         let depth = 6
         let spec = NetworkSpec(width: 256, depth: depth, sigmaW: 1.3, sigmaB: 0.3, activation: .tanh, weightInit: weightInit)
         let (z, at) = worstZ(try run(spec, .dense, inputDimension: n0), try run(spec, .implicit, inputDimension: n0),
@@ -103,7 +103,7 @@ import Testing
         let spec = NetworkSpec(width: d, depth: 16, sigmaW: sigma, sigmaB: 0, activation: .linear)
         let inputs = try InputBatch(spec: .gaussian(count: 2, q0: 1), dimension: d,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-        let observables = Observables(forward: [.q], lyapunov: LyapunovObservable(k: k))
+        let observables = Observables([MeanSquaredLength(), LyapunovExponents(k: k)])
         var double = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,
                                           backend: .implicit)
         var single = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: observables, seed: 5, point: 0,

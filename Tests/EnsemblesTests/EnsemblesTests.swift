@@ -92,11 +92,11 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
         let width = 512, depth = 8, samples = 48
         let spec = NetworkSpec(width: width, depth: depth, sigmaW: c.sigmaW, sigmaB: c.sigmaB, activation: c.activation)
         let inputs = try InputBatch(spec: .gram(count: 4, q0: 1, c0: 0.5), dimension: width, stream: noStream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 2024, point: 0)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 2024, point: 0)
         var stats = sampler.makeStatistics()
         for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
         let maps = MeanFieldMaps(activation: c.activation, sigmaW: c.sigmaW, sigmaB: c.sigmaB)
-        let theory = maps.propagate(inputGram: inputs.gram.elements, count: 4, depth: depth)
+        let theory = spec.meanField(inputGram: inputs.gram.elements, count: 4)
         let allow = allowances(maps, theory, width: width)
         for l in 0..<depth {
             let q = stats.moments[0][l], corr = stats.moments[1][l]
@@ -115,7 +115,7 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
     @Test func orthogonalLinearNetworksAreExactIsometries() throws {
         let spec = NetworkSpec(width: 64, depth: 5, sigmaW: 1.1, sigmaB: 0, activation: .linear, weightInit: .orthogonal)
         let inputs = try InputBatch(spec: .gram(count: 3, q0: 0.8, c0: 0.3), dimension: 64, stream: noStream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 5, point: 0)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 5, point: 0)
         var stats = sampler.makeStatistics()
         for s in 0..<4 { try sampler.run(sample: s, into: &stats) }
         for l in 0..<5 {
@@ -128,23 +128,23 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
 
     /// Gaussian and orthogonal weights share the mean-field length map; a float32 run
     /// agrees with it too (statistics accumulate in float64).
-    @Test(arguments: [(WeightInit.orthogonal, false), (WeightInit.gaussian, true)])
-    func orthogonalAndFloat32FollowTheSameTheory(_ weightInit: WeightInit, _ single: Bool) throws {
+    @Test(arguments: [(WeightLaw.orthogonal, false), (WeightLaw.gaussian, true)])
+    func orthogonalAndFloat32FollowTheSameTheory(_ weightInit: WeightLaw, _ single: Bool) throws {
         let width = 256, depth = 5, samples = 32
         let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: 0.2, activation: .tanh, weightInit: weightInit)
         let inputs = try InputBatch(spec: .gram(count: 4, q0: 1, c0: 0.2), dimension: width, stream: noStream)
         var stats: EnsembleStatistics
         if single {
-            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: [.q], seed: 9, point: 1)
+            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: observe("q"), seed: 9, point: 1)
             stats = sampler.makeStatistics()
             for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
         } else {
-            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q], seed: 9, point: 1)
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q"), seed: 9, point: 1)
             stats = sampler.makeStatistics()
             for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
         }
         let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.3, sigmaB: 0.2)
-        let theory = maps.propagate(inputGram: inputs.gram.elements, count: 4, depth: depth)
+        let theory = spec.meanField(inputGram: inputs.gram.elements, count: 4)
         let allow = allowances(maps, theory, width: width)
         for l in 0..<depth {
             let q = stats.moments[0][l]
@@ -158,7 +158,7 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
     @Test func samplesDoNotDependOnOrder() throws {
         let spec = NetworkSpec(width: 128, depth: 4, sigmaW: 1.2, sigmaB: 0.1, activation: .relu)
         let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.5), dimension: 128, stream: noStream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c, .gram], seed: 3, point: 7)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c", "gram"), seed: 3, point: 7)
         var forward = sampler.makeStatistics(), backward = sampler.makeStatistics()
         var single = sampler.makeStatistics()
         try sampler.run(sample: 2, into: &single)

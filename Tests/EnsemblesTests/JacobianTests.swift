@@ -26,7 +26,7 @@ func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMome
     /// Orthogonal linear layers: J = σ_w^L O_L⋯O_1, so every squared singular value is σ_w^{2L}.
     @Test func orthogonalLinearNetsAreExactIsometries() throws {
         let spec = NetworkSpec(width: 48, depth: 12, sigmaW: 1.3, sigmaB: 0.2, activation: .linear, weightInit: .orthogonal)
-        let s = try sample(spec, observables: Observables(forward: [.q], jacobian: JacobianObservable(depths: [3, 12])),
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), JacobianSpectrum(depths: [3, 12])]),
                            samples: 3)
         for depth in [3, 12] {
             let expected = pow(1.3, 2 * Double(depth))
@@ -46,7 +46,7 @@ func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMome
     @Test func gaussianLinearMomentsMatchExactFiniteWidthValues() throws {
         let n = 12, depth = 3, sigma = 1.1, samples = 600
         let spec = NetworkSpec(width: n, depth: depth, sigmaW: sigma, sigmaB: 0, activation: .linear)
-        let s = try sample(spec, observables: Observables(forward: [.q], jacobian: JacobianObservable(depths: [1, 3])),
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), JacobianSpectrum(depths: [1, 3])]),
                            samples: samples)
         let v = sigma * sigma / Double(n), N = Double(n)
         var x = N, y = N * N  // E tr B², E (tr B)² at J = I
@@ -66,7 +66,7 @@ func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMome
     @Test func lyapunovExponentsMatchNewman() throws {
         let d = 64, k = 6, sigma = 1.2
         let spec = NetworkSpec(width: d, depth: 16, sigmaW: sigma, sigmaB: 0, activation: .linear)
-        let s = try sample(spec, observables: Observables(forward: [.q], lyapunov: LyapunovObservable(k: k)),
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), LyapunovExponents(k: k)]),
                            samples: 64, seed: 5)
         for i in 1...k {
             let m = moments(s, "lyap_\(i)", layer: 16)
@@ -74,7 +74,7 @@ func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMome
             #expect(abs(m.mean - theory) < 3 * m.standardError!, "λ_\(i): \(m.mean) vs \(theory) ± \(m.standardError!)")
         }
         #expect(!s.names.contains("jac_m1") && s.names.last == "lyap_gap")
-        // The rank-collapse rate of the linear chain without normalisation (seed 000): λ1 − λ2.
+        // The rank-collapse rate of the linear chain without normalisation (Daneshmand et al. 2021): λ1 − λ2.
         let gap = moments(s, "lyap_gap", layer: 16)
         let theoryGap = LyapunovTheory.gaussianProduct(dimension: d, k: 1, sigma: sigma, varianceDenominator: Double(d))
             - LyapunovTheory.gaussianProduct(dimension: d, k: 2, sigma: sigma, varianceDenominator: Double(d))
@@ -86,8 +86,8 @@ func moments(_ s: EnsembleStatistics, _ name: String, layer: Int) -> RunningMome
     @Test(arguments: [(Activation.relu, 4.0), (Activation.tanh, 0.5)])
     func depth500StaysFinite(_ phi: Activation, _ sigmaW: Double) throws {
         let spec = NetworkSpec(width: 24, depth: 500, sigmaW: sigmaW, sigmaB: 0.05, activation: phi)
-        let s = try sample(spec, observables: Observables(forward: [.q], jacobian: JacobianObservable(depths: [100, 500]),
-                                                          lyapunov: LyapunovObservable(k: 2)), samples: 2)
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), JacobianSpectrum(depths: [100, 500]),
+                                                          LyapunovExponents(k: 2)]), samples: 2)
         let meanLog = moments(s, "jac_meanlog", layer: 500)
         #expect(meanLog.count == 2 && meanLog.mean.isFinite)
         let expectedSign: Double = phi == .relu ? 1 : -1

@@ -12,23 +12,26 @@ import Testing
     /// eigenvalue, largest eigenvalue and condition number to 1e-6 (the differences' step
     /// error is O(ε²) = 1e-10, relative). Both weight laws: the regenerated W^l must be the
     /// ones the forward pass used, or the rebuilt net's outputs would not be the sampler's.
-    @Test(arguments: [WeightInit.gaussian, .orthogonal])
-    func backwardPassEqualsFiniteDifferences(_ weightInit: WeightInit) throws {
+    @Test(arguments: [WeightLaw.gaussian, .orthogonal])
+    func backwardPassEqualsFiniteDifferences(_ weightInit: WeightLaw) throws {
         let (n, depth, sigmaW, sigmaB) = (4, 3, 1.3, 0.2)
         let spec = NetworkSpec(width: n, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: .tanh,
                                weightInit: weightInit)
         let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.3), dimension: n,
                                     stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables(forward: [.q], ntk: true),
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables([MeanSquaredLength(), EmpiricalNTK()]),
                                            seed: 4, point: 2)
         var statistics = sampler.makeStatistics()
         try sampler.run(sample: 5, into: &statistics)
-        var forward = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.gram], seed: 4, point: 2)
+        var forward = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("gram"), seed: 4, point: 2)
         var gram = forward.makeStatistics()
         try forward.run(sample: 5, into: &gram)
         func measured(_ name: String) -> Double { statistics.moments[statistics.names.firstIndex(of: name)!][depth - 1].mean }
 
-        var weights = try (1...depth).map { try sampler.weightMatrix(layer: $0, sample: 5) }
+        var weights = try (1...depth).map { l in
+            try Affine(spec: spec).weightMatrix(RandomStream(StreamID(seed: 4, point: 2, sample: 5, layer: UInt32(l),
+                                                                      purpose: .weights)), fanIn: n)
+        }
         var biases = (1...depth).map { l -> [Double] in
             var b = [Double](repeating: 0, count: n)
             b.withUnsafeMutableBufferPointer {
@@ -84,11 +87,12 @@ import Testing
     func meanEigenvalueIsTheAnalyticNTK(_ phi: Activation, _ sigmaB: Double) throws {
         let (n, depth) = (64, 6)
         let spec = NetworkSpec(width: n, depth: depth, sigmaW: 1.2, sigmaB: sigmaB, activation: phi)
-        let s = try sample(spec, observables: Observables(forward: [.q], ntk: true), samples: 48, seed: 3)
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), EmpiricalNTK()]), samples: 48, seed: 3)
         let m = moments(s, "ntk_mean", layer: depth)
         let g0 = 1.0   // the gram inputs have |x|²/N₀ = q0 = 1
         let maps = MeanFieldMaps(activation: phi, sigmaW: 1.2, sigmaB: sigmaB)
-        let expected = maps.neuralTangentKernel(inputGram: [g0], count: 1, depth: depth).ntk[depth - 1][0]
+        let kernel = spec.meanField(inputGram: [g0], count: 1).map(\.covariance)
+        let expected = maps.neuralTangentKernel(nngp: kernel, count: 1)[depth - 1][0]
         let allowance = phi == .linear ? 0 : Double(depth) / Double(n) * expected
         #expect(abs(m.mean - expected) < 4 * m.standardError! + allowance, "\(phi.name): \(m.mean) vs \(expected)")
         #expect(moments(s, "ntk_cond", layer: depth).mean > 1)

@@ -4,7 +4,7 @@ import MeanField
 import Randomness
 import Testing
 
-/// Representation geometry (seeds 000, 004): the Gram-matrix formulas on known answers, and
+/// Representation geometry (Daneshmand et al. 2021; Labatie 2019): the Gram-matrix formulas on known answers, and
 /// batch norm's orthogonalisation against rank collapse without it.
 @Suite struct RepresentationTests {
     @Test func gramGeometryKnownAnswers() throws {
@@ -47,13 +47,13 @@ import Testing
         for width in [64, 256] {
             let chain = NetworkSpec(width: width, depth: depth, sigmaW: 1, sigmaB: 0, activation: .linear,
                                     architecture: .batchNormChain)
-            let s = try sample(chain, observables: Observables(forward: [.orthGap]), samples: 24, inputs: inputs)
+            let s = try sample(chain, observables: observe("orth_gap"), samples: 24, inputs: inputs)
             let gap = moments(s, "orth_gap", layer: depth)
             #expect(gap.mean < Double(b) / Double(width).squareRoot(), "N = \(width): \(gap.mean)")
             gaps.append(gap)
 
             let plain = NetworkSpec(width: width, depth: depth, sigmaW: 1, sigmaB: 0, activation: .linear)
-            let p = try sample(plain, observables: Observables(forward: [.orthGap]), samples: 24, inputs: inputs)
+            let p = try sample(plain, observables: observe("orth_gap"), samples: 24, inputs: inputs)
             let first = moments(p, "orth_gap", layer: 1).mean, last = moments(p, "orth_gap", layer: depth).mean
             #expect(last >= 0.5 * first, "no BN, N = \(width): \(first) → \(last)")
         }
@@ -70,7 +70,7 @@ import Testing
     @Test func batchNormResNetKeepsItsRank() throws {
         let b = 16, depth = 100, width = 1024
         let inputs = InputSpec.gaussian(count: b, q0: 1)
-        let observables = Observables(forward: [.effRank])
+        let observables = observe("eff_rank")
         let vanilla = NetworkSpec(width: width, depth: depth, sigmaW: 2.0.squareRoot(), sigmaB: 0, activation: .relu)
         let resnet = NetworkSpec(width: width, depth: depth, sigmaW: 2.0.squareRoot(), sigmaB: 0, activation: .relu,
                                  architecture: .batchNormResidual(scale: 1))
@@ -93,7 +93,7 @@ import Testing
         for normalized in [false, true] {
             let spec = NetworkSpec(width: 256, depth: 60, sigmaW: 2.0.squareRoot(), sigmaB: 0, activation: .relu,
                                    architecture: .batchNormResidual(scale: 1, normalized: normalized))
-            let s = try sample(spec, observables: Observables(forward: [.sensitivity]), samples: 8, inputs: inputs)
+            let s = try sample(spec, observables: observe("sensitivity"), samples: 8, inputs: inputs)
             let chi = [30, 60].map { log(moments(s, "sensitivity", layer: $0).mean) }
             rates.append((chi[1] - chi[0]) / 30)
         }
@@ -107,15 +107,14 @@ import Testing
     /// error is off by 1/√(2(M − 1)) relative, the ratio of two by 1/√(M − 1)).
     @Test func empiricalNNGPConvergesToTheAnalyticKernel() throws {
         let b = 4, depth = 4, samples = 128
-        let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.4, sigmaB: 0.2)
         var errors: [Double] = []
         for width in [128, 512] {
             let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh)
             let inputs = InputSpec.gram(count: b, q0: 1, c0: 0.4)
             let batch = try InputBatch(spec: inputs, dimension: width,
                                        stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-            let theory = maps.propagate(inputGram: batch.gram.elements, count: b, depth: depth)[depth - 1].covariance
-            let s = try sample(spec, observables: Observables(forward: [.nngp], nngpDepths: [depth]), samples: samples,
+            let theory = spec.meanField(inputGram: batch.gram.elements, count: b)[depth - 1].covariance
+            let s = try sample(spec, observables: Observables([NNGPKernel(depths: [depth])]), samples: samples,
                                inputs: inputs)
             var squared = 0.0
             for a in 0..<b {

@@ -205,7 +205,7 @@ struct FeedforwardSpectrumTests {
     @Test("m1 = Π_l χ^l and m2/m1² − 1 = Σ_l (E φ′⁴/(E φ′²)² − 1) [+ L for Gaussian W], each layer its own q")
     func moments() {
         let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.1, sigmaB: 0.2)
-        let qs = maps.propagate(inputGram: [3.0], count: 1, depth: 10).map(\.meanQ)
+        let qs = layerVariances(maps, q0: 3.0, depth: 10)
         #expect(Set(qs).count == 10)
         // E φ′(√q z)⁴ by tanh-sinh over z ∈ [−12, 12], split at 0.
         func fourth(_ q: Double) -> Double {
@@ -250,7 +250,7 @@ struct FeedforwardSpectrumTests {
     func tanhNearCriticality() throws {
         let sigmaW = try #require(try MeanFieldMaps.criticalSigmaW(sigmaB: 0.05, activation: .tanh))
         let maps = MeanFieldMaps(activation: .tanh, sigmaW: sigmaW, sigmaB: 0.05)
-        let qs = maps.propagate(inputGram: [1], count: 1, depth: 10).map(\.meanQ)
+        let qs = layerVariances(maps, q0: 1, depth: 10)
         for weights in [WeightLaw.gaussian, .orthogonal] {
             let law = FeedforwardSpectrum(activation: .tanh, sigmaW: sigmaW, layerVariances: qs, weights: weights)
             #expect(law.atoms.isEmpty)
@@ -315,7 +315,7 @@ struct FeedforwardSpectrumTests {
     func discretisation() throws {
         let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.05, sigmaB: 0.05)
         for (L, weights, tolerance) in [(10, WeightLaw.gaussian, 1e-9), (2, .orthogonal, 1e-5), (10, .orthogonal, 1e-6)] {
-            let qs = maps.propagate(inputGram: [1], count: 1, depth: L).map(\.meanQ)
+            let qs = layerVariances(maps, q0: 1, depth: L)
             let law = FeedforwardSpectrum(activation: .tanh, sigmaW: 1.05, layerVariances: qs, weights: weights)
             let fine = FeedforwardSpectrum(activation: .tanh, sigmaW: 1.05, layerVariances: qs, weights: weights,
                                            refinement: weights == .gaussian ? 4 : 8)
@@ -335,7 +335,7 @@ struct FeedforwardSpectrumTests {
             for sigmaW in [0.8, 1.6] {
                 let maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: 0.1)
                 for L in [1, 10, 100] {
-                    let qs = maps.propagate(inputGram: [1], count: 1, depth: L).map(\.meanQ)
+                    let qs = layerVariances(maps, q0: 1, depth: L)
                     for weights in [WeightLaw.gaussian, .orthogonal] {
                         let law = FeedforwardSpectrum(activation: activation, sigmaW: sigmaW, layerVariances: qs, weights: weights)
                         let range = try law.normalizedSupportRange()
@@ -474,3 +474,14 @@ struct GramSpectrumTests {
     }
 }
 
+/// q^1 … q^L of a feedforward net on one input of |x|²/N₀ = q0: `q¹ = σ_w² q0 + σ_b²`, then
+/// the length map (Poole et al. 2016, eq. 3).
+func layerVariances(_ maps: MeanFieldMaps, q0: Double, depth: Int) -> [Double] {
+    var q = maps.sigmaW * maps.sigmaW * q0 + maps.sigmaB * maps.sigmaB
+    var qs = [q]
+    for _ in 1..<max(depth, 1) {
+        q = maps.lengthMap(q)
+        qs.append(q)
+    }
+    return Array(qs.prefix(depth))
+}

@@ -41,16 +41,16 @@ private func inputs(_ count: Int, dimension: Int, seed: Double) -> [[Double]] {
     /// ReLU, σ_b = 0, one input: K̇ = σ_w²/2 = K^{l+1}/K^l, so Θ^l = l K^l.
     @Test func ntkClosedForms() {
         let g0 = [1.3, 0.4, 0.4, 0.9]
-        let linear = MeanFieldMaps(activation: .linear, sigmaW: 1.2, sigmaB: 0)
-        let (ntk, nngp) = linear.neuralTangentKernel(inputGram: g0, count: 2, depth: 5)
+        let linear = NetworkGaussianProcess(activation: .linear, sigmaW: 1.2, sigmaB: 0, depth: 5)
+        let (nngp, ntk) = linear.kernelsByLayer(gram: g0, count: 2)
         for l in 1...5 {
             for e in 0..<4 {
                 #expect(abs(nngp[l - 1][e] - pow(1.44, Double(l)) * g0[e]) < 1e-12 * pow(1.44, Double(l)))
                 #expect(abs(ntk[l - 1][e] - Double(l) * pow(1.44, Double(l)) * g0[e]) < 1e-12 * Double(l) * pow(1.44, Double(l)))
             }
         }
-        let relu = MeanFieldMaps(activation: .relu, sigmaW: 1.7, sigmaB: 0)
-        let r = relu.neuralTangentKernel(inputGram: [0.8], count: 1, depth: 6)
+        let relu = NetworkGaussianProcess(activation: .relu, sigmaW: 1.7, sigmaB: 0, depth: 6)
+        let r = relu.kernelsByLayer(gram: [0.8], count: 1)
         for l in 1...6 { #expect(abs(r.ntk[l - 1][0] - Double(l) * r.nngp[l - 1][0]) < 1e-12 * r.ntk[l - 1][0]) }
     }
 

@@ -112,27 +112,4 @@ struct MapsTests {
         let tanh = MeanFieldMaps(activation: .tanh, sigmaW: 1.5, sigmaB: 0.2)
         #expect(abs(tanh.correlationMap(1, q: 0.8) - 1) < 1e-13)
     }
-
-    @Test("propagate: layer 1 is σ_w² G0 + σ_b²; relu's mean c follows the arc-cosine iterate")
-    func propagate() {
-        let (w, b) = (1.3, 0.2)
-        let maps = MeanFieldMaps(activation: .relu, sigmaW: w, sigmaB: b)
-        let gram = [1.0, 0.5, 0.5, 1.0]
-        let layers = maps.propagate(inputGram: gram, count: 2, depth: 12)
-        #expect(layers.count == 12 && layers.map(\.layer) == Array(1...12))
-        #expect(layers[0].covariance == gram.map { w * w * $0 + b * b })
-        var q = w * w + b * b, c = (w * w * 0.5 + b * b) / q
-        for layer in layers {
-            #expect(relativeError(layer.meanQ, q) < 1e-13 && layer.q.allSatisfy { relativeError($0, q) < 1e-13 })
-            #expect(abs(layer.meanC! - c) < 1e-13, "layer \(layer.layer)")
-            let qNext = w * w * q / 2 + b * b
-            c = (w * w * arcCosine1(qaa: q, qbb: q, c: c) + b * b) / qNext
-            q = qNext
-        }
-        // B = 1: no pairs; unequal lengths per input are kept apart.
-        #expect(maps.propagate(inputGram: [2], count: 1, depth: 3).allSatisfy { $0.meanC == nil })
-        let unequal = maps.propagate(inputGram: [1, 0, 0, 4], count: 2, depth: 2)
-        #expect(relativeError(unequal[1].q[1], w * w * (w * w * 4 + b * b) / 2 + b * b) < 1e-13)
-        #expect(relativeError(unequal[1].meanQ, (unequal[1].q[0] + unequal[1].q[1]) / 2) < 1e-15)
-    }
 }

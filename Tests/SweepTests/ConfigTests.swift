@@ -97,7 +97,7 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
         #expect(c.samples == 4 && c.block == 2 && c.tasksPerPoint == 2 && c.seed == 3)
         #expect(c.points.map(\.network.sigmaW) == [1.0, 2.0])
         #expect(c.samples(ofTask: 1) == 2..<4)
-        #expect(c.observables.forward.map(\.rawValue) == ["q", "c"])
+        #expect(c.observables.forward == ["q", "c"])
     }
 
     @Test func rangesExpandEvenlyWithBothEnds() throws {

@@ -13,6 +13,12 @@ func measureCampaign(_ toml: String) throws -> (EnsembleStatistics, PointTheory,
     return (merger.merged[0], theory, campaign)
 }
 
+/// The mean-field side of a one-point campaign's point, for the laws behind its predictions.
+func theoryContext(_ campaign: Campaign) throws -> TheoryContext {
+    let catalog = TaskCatalog(campaign: campaign)
+    return TheoryContext(network: catalog.points[0].network, inputs: try catalog.prepared(0).inputs)
+}
+
 /// The L1 distance between a pooled histogram's bin masses and a law's (`masses`, over the
 /// same bins), the mass outside the bins included, and the distance multinomial sampling
 /// alone would give for n independent values with the law's masses,

@@ -39,7 +39,7 @@ import Testing
         for name in ["sensitivity", "traj_length"] {
             for layer in 1...10 {
                 let m = s.moments[s.names.firstIndex(of: name)!][layer - 1]
-                let expected = try #require(theory.value(of: name, layer: layer, batch: 16))
+                let expected = try #require(theory.value(of: name, layer: layer))
                 let tolerance = 4 * m.standardError! + 2 * Double(layer) / 512 * expected
                 #expect(abs(m.mean - expected) <= tolerance,
                         "\(activation) \(architecture) \(name) layer \(layer): \(m.mean) vs \(expected) ± \(tolerance)")
@@ -70,9 +70,9 @@ import Testing
         forward = ["q"]
         gram_spectrum = { bins = 30, range = [1e-2, 1e3] }
         """
-        let (s, theory, _) = try measureCampaign(toml)
+        let (s, _, campaign) = try measureCampaign(toml)
         let histogram = try #require(s.histograms.last)
-        let law = try #require(theory.gramSpectrum)
+        let law = try #require(try GramSpectrum.law(try theoryContext(campaign)))
         let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
         func masses(_ law: GramSpectrumLaw) throws -> [Double] {
             zip(try LogBins.averages(bins, density: law.density(at:)), bins).map { $0 * ($1.1 - $1.0) }

@@ -42,7 +42,7 @@ import Testing
             let allowance = Double(layer) / 192
             for (name, factor) in [("jac_m1", 1.0), ("jac_m2", 2.0)] {
                 let m = s.moments[s.names.firstIndex(of: name)!][layer - 1]
-                let expected = try #require(theory.value(of: name, layer: layer, batch: 2))
+                let expected = try #require(theory.value(of: name, layer: layer))
                 let tolerance = 4 * m.standardError! + factor * allowance * abs(expected)
                 #expect(abs(m.mean - expected) <= tolerance,
                         "\(architecture) \(weightInit) \(name) at layer \(layer): \(m.mean) vs \(expected) ± \(tolerance)")
@@ -54,11 +54,12 @@ import Testing
     /// first-order S-transform product (Tarnowski et al.) misses its m2 by Σ g_k² — resolved
     /// here — while the exact recursion does not.
     @Test func residualSecondMomentIsExactNotFirstOrder() throws {
-        let (s, theory, _) = try measureCampaign(campaign(init: "gaussian", sigmaW: 3.0, architecture: "residual"))
+        let (s, theory, residual) = try measureCampaign(campaign(init: "gaussian", sigmaW: 3.0, architecture: "residual"))
         let layer = 12
         let m = s.moments[s.names.firstIndex(of: "jac_m2")!][layer - 1]
-        let exact = try #require(theory.value(of: "jac_m2", layer: layer, batch: 2))
-        guard case .residual(let firstOrder) = try #require(theory.spectra[layer]) else { Issue.record("not residual"); return }
+        let exact = try #require(theory.value(of: "jac_m2", layer: layer))
+        let law = JacobianSpectrum.theory(try theoryContext(residual), layer: layer).law
+        guard case .residual(let firstOrder) = try #require(law) else { Issue.record("not residual"); return }
         let tolerance = 4 * m.standardError! + 2 * Double(layer) / 192 * exact
         #expect(abs(m.mean - exact) <= tolerance, "\(m.mean) vs \(exact) ± \(tolerance)")
         #expect(abs(m.mean - firstOrder.secondMoment) > tolerance, "first order \(firstOrder.secondMoment)")
@@ -77,14 +78,14 @@ import Testing
         for (h, layer) in [4, 12].enumerated() {
             let histogram = s.histograms[h]
             let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
-            let law = try #require(theory.spectra[layer])
-            let masses = zip(try law.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
+            let density = try #require(theory.spectra[h], "layer \(layer)")
+            let masses = zip(density, bins).map { $0 * ($1.1 - $1.0) }
             let (distance, noise) = histogramFit(histogram, masses: masses)
             #expect(distance <= 2 * noise, "\(weightInit) layer \(layer): L1 \(distance) vs 2× noise \(2 * noise)")
             if weightInit == "orthogonal" {
                 // The same histogram against the Gaussian-weight law must fail the test.
                 let (_, gaussianTheory, _) = try measureCampaign(self.campaign(init: "gaussian", sigmaW: 1.0))
-                let wrong = zip(try gaussianTheory.spectra[layer]!.binAverages(bins), bins).map { $0 * ($1.1 - $1.0) }
+                let wrong = zip(try #require(gaussianTheory.spectra[h]), bins).map { $0 * ($1.1 - $1.0) }
                 let wrongDistance = histogramFit(histogram, masses: wrong).distance
                 #expect(wrongDistance > 2 * noise, "the Gaussian law should not fit orthogonal data: \(wrongDistance)")
             }

@@ -6,36 +6,9 @@ public enum Precision: String, Sendable, Hashable, CaseIterable {
     case float32, float64
 }
 
-/// Where the batch of inputs comes from (`[inputs]` of a campaign file).
-public enum InputSource: Sendable, Hashable {
-    case gram(count: Int, q0: Double, c0: Double)
-    case gaussian(count: Int, q0: Double)
-    case circle(count: Int, q0: Double)
-    /// A `.npy` or `.csv` file, one input per row (path as written, resolved against the
-    /// campaign file's folder), read at validation time.
-    case file(path: String, rows: [[Double]], q0: Double?)
-
-    public var count: Int {
-        switch self {
-        case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _): return count
-        case .file(_, let rows, _): return rows.count
-        }
-    }
-
-    /// The ensemble-level description of the batch.
-    public var spec: InputSpec {
-        switch self {
-        case .gram(let count, let q0, let c0): return .gram(count: count, q0: q0, c0: c0)
-        case .gaussian(let count, let q0): return .gaussian(count: count, q0: q0)
-        case .circle(let count, let q0): return .circle(count: count, q0: q0)
-        case .file(_, let rows, let q0): return .data(rows: rows, q0: q0)
-        }
-    }
-}
-
 /// `[network] backend`: "auto" takes the implicit backend wherever it can serve the
-/// point's observables and width (``Backend/implicitUnsupported(spec:observables:inputDimension:batch:)``),
-/// the dense one elsewhere.
+/// point's observables and width (``Observables/implicitUnsupported(_:)``), the dense one
+/// elsewhere.
 public enum BackendChoice: String, Sendable, Hashable, CaseIterable {
     case auto, dense, implicit
 }
@@ -47,7 +20,7 @@ public struct Grid: Sendable, Hashable {
     public var sigmaW: [Double]
     public var sigmaB: [Double]
     public var activation: [Activation]
-    public var weightInit: [WeightInit]
+    public var weightInit: [WeightLaw]
     /// `[network] architecture`: one or a list (e.g. BN vs no BN in one campaign).
     public var architecture: [Architecture]
 
@@ -67,7 +40,7 @@ public struct Campaign: Sendable, Hashable {
     public var block: Int
     public var precision: Precision
     public var grid: Grid
-    public var inputs: InputSource
+    public var inputs: InputSpec
     /// `[network] backend`: how each point's layers are sampled.
     public var backendChoice: BackendChoice
     public var weightScaling: WeightScaling
@@ -115,17 +88,16 @@ extension Campaign {
         switch backendChoice {
         case .dense: return .dense
         case .implicit: return .implicit
-        case .auto:
-            return Backend.implicitUnsupported(spec: network, observables: observables,
-                                               inputDimension: inputDimension(width: network.width),
-                                               batch: inputs.count) == nil ? .implicit : .dense
+        case .auto: return observables.implicitUnsupported(shape(network)) == nil ? .implicit : .dense
         }
     }
 
     /// The dimension N₀ of the inputs at a point of width `width`.
-    public func inputDimension(width: Int) -> Int {
-        if case .file(_, let rows, _) = inputs { return rows.first?.count ?? 0 }
-        return width
+    public func inputDimension(width: Int) -> Int { inputs.dimension(width: width) }
+
+    /// What the observables of a point see: its network, the batch, the input dimension.
+    public func shape(_ network: NetworkSpec) -> NetworkShape {
+        NetworkShape(spec: network, batch: inputs.count, inputDimension: inputDimension(width: network.width))
     }
 
     /// The sample indices of task `t` (0-based within its point).

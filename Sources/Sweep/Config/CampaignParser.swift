@@ -5,7 +5,7 @@ import Randomness
 import TOMLKit
 
 extension Campaign {
-    /// Reads and validates a campaign file (TOML, DESIGN §4). Relative input paths are
+    /// Reads and validates a campaign file (TOML; README, "A campaign file"). Relative input paths are
     /// resolved against the file's folder.
     public init(contentsOf path: String) throws(ConfigError) {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -25,7 +25,7 @@ extension Campaign {
         } catch {
             throw ConfigError(key: "", "not valid TOML: \(error)")
         }
-        let top = Section(table: root, path: "")
+        let top = Section(table: ConfigTable(toml: root), path: "")
         try top.allow(["name", "seed", "samples", "block", "precision", "grid", "network", "inputs", "observe"])
 
         name = try top.string("name", default: "campaign")
@@ -51,7 +51,7 @@ extension Campaign {
         guard let gridTable = try top.table("grid") else {
             throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
         }
-        let network = try top.table("network") ?? Section(table: TOMLTable(), path: "network")
+        let network = try top.table("network") ?? Section(table: ConfigTable(), path: "network")
         try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling", "backend"])
         let architectureNames = try network.stringList("architecture", default: ["feedforward"])
         let scale = try network.real("residual_scale", default: 1)
@@ -64,16 +64,11 @@ extension Campaign {
         }
         var architectures: [Architecture] = []
         for name in architectureNames {
-            switch name {
-            case "feedforward": architectures.append(.feedforward)
-            case "residual": architectures.append(.residual(scale: scale))
-            case "batchnorm": architectures.append(.batchNorm)
-            case "batchnorm-linear-chain": architectures.append(.batchNormChain)
-            case "batchnorm-residual": architectures.append(.batchNormResidual(scale: scale, normalized: normalize))
-            default:
-                throw ConfigError(key: "network.architecture", "'\(name)' is not available; allowed: feedforward, "
-                                  + "residual, batchnorm, batchnorm-residual, batchnorm-linear-chain")
+            guard let a = Architecture(name: name, residualScale: scale, normalized: normalize) else {
+                throw ConfigError(key: "network.architecture", "'\(name)' is not available; allowed: "
+                                  + Architecture.names.joined(separator: ", "))
             }
+            architectures.append(a)
         }
         guard !architectures.isEmpty else { throw ConfigError(key: "network.architecture", "is an empty list; give at least one value") }
         if !architectures.contains(where: \.isResidual), network.table["residual_scale"] != nil {
@@ -95,12 +90,10 @@ extension Campaign {
                               + "H_{l+1} = BN(W_l H_l), set activation = [\"linear\"] (or use architecture = \"batchnorm\")")
         }
 
-        let inputTable = try top.table("inputs") ?? Section(table: TOMLTable(), path: "inputs")
+        let inputTable = try top.table("inputs") ?? Section(table: ConfigTable(), path: "inputs")
         inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
         // Every weight of a layer is one element of its random stream.
-        var fileDimension: Int?
-        if case .file(_, let rows, _) = inputs { fileDimension = rows[0].count }
-        let inputDimension = { (w: Int) -> Int in fileDimension ?? w }
+        let inputDimension = { [inputs] (w: Int) -> Int in inputs.dimension(width: w) }
         if batchNorm != nil, inputs.count < 2 {
             throw ConfigError(key: "inputs.count", "\(inputs.count) input cannot be batch-normalised; batch norm needs ≥ 2 inputs")
         }
@@ -109,47 +102,8 @@ extension Campaign {
                               + "adds x^{l−1} to φ(h^l), so every width must equal the input dimension")
         }
 
-        let observe = try top.table("observe") ?? Section(table: TOMLTable(), path: "observe")
-        try observe.allow(["forward", "jacobian", "lyapunov", "nngp_depths", "gram_spectrum", "ntk"])
-        let names = try observe.stringList("forward", default: ["q", "c"])
-        var forward: [ForwardObservable] = []
-        for n in names {
-            guard let o = ForwardObservable(rawValue: n) else {
-                throw ConfigError(key: "observe.forward", "'\(n)' is not an observable; allowed: \(ForwardObservable.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            if !forward.contains(o) { forward.append(o) }
-        }
-        guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
-        let nngpDepths = try observe.intAxis("nngp_depths", min: 1, what: "a layer ≥ 1", default: [])
-        if !nngpDepths.isEmpty, !forward.contains(.nngp) {
-            throw ConfigError(key: "observe.nngp_depths", "is set but forward does not list \"nngp\"")
-        }
-        if forward.contains(.sensitivity) {
-            var identical = false
-            switch inputs {
-            case .gram(let count, _, let c0): identical = count > 1 && c0 == 1
-            case .file(_, let rows, _): identical = rows.count > 1 && rows.allSatisfy { $0 == rows[0] }
-            case .gaussian, .circle: identical = false
-            }
-            if identical {
-                throw ConfigError(key: "observe.forward", "'sensitivity' needs inputs that differ: its signal is their "
-                                  + "spread Tr C[x⁰], which is 0 for identical inputs")
-            }
-        }
-        let deepest = grid.depth.max() ?? 0
-        if let d = nngpDepths.first(where: { $0 > deepest }) {
-            throw ConfigError(key: "observe.nngp_depths", "\(d) is deeper than every net of the grid (depths \(grid.depth))")
-        }
-        let jacobian = try Self.parseJacobian(observe), lyapunov = try Self.parseLyapunov(observe)
-        let ntk = try observe.bool("ntk", default: false)
-        if let bn = batchNorm, jacobian != nil || lyapunov != nil || ntk {
-            throw ConfigError(key: jacobian != nil ? "observe.jacobian" : (lyapunov != nil ? "observe.lyapunov" : "observe.ntk"),
-                              "is not available for \(bn.name): batch norm couples the inputs of the batch, so "
-                              + "∂x^L/∂x^0 of one input is not the product the Jacobian observables sample")
-        }
-        observables = Observables(forward: forward, jacobian: jacobian, lyapunov: lyapunov,
-                                  nngpDepths: Array(Set(nngpDepths)).sorted(), gramSpectrum: try Self.parseGramSpectrum(observe),
-                                  ntk: ntk)
+        let observe = try top.table("observe") ?? Section(table: ConfigTable(), path: "observe")
+        observables = try ObservableRegistry.parse(observe, depths: grid.depth, inputs: inputs, architectures: architectures)
 
         let backendName = try network.string("backend", default: "auto")
         guard let choice = BackendChoice(rawValue: backendName) else {
@@ -164,8 +118,8 @@ extension Campaign {
             for weightInit in grid.weightInit {
                 let probe = NetworkSpec(width: w, depth: 1, sigmaW: 1, sigmaB: 0, activation: .linear, weightInit: weightInit)
                 let n0 = inputDimension(w)
-                let reason = Backend.implicitUnsupported(spec: probe, observables: observables, inputDimension: n0,
-                                                         batch: inputs.count)
+                let shape = NetworkShape(spec: probe, batch: inputs.count, inputDimension: n0)
+                let reason = observables.implicitUnsupported(shape)
                 if choice == .implicit, let reason {
                     throw ConfigError(key: "network.backend", "implicit cannot sample width \(w) with \(weightInit.rawValue) "
                                       + "weights: \(reason); use backend = \"auto\" or \"dense\"")
@@ -178,8 +132,7 @@ extension Campaign {
                                              ?? "; use backend = \"auto\" or \"implicit\", which never forms W"))
                     }
                 } else {
-                    let columns = inputs.count + (observables.lyapunov?.count(inputDimension: n0, width: w) ?? 0)
-                        + (forward.contains(.sensitivity) ? inputs.count : 0)
+                    let columns = inputs.count + observables.tangentColumns(shape)
                     if w * columns > RandomStream.elementLimit {
                         throw ConfigError(key: "grid.width", "\(w) is too large even for the implicit backend: a layer's "
                                           + "\(w)×\(columns) normals exceed one random stream's 2^33 elements")
@@ -187,48 +140,6 @@ extension Campaign {
                 }
             }
         }
-    }
-
-    private static func parseJacobian(_ observe: Section) throws(ConfigError) -> JacobianObservable? {
-        guard let t = try observe.table("jacobian") else { return nil }
-        try t.allow(["depths", "bins", "range"])
-        let depths = try t.intAxis("depths", min: 1, what: "a layer ≥ 1", default: [])
-        let (bins, range) = try histogram(t, bins: 200, range: 1e-12...1e4, of: "λ")
-        return JacobianObservable(depths: Array(Set(depths)).sorted(), bins: bins, range: range)
-    }
-
-    /// A pooled histogram's `bins` (1 … 100000) and log-spaced `range` ([lo, hi], 0 < lo < hi).
-    private static func histogram(_ t: Section, bins defaultBins: Int, range defaultRange: ClosedRange<Double>,
-                                  of quantity: String) throws(ConfigError) -> (Int, ClosedRange<Double>) {
-        let bins = try t.int("bins", default: defaultBins)
-        guard (1...100_000).contains(bins) else {
-            throw ConfigError(key: t.key("bins"), "\(bins) is out of range; use 1 … 100000 bins")
-        }
-        let range = try t.realAxis("range", default: [defaultRange.lowerBound, defaultRange.upperBound])
-        guard range.count == 2, range[0] > 0, range[1] > range[0], range.allSatisfy(\.isFinite) else {
-            throw ConfigError(key: t.key("range"), "\(range) is not a range of \(quantity); write [lo, hi] with 0 < lo < hi")
-        }
-        return (bins, range[0]...range[1])
-    }
-
-    /// `gram_spectrum = true` or `{ bins = 100, range = [1e-4, 1e4] }`.
-    private static func parseGramSpectrum(_ observe: Section) throws(ConfigError) -> GramSpectrumObservable? {
-        if let flag = observe.table["gram_spectrum"]?.bool { return flag ? GramSpectrumObservable() : nil }
-        guard let t = try observe.table("gram_spectrum") else { return nil }
-        try t.allow(["bins", "range"])
-        let (bins, range) = try histogram(t, bins: 100, range: 1e-4...1e4, of: "eigenvalues")
-        return GramSpectrumObservable(bins: bins, range: range)
-    }
-
-    private static func parseLyapunov(_ observe: Section) throws(ConfigError) -> LyapunovObservable? {
-        guard let t = try observe.table("lyapunov") else { return nil }
-        try t.allow(["k"])
-        guard let v = t.table["k"] else { return LyapunovObservable(k: 16) }
-        if v.string == "all" { return LyapunovObservable(k: nil) }
-        guard let k = v.int, k >= 1 else {
-            throw ConfigError(key: t.key("k"), "expected an integer ≥ 1 or \"all\", got \(v.type) \(v.debugDescription)")
-        }
-        return LyapunovObservable(k: k)
     }
 
     private static func parseGrid(_ g: Section, network: Section, architectures: [Architecture]) throws(ConfigError) -> Grid {
@@ -252,9 +163,9 @@ extension Campaign {
                 throw ConfigError(key: "grid.activation", "\(error)")
             }
         }
-        var inits: [WeightInit] = []
+        var inits: [WeightLaw] = []
         for name in try network.stringList("init", default: ["gaussian"]) {
-            guard let w = WeightInit(rawValue: name) else {
+            guard let w = WeightLaw(rawValue: name) else {
                 throw ConfigError(key: "network.init", "'\(name)' is not an initialisation; allowed: gaussian, orthogonal")
             }
             inits.append(w)
@@ -270,7 +181,7 @@ extension Campaign {
         return grid
     }
 
-    private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSource {
+    private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSpec {
         try t.allow(["kind", "count", "q0", "c0", "path", "normalize"])
         let kind = try t.string("kind", default: "gram")
         let q0 = try t.real("q0", default: 1.0)
@@ -320,126 +231,30 @@ extension Campaign {
     }
 }
 
-/// A TOML table with its dotted path, and typed getters that fail with a ``ConfigError``
-/// naming the key, the value and what was expected.
-struct Section {
-    let table: TOMLTable
-    let path: String
-
-    func key(_ k: String) -> String { path.isEmpty ? k : "\(path).\(k)" }
-
-    func allow(_ keys: [String]) throws(ConfigError) {
-        for k in table.keys where !keys.contains(k) {
-            throw ConfigError(key: key(k), "unknown key; allowed here: \(keys.joined(separator: ", "))")
-        }
+extension ConfigTable {
+    /// The tree of a TOML table, each value described as TOML writes it ("int 5").
+    init(toml table: TOMLTable) {
+        self.init(table.keys.map { key in (key, ConfigValue(toml: table[key]!)) })
     }
+}
 
-    func forbid(_ keys: [String], because reason: String) throws(ConfigError) {
-        for k in keys where table.keys.contains(k) {
-            throw ConfigError(key: key(k), "not allowed with this input kind: \(reason)")
-        }
-    }
-
-    func table(_ k: String) throws(ConfigError) -> Section? {
-        guard let v = table[k] else { return nil }
-        guard let t = v.table else { throw ConfigError(key: key(k), "expected a table, got \(describe(v))") }
-        return Section(table: t, path: key(k))
-    }
-
-    func string(_ k: String, default d: String) throws(ConfigError) -> String {
-        guard let v = table[k] else { return d }
-        guard let s = v.string else { throw ConfigError(key: key(k), "expected a string, got \(describe(v))") }
-        return s
-    }
-
-    func int(_ k: String, default d: Int) throws(ConfigError) -> Int {
-        guard let v = table[k] else { return d }
-        guard let i = v.int else { throw ConfigError(key: key(k), "expected an integer, got \(describe(v))") }
-        return i
-    }
-
-    func real(_ k: String, default d: Double) throws(ConfigError) -> Double {
-        guard let v = table[k] else { return d }
-        if let x = v.double { return x }
-        if let i = v.int { return Double(i) }
-        throw ConfigError(key: key(k), "expected a number, got \(describe(v))")
-    }
-
-    func bool(_ k: String, default d: Bool) throws(ConfigError) -> Bool {
-        guard let v = table[k] else { return d }
-        guard let b = v.bool else { throw ConfigError(key: key(k), "expected true or false, got \(describe(v))") }
-        return b
-    }
-
-    /// A string or a list of strings.
-    func stringList(_ k: String, default d: [String]) throws(ConfigError) -> [String] {
-        guard let v = table[k] else { return d }
-        if let s = v.string { return [s] }
-        guard let a = v.array else { throw ConfigError(key: key(k), "expected a string or a list of strings, got \(describe(v))") }
-        var out: [String] = []
-        for e in a {
-            guard let s = e.string else { throw ConfigError(key: key(k), "expected a list of strings, found \(describe(e))") }
-            out.append(s)
-        }
-        return out
-    }
-
-    /// A number, a list of numbers, or `{ from, to, steps }` (evenly spaced, both ends included).
-    func realAxis(_ k: String, default d: [Double]?) throws(ConfigError) -> [Double] {
-        guard let v = table[k] else {
-            if let d { return d }
-            throw ConfigError(key: key(k), "missing; give a list like [1.0, 2.0] or { from = 1.0, to = 2.0, steps = 5 }")
-        }
-        let values: [Double]
-        if let x = v.double ?? v.int.map(Double.init) {
-            values = [x]
+extension ConfigValue {
+    init(toml v: TOMLValueConvertible) {
+        let described = "\(v.type) \(v.debugDescription)"
+        if let t = v.table {
+            self.init(.table(ConfigTable(toml: t)), described: described)
         } else if let a = v.array {
-            var out: [Double] = []
-            for e in a {
-                guard let x = e.double ?? e.int.map(Double.init) else {
-                    throw ConfigError(key: key(k), "expected a list of numbers, found \(describe(e))")
-                }
-                out.append(x)
-            }
-            values = out
-        } else if let t = v.table {
-            let range = Section(table: t, path: key(k))
-            try range.allow(["from", "to", "steps"])
-            for required in ["from", "to", "steps"] where t[required] == nil {
-                throw ConfigError(key: range.key(required), "missing; a range is { from = a, to = b, steps = n }")
-            }
-            let from = try range.real("from", default: 0), to = try range.real("to", default: 0)
-            let steps = try range.int("steps", default: 0)
-            guard (1...100_000).contains(steps) else {
-                throw ConfigError(key: range.key("steps"), "\(steps) is out of range; use 1 … 100000 steps")
-            }
-            guard steps > 1 || from == to else {
-                throw ConfigError(key: range.key("steps"), "1 step cannot span from \(from) to \(to); use steps ≥ 2 or from = to")
-            }
-            values = steps == 1 ? [from] : (0..<steps).map { i in
-                i == steps - 1 ? to : from + (to - from) * Double(i) / Double(steps - 1)
-            }
+            self.init(.array(a.map { ConfigValue(toml: $0) }), described: described)
+        } else if let i = v.int {
+            self.init(.integer(i), described: described)
+        } else if let x = v.double {
+            self.init(.real(x), described: described)
+        } else if let s = v.string {
+            self.init(.string(s), described: described)
+        } else if let b = v.bool {
+            self.init(.bool(b), described: described)
         } else {
-            throw ConfigError(key: key(k), "expected a number, a list of numbers or { from, to, steps }, got \(describe(v))")
+            self.init(.other, described: described)
         }
-        guard !values.isEmpty else { throw ConfigError(key: key(k), "is an empty list; give at least one value") }
-        return values
-    }
-
-    /// Like ``realAxis`` but every value must be an integer ≥ `min`.
-    func intAxis(_ k: String, min: Int, what: String, default d: [Int]? = nil) throws(ConfigError) -> [Int] {
-        if table[k] == nil, let d { return d }
-        var out: [Int] = []
-        for x in try realAxis(k, default: nil) {
-            guard x == x.rounded(), x >= Double(min), x < 1e9 else {
-                throw ConfigError(key: key(k), "\(x) is out of range; each value must be \(what)")
-            }
-            out.append(Int(x))
-        }
-        return out
-    }
-
-    private func describe(_ v: TOMLValueConvertible) -> String {
-        "\(v.type) \(v.debugDescription)"
     }
 }

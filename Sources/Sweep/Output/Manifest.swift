@@ -24,24 +24,14 @@ extension Campaign {
         var network: [String: Any] = ["architecture": grid.architecture.map(\.name), "init": grid.weightInit.map(\.rawValue),
                                       "weight_scaling": weightScaling.rawValue, "backend": backendChoice.rawValue]
         if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
-        if grid.architecture.contains(where: { $0.residualNormalization != 1 }) { network["residual_normalize"] = true }
-        var observe: [String: Any] = ["forward": observables.forward.map(\.rawValue)]
-        if observables.forward.contains(.nngp) { observe["nngp_depths"] = observables.nngpDepths }
-        if let j = observables.jacobian {
-            observe["jacobian"] = ["depths": j.depths, "bins": j.bins, "range": [j.range.lowerBound, j.range.upperBound]]
-        }
-        if observables.ntk { observe["ntk"] = true }
-        if let g = observables.gramSpectrum {
-            observe["gram_spectrum"] = ["bins": g.bins, "range": [g.range.lowerBound, g.range.upperBound]]
-        }
-        if let l = observables.lyapunov { observe["lyapunov"] = ["k": l.k.map { $0 as Any } ?? "all"] }
+        if grid.architecture.contains(where: \.normalizesResidual) { network["residual_normalize"] = true }
         return [
             "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,
             "grid": ["width": grid.width, "depth": grid.depth, "sigma_w": grid.sigmaW, "sigma_b": grid.sigmaB,
                      "activation": grid.activation.map(\.name)] as [String: Any],
             "network": network,
             "inputs": inputs,
-            "observe": observe,
+            "observe": ManifestValue.table(observables.normalized).json,
         ]
     }
 

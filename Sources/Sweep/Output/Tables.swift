@@ -1,7 +1,7 @@
 import Ensembles
 import MeanField
 
-/// The tidy output tables of a sweep (DESIGN §4).
+/// The tidy output tables of a sweep (README, "Outputs").
 struct Tables {
     let campaign: Campaign
     let points: [PreparedPoint]
@@ -29,7 +29,7 @@ struct Tables {
                     if m.count == 0 && m.nonFinite == 0 { continue }  // not measured at this layer
                     text += CSV.row(prefix + [String(layer), name, CSV.number(m.count > 0 ? m.mean : nil),
                                               CSV.number(m.standardError), String(m.count),
-                                              CSV.number(theory.value(of: name, layer: layer, batch: prepared.inputs.count))])
+                                              CSV.number(theory.values[k][layer - 1])])
                 }
             }
         }
@@ -48,18 +48,16 @@ struct Tables {
                 s.names.firstIndex(of: name).map { s.moments[$0][s.depth - 1] }
             }
             let q = last("q"), c = last("c")
-            let depth = prepared.point.network.depth
+            let layers = theories[i].layers, depth = prepared.point.network.depth
+            let last = layers.count >= depth ? layers[depth - 1] : nil
             text += CSV.row(Self.parameters(prepared.point) + [
                 String(s.networks), CSV.number(f?.qStar), CSV.number(f?.cStar), CSV.number(f?.chi1),
                 CSV.number(f?.xiQ), CSV.number(f?.xiC), f?.phase.rawValue ?? "",
                 f?.layersToOnePercent.map(String.init) ?? "",
-                CSV.text(f?.status ?? (prepared.point.network.architecture.usesBatchNorm
-                    ? "batch norm: no mean-field theory here (BN couples the batch)"
-                    : "residual net: no fixed point (q^l has no limit in general)")),
+                CSV.text(f?.status ?? prepared.point.network.architecture.fixedPointNote),
                 CSV.number(q.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(q?.standardError),
                 CSV.number(c.flatMap { $0.count > 0 ? $0.mean : nil }), CSV.number(c?.standardError),
-                CSV.number(theories[i].value(of: "q", layer: depth, batch: prepared.inputs.count)),
-                CSV.number(theories[i].value(of: "c", layer: depth, batch: prepared.inputs.count)),
+                CSV.number(last?.meanQ), CSV.number(last?.meanC),
             ])
         }
         return text
@@ -75,42 +73,27 @@ extension Tables {
     /// frame the bins: `[0, range low)` with the values below the range (density over that
     /// interval, no theory) and `[range high, inf)` with those above it (count only); values
     /// below the float floor are in neither (their share is `jac_floor_frac` in layers.csv).
-    func spectraCSV() -> (text: String, notes: [String]) {
+    func spectraCSV() -> String {
         var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory"])
-        var notes: [String] = []
         for (i, prepared) in points.enumerated() {
             let s = statistics[i], prefix = Self.parameters(prepared.point)
-            let depths = campaign.observables.jacobian?.depths(for: prepared.point.network.depth) ?? []
-            var tables: [(layer: Int, observable: String, histogram: SpectrumHistogram,
-                          theory: (([(Double, Double)]) throws -> [Double])?)] = []
-            for (h, layer) in depths.enumerated() {
-                tables.append((layer, "jac_sv2", s.histograms[h], theories[i].spectra[layer].map { $0.binAverages }))
-            }
-            if campaign.observables.gramSpectrum != nil {
-                tables.append((1, "gram_eig", s.histograms[depths.count],
-                               theories[i].gramSpectrum.map { law in { try LogBins.averages($0, density: law.density(at:)) } }))
-            }
-            for (layer, observable, histogram, averages) in tables {
+            let slots = campaign.observables.histograms(campaign.shape(prepared.point.network))
+            for (h, slot) in slots.enumerated() {
+                let histogram = s.histograms[h], theory = theories[i].spectra[h]
                 let all = Double(histogram.total + histogram.belowFloor)
-                let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
-                var theory: [Double]?
-                if let averages {
-                    do { theory = try averages(bins) } catch {
-                        notes.append("point \(prepared.point.index), layer \(layer), \(observable): \(error)")
-                    }
-                }
                 func row(_ lo: Double, _ hi: Double, _ count: Int, _ theory: Double?) -> String {
                     let density = all > 0 && hi.isFinite ? Double(count) / (all * (hi - lo)) : nil
-                    return CSV.row(prefix + [String(layer), observable, CSV.number(lo), CSV.number(hi),
+                    return CSV.row(prefix + [String(slot.layer), slot.observable, CSV.number(lo), CSV.number(hi),
                                              CSV.number(density), String(count), CSV.number(theory)])
                 }
                 text += row(0, histogram.lower, histogram.underflow, nil)
-                for (b, (lo, hi)) in bins.enumerated() {
+                for b in 0..<histogram.counts.count {
+                    let (lo, hi) = histogram.edges(b)
                     text += row(lo, hi, histogram.counts[b], theory?[b])
                 }
                 text += row(histogram.upper, .infinity, histogram.overflow, nil)
             }
         }
-        return (text, notes)
+        return text
     }
 }

@@ -43,7 +43,7 @@ public struct CampaignPlan: Sendable {
                                                                    batch: campaign.inputs.count)
         var sampling = 0.0
         var implicitCount = 0
-        var implicitPerNeuronLayer: [WeightInit: Double] = [:]
+        var implicitPerNeuronLayer: [WeightLaw: Double] = [:]
         let o = campaign.observables
         for p in points {
             let n = p.network, fanIn = campaign.inputDimension(width: n.width)
@@ -63,18 +63,10 @@ public struct CampaignPlan: Sendable {
                 perNetwork += Double(n.depth) * pow(width, 3) * perQRCube
             }
             // Tangent columns in the layer GEMM (Jacobian, Lyapunov frame, one sensitivity noise
-            // per input), and the SVDs (≈ 10 N·N₀² flops each).
-            let noise = o.forward.contains(.sensitivity) ? campaign.inputs.count : 0
-            let tangents = Double((o.jacobian == nil ? 0 : fanIn) + (o.lyapunov?.count(inputDimension: fanIn, width: n.width) ?? 0)
-                                  + noise)
-            perNetwork += Double(n.depth) * 2 * width * width * tangents * perFlop
-            if let j = o.jacobian {
-                perNetwork += Double(j.depths(for: n.depth).count) * 10 * width * Double(fanIn * fanIn) * perFlop
-            }
-            // The empirical NTK's backward pass: a GEMM and a syrk per layer (3 N³), the
-            // eigenvalues at the end (≈ 4 N³), at about half the GEMM rate (BENCHMARKS.md:
-            // regenerated normals and column scaling between the BLAS calls).
-            if o.ntk { perNetwork += 2 * (3 * Double(n.depth) + 4) * pow(width, 3) * perFlop }
+            // per input), and what each observable adds (SVDs, the NTK's backward pass).
+            let shape = campaign.shape(n)
+            perNetwork += Double(n.depth) * 2 * width * width * Double(o.tangentColumns(shape)) * perFlop
+            perNetwork += o.members.reduce(0) { $0 + $1.extraFlops(shape) } * perFlop
             sampling += perNetwork * Double(campaign.samples)
         }
         samplingSeconds = sampling
@@ -100,12 +92,11 @@ public struct CampaignPlan: Sendable {
     /// Seconds per neuron and layer of the implicit backend with the campaign's batch,
     /// observables (tangent columns included) and precision: the best of three tanh
     /// networks of width 2¹⁶ and depth 3.
-    static func calibrateImplicit(campaign: Campaign, weightInit: WeightInit) throws -> Double {
+    static func calibrateImplicit(campaign: Campaign, weightInit: WeightLaw) throws -> Double {
         let width = 1 << 16, depth = 3
-        var observables = campaign.observables
-        observables.jacobian = nil
-        observables.ntk = false
-        observables.gramSpectrum = nil
+        // What the implicit backend serves: observables that need W itself are dense-only.
+        let observables = Observables(campaign.observables.members.filter { $0.needsDenseWeights == nil },
+                                      forward: campaign.observables.forward)
         let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh, weightInit: weightInit)
         let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
         let inputs = try InputBatch(spec: .gaussian(count: campaign.inputs.count, q0: 1), dimension: width, stream: stream)
@@ -140,11 +131,11 @@ public struct CampaignPlan: Sendable {
         var best = Double.infinity
         switch precision {
         case .float64:
-            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables([MeanSquaredLength(), MeanCorrelation()]), seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         case .float32:
-            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: [.q, .c], seed: 1, point: 0)
+            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: Observables([MeanSquaredLength(), MeanCorrelation()]), seed: 1, point: 0)
             var statistics = sampler.makeStatistics()
             for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
         }

@@ -5,35 +5,31 @@ import Foundation
 /// that cannot fit is refused instead of being killed hours later.
 ///
 /// Per rank: `threads` samplers at the campaign's largest point
-/// (``NetworkSampler/estimatedBytes(spec:inputDimension:batch:)``), plus on the
-/// coordinator the merged statistics of every point (32 bytes per quantity and layer)
-/// and every point's input batch.
+/// (``NetworkSampler/estimatedBytes(_:observables:backend:)``), plus on the coordinator the
+/// merged statistics of every point (``Observables/statisticsBytes(_:)``) and every point's
+/// input batch.
 public struct MemoryEstimate: Sendable {
     public let bytesPerRank: Int
     /// The point that sets the sampler size, described.
     public let largest: String
 
     public init(campaign: Campaign, threads: Int) {
-        let batch = campaign.inputs.count, o = campaign.observables
+        let o = campaign.observables
         var sampler = 0, statistics = 0, inputs = 0
         var largest = ""
         for point in campaign.points {
             let n = point.network
-            let dimension = campaign.inputDimension(width: n.width)
-            let backend = campaign.backend(for: n)
+            let shape = campaign.shape(n), backend = campaign.backend(for: n)
             let bytes = campaign.precision == .float64
-                ? NetworkSampler<Double>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
-                                                      backend: backend)
-                : NetworkSampler<Float>.estimatedBytes(spec: n, inputDimension: dimension, batch: batch, observables: o,
-                                                     backend: backend)
+                ? NetworkSampler<Double>.estimatedBytes(shape, observables: o, backend: backend)
+                : NetworkSampler<Float>.estimatedBytes(shape, observables: o, backend: backend)
             if bytes > sampler {
                 sampler = bytes
                 largest = "width \(n.width), \(n.weightInit.rawValue) weights, \(backend.rawValue) backend: "
                     + "\(Self.format(bytes)) per sampler × \(threads)"
             }
-            let names = o.names(batch: batch, inputDimension: dimension, width: n.width).count
-            statistics += names * n.depth * 32 + (o.jacobian.map { 8 * ($0.bins + 3) * $0.depths(for: n.depth).count } ?? 0)
-            inputs += dimension * batch * 8 * 2
+            statistics += o.statisticsBytes(shape)
+            inputs += shape.inputDimension * shape.batch * 8 * 2
         }
         bytesPerRank = threads * sampler + statistics + inputs
         self.largest = largest

@@ -201,11 +201,9 @@ public struct SweepRun {
         let tables = Tables(campaign: campaign, points: prepared, theories: theories, statistics: statistics)
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
-        var theoryNotes = theories.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
-        if campaign.observables.jacobian != nil || campaign.observables.gramSpectrum != nil {
-            let (spectra, notes) = tables.spectraCSV()
-            try AtomicFile.write(spectra, to: out + "/spectra.csv")
-            theoryNotes += notes
+        let theoryNotes = theories.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
+        if let first = catalog.points.first, !campaign.observables.histograms(campaign.shape(first.network)).isEmpty {
+            try AtomicFile.write(tables.spectraCSV(), to: out + "/spectra.csv")
         }
         let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started, finished: Date(),
                                 timings: timings, hosts: hosts, points: prepared, statistics: statistics,

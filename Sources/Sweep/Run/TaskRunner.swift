@@ -27,7 +27,7 @@ struct PreparedPoint: Sendable {
         let stream = RandomStream(StreamID(seed: campaign.seed, point: UInt32(point.index), sample: 0,
                                            layer: 0, purpose: .inputs))
         do {
-            inputs = try InputBatch(spec: campaign.inputs.spec, dimension: point.network.width, stream: stream)
+            inputs = try InputBatch(spec: campaign.inputs, dimension: point.network.width, stream: stream)
         } catch {
             throw TaskError(point: point.index, task: -1, network: point.network,
                             underlying: "building the inputs: \(error.description)")
@@ -56,9 +56,7 @@ final class TaskCatalog: Sendable {
 
     /// An empty accumulator shaped for a point's statistics.
     func emptyStatistics(point: Int) -> EnsembleStatistics {
-        let spec = points[point].network
-        return campaign.observables.emptyStatistics(spec: spec, batch: campaign.inputs.count,
-                                                    inputDimension: campaign.inputDimension(width: spec.width))
+        campaign.observables.emptyStatistics(campaign.shape(points[point].network))
     }
 
     func prepared(_ point: Int) throws(TaskError) -> PreparedPoint {

@@ -7,11 +7,11 @@ import Darwin
 /// The n-point Gauss–Legendre rule on [−1, 1] (exact for polynomials of degree 2n − 1):
 /// nodes are the roots of P_n, found by Newton's method from Tricomi's initial guesses
 /// cos(π(i − ¼)/(n + ½)), weights `2/((1 − x²) P_n′(x)²)`.
-struct GaussLegendre: Sendable {
-    let nodes: [Double]
-    let weights: [Double]
+public struct GaussLegendre: Sendable {
+    public let nodes: [Double]
+    public let weights: [Double]
 
-    init(points n: Int) {
+    public init(points n: Int) {
         precondition(n >= 1, "a Gauss–Legendre rule needs at least one point")
         var nodes = [Double](repeating: 0, count: n)
         var weights = [Double](repeating: 0, count: n)

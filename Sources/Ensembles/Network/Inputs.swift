@@ -6,7 +6,8 @@ import Darwin
 import LinearAlgebra
 import Randomness
 
-/// The batch of inputs `x^0_1 … x^0_B` pushed through every sampled network.
+/// The batch of inputs `x^0_1 … x^0_B` pushed through every sampled network: a campaign's
+/// `[inputs]`.
 public enum InputSpec: Sendable, Hashable {
     /// `count` inputs of dimension `dimension` with `|x_a|²/N₀ = q0` and pairwise
     /// correlation `c0` exactly, built without randomness (see ``InputBatch/init(spec:stream:)``).
@@ -14,8 +15,10 @@ public enum InputSpec: Sendable, Hashable {
     /// `count` Gaussian inputs, each rescaled to `|x_a|²/N₀ = q0` exactly; drawn once
     /// per grid point from the `inputs` stream, so every network of a point sees the same batch.
     case gaussian(count: Int, q0: Double)
-    /// Inputs read from a file (one per row), optionally rescaled to `|x_a|²/N₀ = q0`.
-    case data(rows: [[Double]], q0: Double?)
+    /// Inputs read from a `.npy` or `.csv` file (one per row; `path` as the campaign wrote
+    /// it, resolved against the campaign file's folder, read at validation time),
+    /// optionally rescaled to `|x_a|²/N₀ = q0`.
+    case file(path: String, rows: [[Double]], q0: Double?)
     /// `count` points on a great circle, `x_k = √(N₀ q0) (cos θ_k e_0 + sin θ_k e_1)`,
     /// θ_k = 2πk/count (Raghu et al. 2017; trajectory length); needs N₀ ≥ 2.
     case circle(count: Int, q0: Double)
@@ -23,8 +26,14 @@ public enum InputSpec: Sendable, Hashable {
     public var count: Int {
         switch self {
         case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _): return count
-        case .data(let rows, _): return rows.count
+        case .file(_, let rows, _): return rows.count
         }
+    }
+
+    /// The input dimension N₀ at a point of width `width`: the file's, or the width.
+    public func dimension(width: Int) -> Int {
+        if case .file(_, let rows, _) = self { return rows.first?.count ?? 0 }
+        return width
     }
 }
 
@@ -41,7 +50,7 @@ public struct InputBatch: Sendable {
     public var count: Int { matrix.columns }
 
     /// Builds the batch. For `.gram` and `.gaussian` the dimension is `dimension`
-    /// (the network width); `.data` keeps the file's dimension.
+    /// (the network width); `.file` keeps the file's dimension.
     ///
     /// `.gram` with `c0 ≥ 0`: `x_a = √(N₀ q0) (√c0 e_0 + √(1−c0) e_{a+1})`, needing
     /// `N₀ ≥ B + 1`; with `c0 < 0`: `X = √N₀ [Lᵀ; 0]` with `L Lᵀ = q0((1−c0)I + c0 11ᵀ)`,
@@ -78,7 +87,7 @@ public struct InputBatch: Sendable {
                 x[0, k] = radius * cos(theta)
                 x[1, k] = radius * sin(theta)
             }
-        case .data(let rows, let q0):
+        case .file(_, let rows, let q0):
             let d = rows.first?.count ?? 0
             x = Matrix(rows: d, columns: rows.count)
             for (a, row) in rows.enumerated() { for (i, v) in row.enumerated() { x[i, a] = v } }

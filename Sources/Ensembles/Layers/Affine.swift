@@ -1,0 +1,180 @@
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// The affine map without its bias, `W^l [x | T]` on every column (batch and tangents), with
+/// `W_ij ~ N(0, σ_w²/(s N_{l−1}))` or `W = (σ_w/√s)·√max(1, N_l/N_{l−1})·O` (``WeightLaw``),
+/// s = 1 or L (``WeightScaling``).
+///
+/// Mean field: `q_ab = (σ_w²/s) x_a·x_b/N_{l−1}` (Poole et al. 2016, eq. 3 without its bias;
+/// the same for both weight laws, whose rows have the same second moments).
+///
+/// Two realisations of the same law (``Backend``):
+/// - dense: W is drawn and multiplied. Gaussian `W` without tangents is generated one panel
+///   of columns at a time straight into the GEMM (`H += W[:, j₀..<j₁] X[j₀..<j₁, :]`), so it
+///   is never held whole: the panel stays in cache. With tangents the whole `W` is drawn
+///   first, so the N³ GEMM runs at full BLAS speed. Orthogonal `W` needs the whole Haar
+///   matrix (one QR per layer).
+/// - implicit: W is never formed. Given X = source (all C columns), the rows of W X are iid
+///   `N(0, σ²XᵀX)` for Gaussian W, independent of X's rows, drawn as `σ Z R` with R from the
+///   thin QR `X = QR` (Householder, float64; X padded with zero rows when N_{l−1} < C); and
+///   `O X` has the law of `V R`, V a Haar N×C frame. R keeps each column's relative
+///   accuracy whatever the columns' sizes (a 2^±256-rescaled batch beside unit tangents) or
+///   angles (nearly equal inputs) — a Gram matrix XᵀX and its eigen-factor would lose them
+///   to ε·λ_max — and changes smoothly with X, so results do not hinge on rounding.
+///
+/// Weights come from stream `(…, sample, l, weights)`, so ``weightMatrix(_:layer:)`` can
+/// regenerate any layer's W (the empirical NTK's backward pass).
+public struct Affine: LayerMap {
+    public let spec: NetworkSpec
+
+    public init(spec: NetworkSpec) { self.spec = spec }
+
+    /// `σ_w/√s`: the weight scale of the maps.
+    var sigmaW: Double { spec.sigmaW / spec.varianceDivisor.squareRoot() }
+
+    /// Columns of `W` generated per panel: about 256 KiB of weights, within L2; the whole
+    /// matrix when tangent columns make the GEMM large enough to want it.
+    public static func panelWidth(rows: Int, columns: Int = 8) -> Int {
+        columns > 64 ? Int.max : max(8, min(rows, 32_768 / max(rows, 1)))
+    }
+
+    public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
+        var next = state
+        next.input = (state.covariance, state.means)
+        let variance = sigmaW * sigmaW
+        next.covariance = state.covariance.map { variance * $0 }
+        return next
+    }
+
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    public func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError) {
+        let fanIn = network.fanIn, n = spec.width, weights = network.stream(.weights)
+        switch (network.backend, spec.weightInit) {
+        case (.implicit, .gaussian):
+            try implicitGaussian(&network, weights: weights, scale: sigmaW / Double(fanIn).squareRoot())
+        case (.implicit, .orthogonal):
+            try implicitOrthogonal(&network, weights: weights, alpha: sigmaW * (Double(n) / Double(fanIn)).squareRoot())
+        case (.dense, .gaussian):
+            denseGaussian(&network, weights: weights, scale: T(sigmaW / Double(fanIn).squareRoot()))
+        case (.dense, .orthogonal):
+            let tall = n >= fanIn, columns = network.columns, ld = network.source.rows
+            let o = try Matrix<T>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: weights)
+            let alpha = T(sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1))
+            o.elements.withUnsafeBufferPointer { po in
+                network.source.elements.withUnsafeBufferPointer { px in
+                    network.output.elements.withUnsafeMutableBufferPointer { ph in
+                        T.multiply(tall ? .none : .transposed, .none, m: n, n: columns, k: fanIn, alpha: alpha,
+                                   a: po.baseAddress!, lda: o.rows, b: px.baseAddress!, ldb: ld,
+                                   beta: 0, c: ph.baseAddress!, ldc: n)
+                    }
+                }
+            }
+        }
+    }
+
+    /// W^l as `sample` applies it (N × N_{l−1}), regenerated in float64 from `stream`.
+    public func weightMatrix(_ stream: RandomStream, fanIn: Int) throws(LAPACKError) -> Matrix<Double> {
+        let n = spec.width
+        switch spec.weightInit {
+        case .gaussian:
+            return Matrix<Double>.gaussian(rows: n, columns: fanIn, scale: sigmaW / Double(fanIn).squareRoot(), stream: stream)
+        case .orthogonal:
+            let tall = n >= fanIn
+            let o = try Matrix<Double>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: stream)
+            let alpha = sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1)
+            var w = Matrix<Double>(rows: n, columns: fanIn)
+            for j in 0..<fanIn { for i in 0..<n { w[i, j] = alpha * (tall ? o[i, j] : o[j, i]) } }
+            return w
+        }
+    }
+
+    /// Gaussian W drawn panel by panel into `output ← W source`.
+    private func denseGaussian<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, weights: RandomStream,
+                                                                   scale: T) {
+        let n = spec.width, fanIn = network.fanIn, columns = network.columns, ld = network.source.rows
+        let width = min(network.panel.columns, fanIn)
+        var j0 = 0
+        while j0 < fanIn {
+            let cols = min(width, fanIn - j0)
+            network.panel.elements.withUnsafeMutableBufferPointer { p in
+                T.fillStandardNormal(weights, UnsafeMutableBufferPointer(rebasing: p[0..<(n * cols)]), from: j0 * n, scale: scale)
+            }
+            let beta: T = j0 == 0 ? 0 : 1
+            network.panel.elements.withUnsafeBufferPointer { pw in
+                network.source.elements.withUnsafeBufferPointer { px in
+                    network.output.elements.withUnsafeMutableBufferPointer { ph in
+                        T.multiply(.none, .none, m: n, n: columns, k: cols, alpha: 1,
+                                   a: pw.baseAddress!, lda: n, b: px.baseAddress! + j0, ldb: ld,
+                                   beta: beta, c: ph.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            j0 += cols
+        }
+    }
+
+    /// R of X = source[..<N_{l−1}, :], or nil when X holds a non-finite value: a diverged
+    /// network, whose layer output is then set to NaN (reported as diverged), as the dense
+    /// GEMM would make it.
+    private func layerFactor<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>)
+        throws(LAPACKError) -> Matrix<Double>? {
+        let c = network.columns, ld = network.source.rows, fanIn = network.fanIn, rows = Swift.max(fanIn, c)
+        // X in float64, in a buffer kept from layer to layer (a fresh 10⁶×C one per layer
+        // would cost more in page faults than the QR itself).
+        if network.implicitX.rows != rows || network.implicitX.columns != c {
+            network.implicitX = Matrix(rows: rows, columns: c)
+        }
+        let finite = network.implicitX.elements.withUnsafeMutableBufferPointer { px in
+            network.source.elements.withUnsafeBufferPointer { ps in
+                var finite = true
+                for j in 0..<c {
+                    for i in 0..<fanIn {
+                        let v = Double(ps[j * ld + i])
+                        finite = finite && v.isFinite
+                        px[j * rows + i] = v
+                    }
+                }
+                return finite
+            }
+        }
+        guard finite else {
+            network.output.elements.withUnsafeMutableBufferPointer { $0.update(repeating: .nan) }
+            return nil
+        }
+        return try network.implicitX.formTriangularFactor()
+    }
+
+    /// Gaussian W (entries N(0, scale²)): `W X = scale·Z R`, Z the N×C standard normals of
+    /// stream `weights`.
+    private func implicitGaussian<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                      weights: RandomStream, scale: Double)
+        throws(LAPACKError) {
+        let n = spec.width, c = network.columns
+        guard let r = try layerFactor(&network) else { return }
+        let factor = Matrix<T>(rows: c, columns: c, elements: r.elements.map { T($0) })
+        network.panel.elements.withUnsafeMutableBufferPointer { T.fillStandardNormal(weights, $0, from: 0, scale: 1) }
+        network.panel.elements.withUnsafeBufferPointer { pz in
+            factor.elements.withUnsafeBufferPointer { pr in
+                network.output.elements.withUnsafeMutableBufferPointer { ph in
+                    T.multiply(.none, .none, m: n, n: c, k: c, alpha: T(scale), a: pz.baseAddress!, lda: n,
+                               b: pr.baseAddress!, ldb: c, beta: 0, c: ph.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+
+    /// Orthogonal W = alpha·O, O a Haar N×N₀ isometry (N ≥ N₀ ≥ C): O Q is a Haar N×C frame
+    /// V, independent of X, so W X = alpha·V R; V is the sign-fixed Q factor of an N×C
+    /// Gaussian matrix from stream `weights`.
+    private func implicitOrthogonal<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                        weights: RandomStream, alpha: Double)
+        throws(LAPACKError) {
+        let n = spec.width, c = network.columns
+        guard let r = try layerFactor(&network) else { return }
+        let v = try Matrix<Double>.haarOrthogonal(rows: n, columns: c, stream: weights)
+        let h = Matrix<Double>.product(v, r)
+        for i in 0..<(n * c) { network.output.elements[i] = T(alpha * h.elements[i]) }
+    }
+}

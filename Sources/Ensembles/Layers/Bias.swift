@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LinearAlgebra
+import Randomness
+
+/// The bias `h ← h + b 1ᵀ`, `b_i ~ N(0, σ_b²)` from stream `(…, sample, l, biases)`, on the
+/// batch columns (tangents have no bias). Drawn divided by the batch's carried scale
+/// `e^{forwardLogScale}`, so it adds to the stored activations at their true size.
+///
+/// Mean field: `q_ab ← q_ab + σ_b²` (Poole et al. 2016, eq. 3).
+public struct Bias: LayerMap {
+    public let sigmaB: Double
+
+    public init(sigmaB: Double) { self.sigmaB = sigmaB }
+
+    public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
+        var next = state
+        let variance = sigmaB * sigmaB
+        next.covariance = state.covariance.map { $0 + variance }
+        return next
+    }
+
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    public func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError) {
+        guard sigmaB > 0 else { return }
+        let n = network.width, batch = network.batch, biases = network.stream(.biases)
+        let scale = T(sigmaB * exp(-network.forwardLogScale))
+        network.bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: scale) }
+        for a in 0..<batch { for i in 0..<n { network.output.elements[i + a * n] += network.bias[i] } }
+    }
+}

@@ -1,0 +1,84 @@
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// One step of a layer, carrying both of its halves, in the spirit of neural-tangents'
+/// `stax` (Novak et al. 2020: a layer is its sampler and its kernel map together):
+///
+/// - `sample` is its Monte Carlo step on a sampled network (the batch columns, and every
+///   tangent column through the step's linearisation);
+/// - `propagate` is its mean-field step on the B×B second moments of the batch at infinite
+///   width (Poole et al. 2016; Schoenholz et al. 2017), or nil where there is no such
+///   Gaussian theory (batch norm couples the batch).
+///
+/// An architecture is a composition of layer maps (``Composition``), so its sampler and its
+/// theory cannot drift apart.
+public protocol LayerMap: Sendable {
+    func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError)
+    func propagate(_ state: MeanFieldState) -> MeanFieldState?
+}
+
+/// The mean-field state of the batch at one point of a layer: the B×B second moments of
+/// the vectors there (`x_a·x_b/N` entering a layer, `q_ab = h_a·h_b/N` after its affine
+/// map), and, where a skip connection needs them, the means `E x_{a,i}` and the layer's
+/// input.
+public struct MeanFieldState: Sendable {
+    /// B.
+    public let count: Int
+    /// B×B, row-major.
+    public var covariance: [Double]
+    /// `μ_a = E x_{a,i}` per input; nil when no map of the network needs it.
+    public var means: [Double]?
+    /// The layer's input `x^{l−1}` (its second moments and means), kept by ``Affine`` for a
+    /// skip connection.
+    public var input: (covariance: [Double], means: [Double]?)
+    /// `E φ(h_a)` of the layer's nonlinearity, where means are tracked, for the skip's cross term.
+    public var activationMeans: [Double]?
+
+    /// The inputs' state: `G0_ab = x_a·x_b/N₀` and, when tracked, their means.
+    public init(inputGram: [Double], count: Int, means: [Double]?) {
+        self.count = count
+        covariance = inputGram
+        self.means = means
+        input = (inputGram, means)
+    }
+}
+
+/// An architecture as layer maps: `x^l = post(pre(x^{l−1}))`, the observables seeing the
+/// pre-activations `h^l` between the two halves (after the affine map, its bias and any
+/// normalisation; before φ).
+public struct Composition: Sendable {
+    /// From `x^{l−1}` to `h^l`: the affine map, then bias or normalisation.
+    public let pre: [any LayerMap]
+    /// From `h^l` to `x^l`: φ, then the stream update (with or without a skip).
+    public let post: [any LayerMap]
+    /// Whether a map needs the means `E x_{a,i}` (a skip connection's cross term).
+    public let tracksMeans: Bool
+
+    public init(pre: [any LayerMap], post: [any LayerMap], tracksMeans: Bool) {
+        self.pre = pre
+        self.post = post
+        self.tracksMeans = tracksMeans
+    }
+
+    /// The mean-field pre-activation covariances `q^l_ab`, layer 1 first, from the inputs'
+    /// Gram `G0` and means: each layer's maps in order. Empty when a map has no theory.
+    public func propagate(inputGram: [Double], inputMeans: [Double], count: Int, depth: Int) -> [LayerTheory] {
+        var state = MeanFieldState(inputGram: inputGram, count: count, means: tracksMeans ? inputMeans : nil)
+        var layers: [LayerTheory] = []
+        layers.reserveCapacity(depth)
+        for layer in 1...max(depth, 1) where depth > 0 {
+            for map in pre {
+                guard let next = map.propagate(state) else { return [] }
+                state = next
+            }
+            layers.append(LayerTheory(layer: layer, covariance: state.covariance, count: count))
+            guard layer < depth else { break }
+            for map in post {
+                guard let next = map.propagate(state) else { return layers }
+                state = next
+            }
+        }
+        return layers
+    }
+}

@@ -1,0 +1,77 @@
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// Samples networks of one ``NetworkSpec`` and lets every observable measure them, layer by
+/// layer, reusing the buffers from one network to the next. The layer is its
+/// architecture's ``Composition``: `h^l = pre(x^{l−1})` (the affine map — drawn and
+/// multiplied, or sampled from its exact law without W, per ``Backend`` — then the bias or
+/// a normalisation), the observables see h^l, then `x^l = post(h^l)` (φ and the stream
+/// update). Tangent columns ride along every step; what is measured lives in the
+/// observables (`Observables/`), what the step does in the layer maps (`Layers/`).
+public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
+    public private(set) var network: SampledNetwork<T>
+    private var observers: [any Observable]
+    private let slots: [Slot]
+    private let composition: Composition
+    private let statistics: EnsembleStatistics
+
+    public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int,
+                backend: Backend = .dense) {
+        let shape = NetworkShape(spec: spec, batch: inputs.count, inputDimension: inputs.dimension)
+        precondition(backend == .dense || observables.implicitUnsupported(shape) == nil,
+                     "the implicit backend cannot serve this network; choose dense")
+        slots = observables.slots(shape)
+        observers = observables.members
+        composition = spec.architecture.composition(spec)
+        statistics = observables.emptyStatistics(shape)
+        network = SampledNetwork(spec: spec, backend: backend, inputs: inputs, slots: slots, seed: seed, point: point)
+    }
+
+    /// Peak memory of one sampler, in bytes: `[x | T]` before and after a layer, the weight
+    /// panel (or all of W with tangents), the Gram matrix, bias and φ′, the input batch (in
+    /// float64 and in `T`), for orthogonal weights the Gaussian matrix and its Q factor (or,
+    /// implicit, the Haar frame), and what each observable keeps.
+    public static func estimatedBytes(_ shape: NetworkShape, observables: Observables, backend: Backend = .dense) -> Int {
+        let spec = shape.spec, n = spec.width, inputDimension = shape.inputDimension, batch = shape.batch
+        let scalar = MemoryLayout<T>.size
+        let columns = batch + observables.tangentColumns(shape)
+        let panel = backend == .implicit ? (spec.weightInit == .gaussian ? columns : 0)
+            : min(Affine.panelWidth(rows: n, columns: columns), max(n, inputDimension))
+        var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
+        switch (backend, spec.weightInit) {
+        case (.dense, .orthogonal): elements += 2 * n * max(n, inputDimension) + n
+        // The Haar N×C frame, its Gaussian and V R in float64; X and R.
+        case (.implicit, .orthogonal): elements += (3 * n * columns + max(n, inputDimension) * columns) * 8 / scalar
+        // X in float64 for its QR.
+        case (.implicit, .gaussian): elements += max(n, inputDimension) * columns * 8 / scalar
+        case (.dense, .gaussian): break
+        }
+        let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
+        return elements * scalar + extra + inputDimension * batch * 8
+    }
+
+    /// An empty accumulator shaped for this sampler's quantities.
+    public func makeStatistics() -> EnsembleStatistics { statistics }
+
+    /// Samples network number `sample` and adds what its observables measure to `statistics`.
+    /// Specialised for both precisions: callers in other modules would otherwise run the
+    /// element loops through generic witness tables, ~5× slower.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    public mutating func run(sample: Int, into statistics: inout EnsembleStatistics) throws(LAPACKError) {
+        network.begin(sample: sample)
+        for i in observers.indices { try observers[i].beginNetwork(&network, slot: slots[i]) }
+        for layer in 1...network.spec.depth {
+            network.layer = layer
+            for i in observers.indices { observers[i].beginLayer(&network) }
+            for map in composition.pre { try map.sample(&network) }
+            network.measureGram()
+            for i in observers.indices { try observers[i].preActivation(&network, into: &statistics, slot: slots[i]) }
+            for map in composition.post { try map.sample(&network) }
+            for i in observers.indices { try observers[i].endLayer(&network, into: &statistics, slot: slots[i]) }
+        }
+        for i in observers.indices { try observers[i].endNetwork(&network, into: &statistics, slot: slots[i]) }
+        statistics.finishNetwork()
+    }
+}

@@ -1,0 +1,18 @@
+import LinearAlgebra
+
+/// `Tr C/λ_max(C)` of the covariance of the pre-activations across the inputs, `C = P G P`,
+/// `P = I − 11ᵀ/B` (Labatie 2019, §3): B − 1 at most, 1 for a one-dimensional cloud; B ≥ 2.
+public struct EffectiveRank: GramFunction {
+    public static let entry = ObservableEntry(
+        key: "eff_rank", placement: .forward, summary: "Tr C/λ_max(C), C the centred Gram (Labatie 2019)",
+        parse: { $0.listed("eff_rank") ? EffectiveRank() : nil })
+
+    public init() {}
+
+
+    public func quantities(_ shape: NetworkShape) -> [String] { shape.batch > 1 ? ["eff_rank"] : [] }
+
+    public func values(_ g: [Double], count b: Int, scale: Double) throws(LAPACKError) -> [Double] {
+        [try GramGeometry.effectiveRank(g, count: b)]
+    }
+}

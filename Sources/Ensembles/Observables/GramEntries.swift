@@ -1,0 +1,24 @@
+/// Every entry `q^l_ab = h^l_a·h^l_b/N`, a ≤ b, as `gram_a_b`; theory: the mean-field
+/// covariance map (Poole et al. 2016, eq. 5).
+public struct GramEntries: GramFunction {
+    public static let entry = ObservableEntry(
+        key: "gram", placement: .forward, summary: "every q_ab = h_a·h_b/N, a ≤ b, as gram_a_b",
+        parse: { $0.listed("gram") ? GramEntries() : nil })
+
+    public init() {}
+
+
+    public func quantities(_ shape: NetworkShape) -> [String] { Self.names("gram", batch: shape.batch) }
+
+    /// `prefix_a_b` for a ≤ b.
+    static func names(_ prefix: String, batch b: Int) -> [String] {
+        (0..<b).flatMap { a in (a..<b).map { "\(prefix)_\(a)_\($0)" } }
+    }
+
+    public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] { Self.upperTriangle(g, count: b, scale: scale) }
+
+    /// `G_ab · scale` for a ≤ b, row by row.
+    static func upperTriangle(_ g: [Double], count b: Int, scale: Double) -> [Double] {
+        (0..<b).flatMap { a in (a..<b).map { g[a * b + $0] * scale } }
+    }
+}

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LinearAlgebra
+
+/// An observable that is a function of the batch's Gram matrix `G_ab = h_a·h_b/N` at each
+/// layer: one formula turns the sampled G into measurements and the mean-field covariance
+/// `q^l_ab` into their infinite-width predictions (the geometry of the batch does not care
+/// which of the two it is given).
+public protocol GramFunction: Observable {
+    /// The quantities of `gram` (B×B row-major) whose true scale is `scale` times its
+    /// stored one (`e^{2·forwardLogScale}` for a rescaled sampled batch, 1 for theory).
+    func values(_ gram: [Double], count: Int, scale: Double) throws(LAPACKError) -> [Double]
+    /// Whether layer `layer` of a `depth`-layer network is measured (default: every layer).
+    func measures(layer: Int, depth: Int) -> Bool
+}
+
+extension GramFunction {
+    public func measures(layer: Int, depth: Int) -> Bool { true }
+
+    public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                          into statistics: inout EnsembleStatistics,
+                                                                          slot: Slot) throws(LAPACKError) {
+        guard !slot.quantities.isEmpty, measures(layer: network.layer, depth: network.spec.depth) else { return }
+        let v = try values(network.gram, count: network.batch, scale: exp(2 * network.forwardLogScale))
+        statistics.add(layer: network.layer, v, at: slot)
+    }
+
+    public func predict(_ theory: TheoryContext) -> Prediction {
+        let shape = NetworkShape(spec: theory.network, batch: theory.batch, inputDimension: theory.inputs.dimension)
+        let count = quantities(shape).count, b = theory.batch
+        let perLayer = theory.layers.map { t in
+            count > 0 && measures(layer: t.layer, depth: theory.network.depth)
+                ? (try? values(t.covariance, count: b, scale: 1)) : nil
+        }
+        return Prediction(quantities: count, theory: theory) { k, l in perLayer[l - 1]?[k] }
+    }
+}

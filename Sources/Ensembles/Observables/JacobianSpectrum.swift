@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FreeProbability
+import LinearAlgebra
+import MeanField
+
+/// The Jacobian spectrum `jacobian`: all squared singular values λ of the input-output
+/// Jacobian at the batch's first input, `J^l = ∂x^l/∂x^0 = D^l W^l ⋯ D^1 W^1`
+/// (`Π (a·1 + D^l W^l)` with a skip), at chosen depths, per network (`jac_m1`, `jac_m2`,
+/// `jac_meanlog`, `jac_max`, `jac_min`, `jac_floor_frac`) and pooled in a histogram
+/// (`jac_sv2` in `spectra.csv`). It rides on N₀ tangent columns starting as `I`, the
+/// Frobenius norm divided out every layer and its logarithm carried apart, so depth 1000
+/// in either phase neither overflows nor underflows; the dense backend only (an SVD of J).
+///
+/// Theory: Pennington, Schoenholz & Ganguli's (2017, eq. 13–16) free-probability density of
+/// JJᵀ for feedforward nets, Tarnowski et al.'s (2019) for residual ones (Gaussian weights,
+/// a > 0, every layer gain below a²), and the exact infinite-width m1, m2 (``JacobianMoments``)
+/// for both; square J only.
+public struct JacobianSpectrum: Observable {
+    public static let entry = ObservableEntry(
+        key: "jacobian", placement: .key,
+        summary: "{ depths, bins, range }: spectrum of JJᵀ (dense)",
+        parse: { context throws(ConfigError) in
+            guard let t = try context.section.table("jacobian") else { return nil }
+            try t.allow(["depths", "bins", "range"])
+            try refuseWithoutSingleInputJacobian("observe.jacobian", context)
+            let depths = try t.intAxis("depths", min: 1, what: "a layer ≥ 1", default: [])
+            let (bins, range) = try t.histogram(bins: 200, range: 1e-12...1e4, of: "λ")
+            return JacobianSpectrum(depths: Array(Set(depths)).sorted(), bins: bins, range: range)
+        })
+
+    /// Refuses a Jacobian observable for an architecture whose Jacobian it does not sample.
+    static func refuseWithoutSingleInputJacobian(_ key: String, _ context: ObserveContext) throws(ConfigError) {
+        if let a = context.architectures.first(where: { $0.jacobianUnavailable != nil }) {
+            throw ConfigError(key: key, "is not available for \(a.name): \(a.jacobianUnavailable!)")
+        }
+    }
+
+    /// Layers at which the spectrum is taken (ascending; deeper than the net: the last layer).
+    public let depths: [Int]
+    public let bins: Int
+    public let range: ClosedRange<Double>
+    /// The RMS norm ‖J‖_F/√N₀ as last updated (divided out at the next update) and the log
+    /// of the scale divided out so far.
+    private var rms = 1.0
+    private var logScale = 0.0
+
+    public init(depths: [Int], bins: Int = 200, range: ClosedRange<Double> = 1e-12...1e4) {
+        self.depths = depths
+        self.bins = bins
+        self.range = range
+    }
+
+
+    /// The depths for a network of `depth` layers: those ≤ depth, or the last layer.
+    public func depths(for depth: Int) -> [Int] {
+        let d = depths.filter { $0 <= depth }
+        return d.isEmpty ? [depth] : d
+    }
+
+    public func quantities(_ shape: NetworkShape) -> [String] {
+        ["jac_m1", "jac_m2", "jac_meanlog", "jac_max", "jac_min", "jac_floor_frac"]
+    }
+
+    public func histograms(_ shape: NetworkShape) -> [HistogramSlot] {
+        depths(for: shape.spec.depth).map { HistogramSlot(layer: $0, observable: "jac_sv2", range: range, bins: bins) }
+    }
+
+    public func tangents(_ shape: NetworkShape) -> TangentColumns? {
+        TangentColumns(count: shape.inputDimension, derivative: .firstInput)
+    }
+
+    public var needsDenseWeights: String? { "the full Jacobian spectrum (observe.jacobian) needs the dense backend" }
+
+    /// J itself and its singular values.
+    public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int {
+        (shape.spec.width * shape.inputDimension + shape.inputDimension * 8) * scalarSize
+    }
+
+    /// An SVD of the N×N₀ Jacobian (≈ 10 N·N₀² flops) at each depth.
+    public func extraFlops(_ shape: NetworkShape) -> Double {
+        Double(depths(for: shape.spec.depth).count) * 10 * Double(shape.spec.width) * Double(shape.inputDimension * shape.inputDimension)
+    }
+
+    public var normalizedOptions: [String: ManifestValue] {
+        ["jacobian": .table(["depths": .list(depths.map { .integer($0) }), "bins": .integer(bins),
+                             "range": .list([.real(range.lowerBound), .real(range.upperBound)])])]
+    }
+
+    public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
+        throws(LAPACKError) {
+        rms = 1
+        logScale = 0
+        for (i, c) in slot.tangents.enumerated() { network.setSource(i, c, 1) }
+    }
+
+    public mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                     into statistics: inout EnsembleStatistics,
+                                                                     slot: Slot) throws(LAPACKError) {
+        // J = source · e^{logScale} once the previous norm is divided out.
+        let next = (network.rescaleSource(slot.tangents, dividingBy: rms) / Double(slot.tangents.count)).squareRoot()
+        let measured = depths(for: network.spec.depth)
+        if let index = measured.firstIndex(of: network.layer) {
+            let values = try measure(network.sourceBlock(slot.tangents),
+                                     histogram: &statistics.histograms[slot.histograms.lowerBound + index])
+            statistics.add(layer: network.layer, values, at: slot)
+        }
+        // 1 when J vanished or overflowed: the logs then report the collapse.
+        rms = next > 0 && next.isFinite ? next : 1
+        logScale += log(rms)
+    }
+
+    /// All squared singular values λ = s²·e^{2·logScale} of J: their moments (computed from
+    /// logs, so overflow shows as ∞ = diverged, never as NaN), and the histogram. Values below
+    /// `(ε s_max)²` are not resolved by the arithmetic: they are counted (`jac_floor_frac`)
+    /// and left out of the mean log, the minimum and the bins.
+    private func measure<T: BLASScalar>(_ j: Matrix<T>, histogram: inout SpectrumHistogram) throws(LAPACKError) -> [Double] {
+        guard j.elements.allSatisfy(\.isFinite) else {
+            // φ′ of a diverged pre-activation: this network's spectrum is undefined here.
+            return [Double](repeating: .nan, count: 6)
+        }
+        let s = try j.singularValues().map { Double($0) }
+        let sMax = s.first ?? 0
+        let floor = Double(T.ulpOfOne) * sMax
+        var sumSquares = 0.0, sumFourth = 0.0, sumLog = 0.0, trusted = 0, smallest = Double.infinity
+        for v in s {
+            let r = v / max(sMax, .leastNormalMagnitude)
+            sumSquares += r * r
+            sumFourth += r * r * r * r
+            guard v > floor, v > 0 else { histogram.flagBelowFloor(); continue }
+            let logLambda = 2 * (log(v) + logScale)
+            sumLog += logLambda
+            trusted += 1
+            smallest = min(smallest, logLambda)
+            histogram.add(logValue: logLambda)
+        }
+        let count = Double(s.count)
+        let logMax = 2 * (log(sMax) + logScale)
+        return [exp(logMax + log(sumSquares / count)), exp(2 * logMax + log(sumFourth / count)),
+                trusted > 0 ? sumLog / Double(trusted) : -.infinity, exp(logMax), exp(smallest),
+                Double(s.count - trusted) / count]
+    }
+
+    public func predict(_ theory: TheoryContext) -> Prediction {
+        let network = theory.network
+        let shape = NetworkShape(spec: network, batch: theory.batch, inputDimension: theory.inputs.dimension)
+        let measured = depths(for: network.depth)
+        var prediction = Prediction.none(quantities: 6, depth: network.depth, histograms: measured.count)
+        for (index, layer) in measured.enumerated() where layer <= theory.layers.count {
+            let (moments, law, note) = Self.theory(theory, layer: layer)
+            if let note { prediction.notes.append(note) }
+            guard let moments else { break }
+            prediction.values[0][layer - 1] = moments.firstMoment
+            prediction.values[1][layer - 1] = moments.secondMoment
+            guard let law else { continue }
+            do {
+                prediction.spectra[index] = try LogBins.averages(LogBins.bins(of: histograms(shape)[index]),
+                                                                 density: law.density(at:))
+            } catch {
+                prediction.notes.append("layer \(layer), jac_sv2: \(error)")
+            }
+        }
+        return prediction
+    }
+
+    /// The exact m1, m2 of JJᵀ at `layer` and its free-probability law, with a note where
+    /// either is missing (no moments: J is not square; no law: outside the residual law's
+    /// assumptions).
+    public static func theory(_ theory: TheoryContext, layer: Int)
+        -> (moments: JacobianMoments?, law: JacobianLaw?, note: String?) {
+        let network = theory.network
+        guard theory.inputs.dimension == network.width else {
+            return (nil, nil, "no spectrum theory: J is \(network.width)×\(theory.inputs.dimension), not square")
+        }
+        let sigmaW = network.sigmaW / network.varianceDivisor.squareRoot()
+        let variances = theory.layers[..<layer].map { $0.q[0] }
+        let moments = JacobianMoments(activation: network.activation, sigmaW: sigmaW, layerVariances: variances,
+                                      weights: network.weightInit, residualScale: network.architecture.residualScale)
+        switch network.architecture {
+        case .feedforward:
+            return (moments, .feedforward(FeedforwardSpectrum(activation: network.activation, sigmaW: sigmaW,
+                                                              layerVariances: variances, weights: network.weightInit)), nil)
+        case .residual(let a):
+            // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
+            let gains = Array(theory.layerGains[..<layer])
+            guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
+                return (moments, nil, "no spectrum theory at layer \(layer): the residual law needs a > 0, Gaussian "
+                        + "weights and every layer gain below a²")
+            }
+            return (moments, .residual(ResidualSpectrum(scale: a, layerGains: gains.map { $0 * Double(layer) })), nil)
+        case .batchNorm, .batchNormChain, .batchNormResidual:
+            return (moments, nil, nil)   // refused by the campaign parser: BN couples the batch
+        }
+    }
+}
+
+/// The free-probability law of JJᵀ of a feedforward or a residual net.
+public enum JacobianLaw: Sendable {
+    case feedforward(FeedforwardSpectrum)
+    case residual(ResidualSpectrum)
+
+    /// The density of the continuous part at each λ (point masses left out).
+    public func density(at x: [Double]) throws -> [Double] {
+        switch self {
+        case .feedforward(let f): return try f.density(at: x)
+        case .residual(let r): return try r.density(at: x)
+        }
+    }
+}

@@ -1,0 +1,233 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LinearAlgebra
+import MeanField
+
+/// The network an observable is measured on: its family, its batch and its input dimension.
+public struct NetworkShape: Sendable, Hashable {
+    public let spec: NetworkSpec
+    /// B.
+    public let batch: Int
+    /// N₀.
+    public let inputDimension: Int
+
+    public init(spec: NetworkSpec, batch: Int, inputDimension: Int) {
+        self.spec = spec
+        self.batch = batch
+        self.inputDimension = inputDimension
+    }
+}
+
+/// A pooled histogram an observable fills: `spectra.csv` rows labelled `observable` at `layer`.
+public struct HistogramSlot: Sendable, Hashable {
+    public let layer: Int
+    public let observable: String
+    public let range: ClosedRange<Double>
+    public let bins: Int
+
+    public init(layer: Int, observable: String, range: ClosedRange<Double>, bins: Int) {
+        self.layer = layer
+        self.observable = observable
+        self.range = range
+        self.bins = bins
+    }
+
+    public var empty: SpectrumHistogram { SpectrumHistogram(range: range, bins: bins) }
+}
+
+/// Where one observable's quantities and histograms sit in a point's ``EnsembleStatistics``,
+/// and its tangent columns in the sampled `[x | T]` (assigned by ``Observables``; an
+/// observable addresses only its own).
+public struct Slot: Sendable, Hashable {
+    public let quantities: Range<Int>
+    public let histograms: Range<Int>
+    /// Its tangent columns (empty: none), and where φ′ is taken for them.
+    public let tangents: Range<Int>
+    public let derivative: TangentColumns.Derivative
+}
+
+/// One thing measured on every sampled network, with everything about it in one place: its
+/// campaign key and options (``ObservableEntry``), the quantities it writes (their CSV
+/// names), the histograms it pools, the tangent columns it rides on, its memory and cost,
+/// its measurement on the sampled layer state (the hooks, called in the order of the layer
+/// loop of ``NetworkSampler``) and its prediction from the mean-field layer state.
+///
+/// An observable is a value; each sampler holds its own copy, so per-network state (a
+/// carried log-scale, running sums) lives in its stored properties.
+public protocol Observable: Sendable {
+    /// Its registry entry: campaign key, placement, options, help line.
+    static var entry: ObservableEntry { get }
+    /// The quantities written to `layers.csv`, in order.
+    func quantities(_ shape: NetworkShape) -> [String]
+    /// The histograms pooled for `spectra.csv`.
+    func histograms(_ shape: NetworkShape) -> [HistogramSlot]
+    /// Extra columns pushed through the network beside the batch.
+    func tangents(_ shape: NetworkShape) -> TangentColumns?
+    /// Why the implicit backend cannot serve it (it needs W itself), or nil.
+    var needsDenseWeights: String? { get }
+    /// Memory of one sampler beyond the layer's columns, in bytes, for scalars of `scalarSize` bytes.
+    func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int
+    /// Flops per network beyond the layer GEMMs and its tangent columns (plan's time model).
+    func extraFlops(_ shape: NetworkShape) -> Double
+    /// Its options as the manifest records them (entries of the normalised `observe` table).
+    var normalizedOptions: [String: ManifestValue] { get }
+
+    /// A network starts (`source` holds `[x^0 | 0]`): set this observable's tangent columns.
+    mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
+        throws(LAPACKError)
+    /// Before layer l's maps (`source` holds `[x^{l−1} | T]`).
+    mutating func beginLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>)
+    /// At the pre-activations h^l (`output`, with `network.gram`).
+    mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                   into statistics: inout EnsembleStatistics, slot: Slot)
+        throws(LAPACKError)
+    /// After layer l (`source` holds `[x^l | T^l]`).
+    mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                              into statistics: inout EnsembleStatistics, slot: Slot)
+        throws(LAPACKError)
+    /// After the last layer.
+    mutating func endNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                into statistics: inout EnsembleStatistics, slot: Slot)
+        throws(LAPACKError)
+
+    /// The infinite-width prediction of every quantity (and histogram) at every layer.
+    func predict(_ theory: TheoryContext) -> Prediction
+}
+
+extension Observable {
+    /// The name in a campaign file (its `forward` entry or its `[observe]` key).
+    public var key: String { Self.entry.key }
+
+    public func histograms(_ shape: NetworkShape) -> [HistogramSlot] { [] }
+    public func tangents(_ shape: NetworkShape) -> TangentColumns? { nil }
+    public var needsDenseWeights: String? { nil }
+    public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int { 0 }
+    public func extraFlops(_ shape: NetworkShape) -> Double { 0 }
+    public var normalizedOptions: [String: ManifestValue] { [:] }
+    public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
+        throws(LAPACKError) {}
+    public mutating func beginLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) {}
+    public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                          into statistics: inout EnsembleStatistics,
+                                                                          slot: Slot) throws(LAPACKError) {}
+    public mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                     into statistics: inout EnsembleStatistics,
+                                                                     slot: Slot) throws(LAPACKError) {}
+    public mutating func endNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
+                                                                       into statistics: inout EnsembleStatistics,
+                                                                       slot: Slot) throws(LAPACKError) {}
+}
+
+/// A value of the normalised campaign (`manifest.json`, and the hash that guards `--resume`).
+public indirect enum ManifestValue: Sendable, Hashable {
+    case integer(Int)
+    case real(Double)
+    case string(String)
+    case bool(Bool)
+    case list([ManifestValue])
+    case table([String: ManifestValue])
+
+    /// As `JSONSerialization` takes it.
+    public var json: Any {
+        switch self {
+        case .integer(let i): return i
+        case .real(let x): return x
+        case .string(let s): return s
+        case .bool(let b): return b
+        case .list(let l): return l.map(\.json)
+        case .table(let t): return t.mapValues(\.json)
+        }
+    }
+}
+
+/// An observable's infinite-width predictions for one grid point.
+public struct Prediction: Sendable {
+    /// `values[k][l − 1]`: quantity k at layer l; nil where theory is silent.
+    public var values: [[Double?]]
+    /// Per histogram, the density averaged over each bin (nil: no theory).
+    public var spectra: [[Double]?]
+    /// Why a theory column is empty, for the manifest.
+    public var notes: [String]
+
+    /// No theory for `quantities` quantities over `depth` layers (nor for `histograms`).
+    public static func none(quantities: Int, depth: Int, histograms: Int = 0, notes: [String] = []) -> Prediction {
+        Prediction(values: Array(repeating: Array(repeating: nil, count: depth), count: quantities),
+                   spectra: Array(repeating: nil, count: histograms), notes: notes)
+    }
+
+    /// Quantity by quantity, each a function of the layer (1-based) over the trace's layers.
+    public init(quantities: Int, theory: TheoryContext, _ value: (_ quantity: Int, _ layer: Int) -> Double?) {
+        let depth = theory.network.depth, known = theory.layers.count
+        values = (0..<quantities).map { k in (1...depth).map { l in l <= known ? value(k, l) : nil } }
+        spectra = []
+        notes = []
+    }
+
+    public init(values: [[Double?]], spectra: [[Double]?] = [], notes: [String] = []) {
+        self.values = values
+        self.spectra = spectra
+        self.notes = notes
+    }
+}
+
+/// The mean-field side of one grid point, shared by every observable's `predict`: the
+/// network, its actual input batch, the maps of its effective weight scale `σ_w/√s`, and
+/// the layer-by-layer pre-activation covariances `q^l_ab` of its architecture's
+/// composition (empty where the architecture has no Gaussian theory). Quantities several
+/// observables need are computed once, on first use.
+public final class TheoryContext {
+    public let network: NetworkSpec
+    public let inputs: InputBatch
+    /// MeanFieldMaps of φ, `σ_w/√s` and σ_b.
+    public let maps: MeanFieldMaps
+    /// `q^l_ab`, layer 1 first.
+    public let layers: [LayerTheory]
+
+    public init(network: NetworkSpec, inputs: InputBatch) {
+        self.network = network
+        self.inputs = inputs
+        maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW / network.varianceDivisor.squareRoot(),
+                             sigmaB: network.sigmaB)
+        layers = network.meanField(inputGram: inputs.gram.elements, inputMeans: inputs.means, count: inputs.count)
+    }
+
+    /// B.
+    public var batch: Int { inputs.count }
+
+    /// `χ^l = (σ_w²/s) E φ′(√q^l z)²` at the batch's first input, layer 1 first: the
+    /// per-layer mean squared singular value of the Jacobian (Poole et al. 2016's χ1 at q^l).
+    public private(set) lazy var layerGains: [Double] = layers.map { maps.chi1(q: $0.q[0]) }
+}
+
+/// Averages of a density over log-spaced bins.
+public enum LogBins {
+    private static let rule = GaussLegendre(points: 4)
+
+    /// The mean of `density` over each bin `[lo, hi)`: 4-point Gauss–Legendre in ln λ
+    /// (`∫ρ dλ = ∫ρ(e^u) e^u du`), divided by the bin width; one call for all the nodes.
+    public static func averages(_ bins: [(Double, Double)], density: ([Double]) throws -> [Double]) throws -> [Double] {
+        let nodes = rule.nodes, weights = rule.weights
+        var xs: [Double] = []
+        xs.reserveCapacity(bins.count * 4)
+        for (lo, hi) in bins {
+            let (a, b) = (log(lo), log(hi))
+            for t in nodes { xs.append(exp((a + b) / 2 + (b - a) / 2 * t)) }
+        }
+        let rho = try density(xs)
+        return bins.enumerated().map { i, bin in
+            let half = (log(bin.1) - log(bin.0)) / 2
+            var integral = 0.0
+            for k in 0..<4 { integral += weights[k] * rho[4 * i + k] * xs[4 * i + k] * half }
+            return integral / (bin.1 - bin.0)
+        }
+    }
+
+    /// The bins of `slot`'s histogram.
+    public static func bins(of slot: HistogramSlot) -> [(Double, Double)] {
+        let h = slot.empty
+        return (0..<slot.bins).map { h.edges($0) }
+    }
+}

@@ -1,0 +1,79 @@
+/// How an observable is asked for in a campaign's `[observe]` table, and how its options
+/// are read: one entry per observable in ``ObservableRegistry``.
+public struct ObservableEntry: Sendable {
+    /// An entry of the `forward = [...]` list, or a key of its own (`jacobian = { … }`).
+    public enum Placement: Sendable { case forward, key }
+
+    public let key: String
+    public let placement: Placement
+    /// Other `[observe]` keys it reads (`nngp_depths` for `nngp`).
+    public let options: [String]
+    /// One line for `--help`.
+    public let summary: String
+    /// The observable the campaign asks for, or nil when it does not.
+    public let parse: @Sendable (ObserveContext) throws(ConfigError) -> (any Observable)?
+
+    public init(key: String, placement: Placement, options: [String] = [], summary: String,
+                parse: @escaping @Sendable (ObserveContext) throws(ConfigError) -> (any Observable)?) {
+        self.key = key
+        self.placement = placement
+        self.options = options
+        self.summary = summary
+        self.parse = parse
+    }
+}
+
+/// What an observable's parser may read: the `[observe]` table, the `forward` list, and the
+/// parts of the campaign its options are checked against.
+public struct ObserveContext: Sendable {
+    public let section: Section
+    /// The `forward` names, as listed (each a forward entry's key).
+    public let forward: [String]
+    /// The grid's depths.
+    public let depths: [Int]
+    public let inputs: InputSpec
+    public let architectures: [Architecture]
+
+    public func listed(_ key: String) -> Bool { forward.contains(key) }
+}
+
+/// Every observable the engine can measure, in the order of their columns in the tables.
+/// The campaign parser, the manifest and its resume hash, `--help`, `plan` and the memory
+/// estimate all read this list; adding an observable is one line here and its own file.
+public enum ObservableRegistry {
+    public static let entries: [ObservableEntry] = [
+        MeanSquaredLength.entry, MeanCorrelation.entry, GramEntries.entry, OrthogonalityGap.entry,
+        EffectiveRank.entry, TrajectoryLength.entry, Sensitivity.entry, NNGPKernel.entry,
+        JacobianSpectrum.entry, LyapunovExponents.entry, EmpiricalNTK.entry, GramSpectrum.entry,
+    ]
+
+    public static var forward: [ObservableEntry] { entries.filter { $0.placement == .forward } }
+
+    /// The keys `[observe]` accepts, in the order an error message lists them.
+    public static var observeKeys: [String] {
+        ["forward"] + entries.flatMap { $0.placement == .key ? [$0.key] + $0.options : $0.options }
+    }
+
+    /// Reads `[observe]`: the `forward` list (default q and c), then each entry's options.
+    public static func parse(_ observe: Section, depths: [Int], inputs: InputSpec, architectures: [Architecture])
+        throws(ConfigError) -> Observables {
+        try observe.allow(observeKeys)
+        let names = try observe.stringList("forward", default: ["q", "c"])
+        var forward: [String] = []
+        let allowed = Self.forward.map(\.key)
+        for n in names {
+            guard allowed.contains(n) else {
+                throw ConfigError(key: "observe.forward", "'\(n)' is not an observable; allowed: \(allowed.joined(separator: ", "))")
+            }
+            if !forward.contains(n) { forward.append(n) }
+        }
+        guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
+        let context = ObserveContext(section: observe, forward: forward, depths: depths, inputs: inputs,
+                                     architectures: architectures)
+        var members: [any Observable] = []
+        for entry in entries {
+            if let o = try entry.parse(context) { members.append(o) }
+        }
+        return Observables(members, forward: forward)
+    }
+}
