@@ -51,6 +51,8 @@ public struct GramSpectrum: Observable {
         ["gram_spectrum": .table(["bins": .integer(bins), "range": .list([.real(range.lowerBound), .real(range.upperBound)])])]
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,
                                                                           slot: Slot) throws(LAPACKError) {

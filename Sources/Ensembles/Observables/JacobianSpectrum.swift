@@ -90,6 +90,8 @@ public struct JacobianSpectrum: Observable {
                              "range": .list([.real(range.lowerBound), .real(range.upperBound)])])]
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
         throws(LAPACKError) {
         rms = 1
@@ -97,6 +99,8 @@ public struct JacobianSpectrum: Observable {
         for (i, c) in slot.tangents.enumerated() { network.setSource(i, c, 1) }
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                      into statistics: inout EnsembleStatistics,
                                                                      slot: Slot) throws(LAPACKError) {

@@ -53,6 +53,8 @@ public struct LyapunovExponents: Observable {
         ["lyapunov": .table(["k": k.map { .integer($0) } ?? .string("all")])]
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
         throws(LAPACKError) {
         sums = [Double](repeating: 0, count: slot.tangents.count)
@@ -64,6 +66,8 @@ public struct LyapunovExponents: Observable {
     }
 
     /// QR of the frame: the frame becomes Q, `ln|R_kk|` is added up.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                      into statistics: inout EnsembleStatistics,
                                                                      slot: Slot) throws(LAPACKError) {
@@ -72,6 +76,8 @@ public struct LyapunovExponents: Observable {
         network.setSourceBlock(slot.tangents, q)
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func endNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                        into statistics: inout EnsembleStatistics,
                                                                        slot: Slot) throws(LAPACKError) {

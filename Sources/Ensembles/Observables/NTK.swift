@@ -59,6 +59,8 @@ public struct EmpiricalNTK: Observable {
 
     public var normalizedOptions: [String: ManifestValue] { ["ntk": .bool(true)] }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
         throws(LAPACKError) {
         derivatives = [[Double]](repeating: [], count: network.spec.depth)
@@ -66,6 +68,8 @@ public struct EmpiricalNTK: Observable {
     }
 
     /// Records w_l before layer l's affine map (`source` column 0 holds x^{l−1}).
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func beginLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) {
         let spec = network.spec, fanIn = network.fanIn
         var squares = 0.0
@@ -77,6 +81,8 @@ public struct EmpiricalNTK: Observable {
         logWeights[network.layer - 1] = top.isFinite ? top + log(exp(logWeight - top) + exp(logBias - top)) : top
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,
                                                                           slot: Slot) throws(LAPACKError) {
@@ -84,6 +90,8 @@ public struct EmpiricalNTK: Observable {
         derivatives[network.layer - 1] = (0..<network.width).map { phi.derivative(Double(network.output.elements[$0])) }
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func endNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                        into statistics: inout EnsembleStatistics,
                                                                        slot: Slot) throws(LAPACKError) {

@@ -56,6 +56,8 @@ public struct Sensitivity: Observable {
         shape.batch > 1 ? TangentColumns(count: shape.batch, derivative: .ownInput) : nil
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func beginNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>, slot: Slot)
         throws(LAPACKError) {
         noiseRMS = 1
@@ -76,6 +78,8 @@ public struct Sensitivity: Observable {
         logInputSNR = log(signal) - log(sum / Double(columns.count * dimension))
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,
                                                                           slot: Slot) throws(LAPACKError) {
@@ -100,6 +104,8 @@ public struct Sensitivity: Observable {
                        at: slot)
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public mutating func endLayer<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                      into statistics: inout EnsembleStatistics,
                                                                      slot: Slot) throws(LAPACKError) {
