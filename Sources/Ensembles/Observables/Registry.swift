@@ -44,7 +44,7 @@ public enum ObservableRegistry {
     public static let entries: [ObservableEntry] = [
         MeanSquaredLength.entry, MeanCorrelation.entry, GramEntries.entry, OrthogonalityGap.entry,
         EffectiveRank.entry, TrajectoryLength.entry, Sensitivity.entry, NNGPKernel.entry,
-        GramMinEigenvalue.entry,
+        GramMinEigenvalue.entry, StableRank.entry,
         JacobianSpectrum.entry, LyapunovExponents.entry, EmpiricalNTK.entry, GramSpectrum.entry,
     ]
 
