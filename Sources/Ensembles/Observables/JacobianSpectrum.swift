@@ -195,8 +195,8 @@ public struct JacobianSpectrum: Observable {
                         + "weights and every layer gain below a²")
             }
             return (moments, .residual(ResidualSpectrum(scale: a, layerGains: gains.map { $0 * Double(layer) })), nil)
-        case .batchNorm, .batchNormChain, .batchNormResidual:
-            return (moments, nil, nil)   // refused by the campaign parser: BN couples the batch
+        default:
+            return (moments, nil, nil)   // refused by the campaign parser (Architecture.jacobianUnavailable)
         }
     }
 }
