@@ -19,9 +19,13 @@ public enum Architecture: Sendable, Hashable {
     /// `normalized`: the sum divided by √(1 + a²) (the 1/√2 of a = 1), so that a branch and a
     /// skip of equal variance keep the stream's variance instead of adding to it.
     case batchNormResidual(scale: Double, normalized: Bool = false)
+    /// `x^l = φ(LN(W^l x^{l−1} + b^l))`: each input's pre-activation vector centred and scaled
+    /// to unit variance across its N units, no learned gain or bias (Ba, Kiros & Hinton 2016).
+    case layerNorm
 
     /// The campaign's names for the architectures (`[network] architecture`).
-    public static let names = ["feedforward", "residual", "batchnorm", "batchnorm-residual", "batchnorm-linear-chain"]
+    public static let names = ["feedforward", "residual", "batchnorm", "batchnorm-residual", "batchnorm-linear-chain",
+                               "layernorm"]
 
     /// The architecture named `name`; a skip gets `residualScale` (normalised by √(1 + a²)
     /// when `normalized`, for batchnorm-residual).
@@ -32,6 +36,7 @@ public enum Architecture: Sendable, Hashable {
         case "batchnorm": self = .batchNorm
         case "batchnorm-linear-chain": self = .batchNormChain
         case "batchnorm-residual": self = .batchNormResidual(scale: a, normalized: normalized)
+        case "layernorm": self = .layerNorm
         default: return nil
         }
     }
@@ -43,6 +48,7 @@ public enum Architecture: Sendable, Hashable {
         case .batchNorm: return "batchnorm"
         case .batchNormChain: return "batchnorm-linear-chain"
         case .batchNormResidual: return "batchnorm-residual"
+        case .layerNorm: return "layernorm"
         }
     }
 
@@ -50,7 +56,7 @@ public enum Architecture: Sendable, Hashable {
     public var residualScale: Double {
         switch self {
         case .residual(let a), .batchNormResidual(let a, _): return a
-        case .feedforward, .batchNorm, .batchNormChain: return 0
+        case .feedforward, .batchNorm, .batchNormChain, .layerNorm: return 0
         }
     }
 
@@ -62,7 +68,8 @@ public enum Architecture: Sendable, Hashable {
 
     /// Why the Jacobian observables (`jacobian`, `lyapunov`, `ntk`) do not apply, or nil.
     public var jacobianUnavailable: String? {
-        usesBatchNorm ? "batch norm couples the inputs of the batch, so ∂x^L/∂x^0 of one input is not the product "
+        if case .layerNorm = self { return tangentsUnavailable }
+        return usesBatchNorm ? "batch norm couples the inputs of the batch, so ∂x^L/∂x^0 of one input is not the product "
             + "the Jacobian observables sample" : nil
     }
 
@@ -73,17 +80,21 @@ public enum Architecture: Sendable, Hashable {
         case .feedforward: return ""
         case .residual: return "residual net: no fixed point (q^l has no limit in general)"
         case .batchNorm, .batchNormChain, .batchNormResidual: return "batch norm: no mean-field theory here (BN couples the batch)"
+        case .layerNorm: return "layer norm: q = 1 by construction and c follows the C-map at q = 1; no fixed-point report"
         }
     }
 
     /// Why no tangent column (the sensitivity's noise) can cross its layers, or nil.
-    public var tangentsUnavailable: String? { nil }
+    public var tangentsUnavailable: String? {
+        if case .layerNorm = self { return "the JVP through layer norm's own statistics is not implemented" }
+        return nil
+    }
 
     /// Whether `x^{l−1}` is added back (even with a = 0): every width must equal N₀.
     public var isResidual: Bool {
         switch self {
         case .residual, .batchNormResidual: return true
-        case .feedforward, .batchNorm, .batchNormChain: return false
+        case .feedforward, .batchNorm, .batchNormChain, .layerNorm: return false
         }
     }
 
@@ -91,7 +102,7 @@ public enum Architecture: Sendable, Hashable {
     public var usesBatchNorm: Bool {
         switch self {
         case .batchNorm, .batchNormChain, .batchNormResidual: return true
-        case .feedforward, .residual: return false
+        case .feedforward, .residual, .layerNorm: return false
         }
     }
 
@@ -109,6 +120,9 @@ public enum Architecture: Sendable, Hashable {
                                post: [Nonlinearity(phi, rescales: true), Skip(scale: a, normalized: false)], tracksMeans: true)
         case .batchNorm, .batchNormChain:
             return Composition(pre: [affine, BatchNorm(centred: self == .batchNorm)],
+                               post: [Nonlinearity(phi, rescales: false), Skip.none], tracksMeans: false)
+        case .layerNorm:
+            return Composition(pre: [affine, Bias(sigmaB: spec.sigmaB), LayerNorm()],
                                post: [Nonlinearity(phi, rescales: false), Skip.none], tracksMeans: false)
         case .batchNormResidual(let a, let normalized):
             return Composition(pre: [affine, BatchNorm(centred: true)],
