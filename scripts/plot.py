@@ -8,7 +8,8 @@ Reads (CSV with header; an empty field means undefined):
                      architecture,layer,observable,mean,stderr,n,theory
                      (observables `q`, `c`, `jac_m1`, `jac_m2`, `jac_meanlog`,
                      `jac_max`, `jac_min`, `jac_floor_frac`, `lyap_<k>`, `lyap_gap`,
-                     `orth_gap`, `eff_rank`, `sensitivity`, `traj_length`,
+                     `orth_gap`, `eff_rank`, `gram_min_eig`, `stable_rank`, `sensitivity`,
+                     `traj_length`,
                      `nngp_<a>_<b>` are plotted, others ignored)
   spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,
                      observable,bin_lo,bin_hi,density,count,theory  (observables
@@ -45,8 +46,9 @@ Writes (and prints the paths of):
       points when there are more, then also lyapunov_sigma_w.png with λ1 and
       λ1 − λ2 vs sigma_w), against Newman's curve or ½⟨ln χ^l⟩ for λ1.
 
-  representations.png  orth_gap, eff_rank, sensitivity, traj_length vs layer
-      (Monte Carlo mean +- stderr, infinite-width theory dashed where it exists).
+  representations.png  orth_gap, eff_rank, gram_min_eig, stable_rank, sensitivity,
+      traj_length vs layer (Monte Carlo mean +- stderr, infinite-width theory dashed
+      where it exists), three panels a row.
   orth_gap_width.png  with several widths: the gap at the last layer vs width,
       log-log, with fitted slopes (Daneshmand et al. 2021: -1/2 with BN).
   nngp.png           every nngp_a_b entry, Monte Carlo vs the analytic kernel.
@@ -77,7 +79,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
-REPRESENTATION = ("orth_gap", "eff_rank", "sensitivity", "traj_length")
+REPRESENTATION = ("orth_gap", "eff_rank", "gram_min_eig", "stable_rank", "sensitivity", "traj_length")
 DPI = 130
 MAX_COLS = 4
 MAX_PANELS = 16          # panels per forward figure; more go to further pages
@@ -1340,6 +1342,8 @@ def plot_lyapunov_sigma_w(layers, net, figdir):
 REP_TITLE = {
     "orth_gap": ("orthogonality gap ‖HᵀH/‖H‖²_F − I/B‖_F", True),
     "eff_rank": ("effective rank Tr C / λ_max(C)", False),
+    "gram_min_eig": ("λ_min(B·G / Tr G): 0 at rank collapse", False),
+    "stable_rank": ("stable rank (Tr G)² / Tr G²", False),
     "sensitivity": ("normalised sensitivity χ^l = (SNR⁰/SNR^l)^½", True),
     "traj_length": ("trajectory length / √N", True),
 }
@@ -1388,14 +1392,18 @@ def sensitivity_fit(layer, chi):
 
 
 def plot_representations(layers, figdir):
-    """orth_gap, eff_rank, sensitivity, traj_length vs layer, Monte Carlo mean ± s.e. as
-    points and lines, the infinite-width theory (where there is one) dashed."""
+    """The representation observables vs layer, Monte Carlo mean ± s.e. as points and
+    lines, the infinite-width theory (where there is one) dashed; three panels a row."""
     present = [o for o in REPRESENTATION if layers.get(o)]
     if not present:
         return []
-    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 4.2), squeeze=False)
+    cols = min(3, len(present))
+    rows = (len(present) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), squeeze=False)
+    for ax in axes.flat[len(present):]:
+        ax.set_visible(False)
     notes = []
-    for ax, obs in zip(axes[0], present):
+    for ax, obs in zip(axes.flat, present):
         points = list(layers[obs].values())
         if len(points) > MAX_CURVES:
             notes.append(f"{obs}: first {MAX_CURVES} of {len(points)} points")
