@@ -1,0 +1,50 @@
+import Ensembles
+import Foundation
+import Sweep
+import Testing
+
+/// The resume hash covers every option of every observable: a `--resume` after a change
+/// of what is measured must be refused. One variation per `[observe]` key and per forward
+/// observable; a registry key without a variation here fails the coverage test, so a new
+/// option cannot be added without showing that the manifest records it.
+@Suite struct ObserveHashTests {
+    static let base = """
+        [grid]
+        width = [64]
+        depth = [6]
+        [observe]
+        forward = ["q"]
+        """
+
+    /// Each variation's `[observe]` lines and the key it exercises.
+    static let variations: [(key: String, observe: String)] = [
+        ("nngp_depths", "forward = [\"q\", \"nngp\"]\nnngp_depths = [2]"),
+        ("jacobian", "jacobian = { depths = [3] }"),
+        ("jacobian", "jacobian = { depths = [3], bins = 50 }"),
+        ("jacobian", "jacobian = { depths = [3], range = [1e-6, 1e2] }"),
+        ("lyapunov", "lyapunov = { k = 3 }"),
+        ("lyapunov", "lyapunov = { k = \"all\" }"),
+        ("ntk", "ntk = true"),
+        ("gram_spectrum", "gram_spectrum = true"),
+        ("gram_spectrum", "gram_spectrum = { bins = 20 }"),
+        ("gram_spectrum", "gram_spectrum = { range = [1e-3, 1e3] }"),
+    ] + ObservableRegistry.forward.filter { $0.key != "q" }.map { ("forward", "forward = [\"q\", \"\($0.key)\"]") }
+
+    static func campaign(_ observe: String) throws -> Campaign {
+        try Campaign(toml: base.replacingOccurrences(of: "forward = [\"q\"]", with: observe))
+    }
+
+    @Test func everyObserveKeyHasAVariation() {
+        let covered = Set(Self.variations.map(\.key))
+        for key in ObservableRegistry.observeKeys { #expect(covered.contains(key), "no hash variation for observe.\(key)") }
+    }
+
+    @Test func everyVariationChangesTheHash() throws {
+        var hashes = [try Self.campaign("forward = [\"q\"]").hash]
+        for v in Self.variations {
+            let h = try Self.campaign(v.observe).hash
+            #expect(!hashes.contains(h), "observe.\(v.key): '\(v.observe)' leaves the hash unchanged")
+            hashes.append(h)
+        }
+    }
+}
