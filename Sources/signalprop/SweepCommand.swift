@@ -19,6 +19,7 @@ struct SweepCommand: ParsableCommand {
         }
         let forward = ObservableRegistry.forward.map(line).joined(separator: "\n")
         let keyed = ObservableRegistry.entries.filter { $0.placement == .key }.map(line).joined(separator: "\n")
+        let architectures = Architecture.names.dropFirst().joined(separator: " | ")
         return """
         CONFIG is a TOML campaign file (see examples/quickstart.toml):
 
@@ -35,8 +36,8 @@ struct SweepCommand: ParsableCommand {
           activation = ["tanh", "relu"]
           [network]
           init = "gaussian"       # or "orthogonal", or a list of both
-          architecture = "feedforward"  # residual | batchnorm | batchnorm-residual |
-                                        # batchnorm-linear-chain, or a list
+          architecture = "feedforward"  # or a list; also:
+            \(architectures)
           backend = "auto"        # implicit (never forms W: widths 10^6-10^7) | dense
           [inputs]
           kind = "gram"           # "gram" (exact q0, c0) | "gaussian" | "circle" | "file" (path = "x.npy")

@@ -48,6 +48,12 @@ public struct Skip: LayerMap {
     @_specialize(where T == Double)
     @_specialize(where T == Float)
     public func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError) {
+        if scale == nil, network.source.rows == network.output.rows {
+            // x^l = y: the two buffers trade places instead of copying (the next affine map
+            // overwrites all of `output`).
+            swap(&network.source, &network.output)
+            return
+        }
         let n = network.width, ld = network.source.rows, batch = network.batch
         let a = T(scale ?? 0), nu = T(normalization)
         // After the last layer only the tangents go on.
