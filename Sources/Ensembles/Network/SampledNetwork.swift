@@ -11,13 +11,11 @@ import Randomness
 /// every layer's linearisation (a JVP), `T ← D (W T)` and `+ a T` across a skip.
 public struct TangentColumns: Sendable, Hashable {
     /// Where φ′ is taken when the columns cross the nonlinearity.
-    public enum Derivative: Int, Sendable, Hashable, Comparable {
+    public enum Derivative: Sendable, Hashable {
         /// At the batch's first input: the Jacobian `∂x^l/∂x^0_1` and frames pushed by it.
         case firstInput
         /// Column b at input b: one perturbation per input.
         case ownInput
-
-        public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     }
 
     public let count: Int

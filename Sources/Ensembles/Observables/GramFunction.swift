@@ -29,7 +29,7 @@ extension GramFunction {
     }
 
     public func predict(_ theory: TheoryContext) -> Prediction {
-        let shape = NetworkShape(spec: theory.network, batch: theory.batch, inputDimension: theory.inputs.dimension)
+        let shape = theory.shape
         let count = quantities(shape).count, b = theory.batch
         let perLayer = theory.layers.map { t in
             count > 0 && measures(layer: t.layer, depth: theory.network.depth)

@@ -150,7 +150,7 @@ public struct JacobianSpectrum: Observable {
 
     public func predict(_ theory: TheoryContext) -> Prediction {
         let network = theory.network
-        let shape = NetworkShape(spec: network, batch: theory.batch, inputDimension: theory.inputs.dimension)
+        let shape = theory.shape
         let measured = depths(for: network.depth)
         var prediction = Prediction.none(quantities: 6, depth: network.depth, histograms: measured.count)
         for (index, layer) in measured.enumerated() where layer <= theory.layers.count {

@@ -88,7 +88,7 @@ public struct LyapunovExponents: Observable {
 
     public func predict(_ theory: TheoryContext) -> Prediction {
         let network = theory.network
-        let shape = NetworkShape(spec: network, batch: theory.batch, inputDimension: theory.inputs.dimension)
+        let shape = theory.shape
         let k = count(shape), names = quantities(shape).count
         guard case .feedforward = network.architecture else { return .none(quantities: names, depth: network.depth) }
         var exponents = [Double?](repeating: nil, count: names)

@@ -197,6 +197,9 @@ public final class TheoryContext {
     /// B.
     public var batch: Int { inputs.count }
 
+    /// The network, batch and input dimension the observables are measured on.
+    public var shape: NetworkShape { NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension) }
+
     /// `χ^l = (σ_w²/s) E φ′(√q^l z)²` at the batch's first input, layer 1 first: the
     /// per-layer mean squared singular value of the Jacobian (Poole et al. 2016's χ1 at q^l).
     public private(set) lazy var layerGains: [Double] = layers.map { maps.chi1(q: $0.q[0]) }

@@ -22,11 +22,6 @@ public struct Observables: Sendable, Hashable {
         hasher.combine(normalized)
     }
 
-    /// The member with `key`, if the campaign asks for it.
-    public func member(_ key: String) -> (any Observable)? { members.first { $0.key == key } }
-
-    public func contains(_ key: String) -> Bool { member(key) != nil }
-
     /// The normalised `observe` table of the manifest.
     public var normalized: [String: ManifestValue] {
         var table: [String: ManifestValue] = ["forward": .list(forward.map { .string($0) })]
