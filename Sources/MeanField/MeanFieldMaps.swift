@@ -12,7 +12,8 @@ import Darwin
 /// All expectations are over `Dz = e^{−z²/2} dz/√(2π)`. For linear, relu, leaky_relu and erf
 /// they are closed forms (Cho & Saul 2009; Williams 1997); for the other activations they
 /// are adaptive Gauss–Kronrod quadrature split at kinks (`GaussianExpectation`), to a
-/// relative tolerance of 10⁻¹² on ∫|integrand|.
+/// relative tolerance of 10⁻¹² on ∫|integrand|, each distinct one computed once per process
+/// (`ExpectationCache`).
 public struct MeanFieldMaps: Sendable {
     /// How the Gaussian expectations are evaluated.
     public enum Method: Sendable, Hashable {
@@ -94,11 +95,13 @@ public struct MeanFieldMaps: Sendable {
         case .erf:
             moment = 4 / Double.pi / Self.erfDeterminant(qaa: qaa, qbb: qbb, c: c).squareRoot()
         case nil:
-            let phi = activation
-            moment = quadrature.expectation(
-                qaa: qaa, qbb: qbb, correlation: c,
-                { phi.derivative($0) }, breakpointsF: phi.breakpoints,
-                { phi.derivative($0) }, breakpointsG: phi.breakpoints).value
+            let phi = activation, quadrature = quadrature
+            moment = ExpectationCache.shared.value(.init(phi, .derivativeMoment, qaa, qbb, c, quadrature: quadrature)) {
+                quadrature.expectation(
+                    qaa: qaa, qbb: qbb, correlation: c,
+                    { phi.derivative($0) }, breakpointsF: phi.breakpoints,
+                    { phi.derivative($0) }, breakpointsG: phi.breakpoints).value
+            }
         }
         return weightVariance * moment
     }
@@ -121,11 +124,13 @@ public struct MeanFieldMaps: Sendable {
         case .erf:
             return weightVariance * 4 / Double.pi / ((1 + 2 * q) * (1 + 4 * q).squareRoot())
         case nil:
-            let phi = activation
-            let smooth = quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { x in
-                let d = phi.derivative(x)
-                return d * d + phi.value(x) * phi.secondDerivative(x)
-            }.value
+            let phi = activation, quadrature = quadrature
+            let smooth = ExpectationCache.shared.value(.init(phi, .lengthSlope, q, quadrature: quadrature)) {
+                quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { x in
+                    let d = phi.derivative(x)
+                    return d * d + phi.value(x) * phi.secondDerivative(x)
+                }.value
+            }
             var dirac = 0.0
             if q > 0 {
                 let s = q.squareRoot()
@@ -181,11 +186,13 @@ public struct MeanFieldMaps: Sendable {
             // arcsin(2q_ab/√((1+2q_aa)(1+2q_bb))) written as atan2(2q_ab, √det), exact near |c| = 1.
             return 2 / Double.pi * atan2(2 * c * scale, Self.erfDeterminant(qaa: qaa, qbb: qbb, c: c).squareRoot())
         case nil:
-            let phi = activation
-            return quadrature.expectation(
-                qaa: qaa, qbb: qbb, correlation: c,
-                { phi.value($0) }, breakpointsF: phi.breakpoints,
-                { phi.value($0) }, breakpointsG: phi.breakpoints).value
+            let phi = activation, quadrature = quadrature
+            return ExpectationCache.shared.value(.init(phi, .secondMoment, qaa, qbb, c, quadrature: quadrature)) {
+                quadrature.expectation(
+                    qaa: qaa, qbb: qbb, correlation: c,
+                    { phi.value($0) }, breakpointsF: phi.breakpoints,
+                    { phi.value($0) }, breakpointsG: phi.breakpoints).value
+            }
         }
     }
 }
@@ -194,7 +201,9 @@ extension MeanFieldMaps {
     /// `E φ(√q z)`, the mean of a unit's activation at pre-activation variance q.
     public func activationMean(q: Double) -> Double {
         precondition(q >= 0, "q must be non-negative")
-        let phi = activation
-        return quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { phi.value($0) }.value
+        let phi = activation, quadrature = quadrature
+        return ExpectationCache.shared.value(.init(phi, .mean, q, quadrature: quadrature)) {
+            quadrature.expectation(scale: q.squareRoot(), breakpoints: phi.breakpoints) { phi.value($0) }.value
+        }
     }
 }
