@@ -8,7 +8,7 @@ import Synchronization
 enum MessageTag: Int {
     /// Coordinator → worker: a task index (Int64), or −1 to stop.
     case task = 1
-    /// Worker → coordinator: task (Int64), busy seconds (Double), the encoded partial.
+    /// Worker → coordinator: task (Int64), busy seconds (Double), the encoded partial or theory.
     case result = 2
     /// Worker → coordinator: task (Int64), the error message (UTF-8).
     case failure = 3
@@ -44,27 +44,40 @@ struct OrderedMerger {
 /// Where the time went, for the manifest and the closing utilisation lines.
 struct RunTimings: Sendable {
     var wallSeconds: Double = 0
+    /// Seconds of each sampling task run.
     var taskSeconds: [Double] = []
-    /// Busy seconds per rank (rank 0: summed over its compute threads).
-    var busy: [Double] = []
+    /// Seconds of each point's theory computed in this run.
+    var theorySeconds: [Double] = []
+    /// Per rank (rank 0: summed over its compute threads): seconds sampling, seconds on theory.
+    var sampling: [Double] = []
+    var theory: [Double] = []
     var threadsPerRank: [Int] = []
     var tasksRun = 0
     var tasksFromJournal = 0
+    var theoriesFromJournal = 0
+
+    /// Busy seconds per rank.
+    var busy: [Double] { zip(sampling, theory).map(+) }
 
     var summary: [String: Any] {
         let s = taskSeconds.sorted()
         func q(_ f: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(f * Double(s.count - 1)))] }
+        let busy = self.busy
         return ["tasks_run": tasksRun, "tasks_from_journal": tasksFromJournal, "task_seconds_min": q(0),
                 "task_seconds_median": q(0.5), "task_seconds_max": q(1), "task_seconds_total": s.reduce(0, +),
-                "rank_busy_seconds": busy,
+                "theories_run": theorySeconds.count, "theories_from_journal": theoriesFromJournal,
+                "theory_seconds_total": theorySeconds.reduce(0, +), "theory_seconds": theorySeconds,
+                "rank_busy_seconds": busy, "rank_sampling_seconds": sampling, "rank_theory_seconds": theory,
                 "rank_utilisation": busy.indices.map { r in
                     wallSeconds > 0 ? busy[r] / (wallSeconds * Double(max(threadsPerRank[r], 1))) : 0 }]
     }
 }
 
-/// Rank 0's scheduler: hands tasks to workers dynamically, keeps two tasks in flight per
-/// remote worker (so none idles while a result travels), runs tasks on local threads too,
-/// journals each partial as it arrives and merges them in task order.
+/// Rank 0's scheduler: hands tasks — every point's theory first, then the sampling tasks —
+/// to workers dynamically, keeps two tasks in flight per remote worker (so none idles while
+/// a result travels), runs tasks on local threads too, journals each result as it arrives
+/// and merges the partials in task order. With no local threads (`--threads 0`) rank 0 only
+/// coordinates.
 ///
 /// Only the calling (main) thread calls MPI (`MPI_THREAD_FUNNELED`); local compute
 /// threads take tasks from the shared dispenser and post results to an inbox the main
@@ -80,7 +93,6 @@ struct Coordinator {
     private final class Shared: Sendable {
         let queue: [Int]
         let cursor = Atomic<Int>(0)
-        let theoryCursor = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
         let inbox = Mutex<[LocalEvent]>([])
         init(queue: [Int]) { self.queue = queue }
@@ -93,30 +105,31 @@ struct Coordinator {
     }
 
     private enum LocalEvent: Sendable {
-        case result(task: Int, EnsembleStatistics, seconds: Double)
-        case theory(point: Int, PointTheory, seconds: Double)
+        case result(task: Int, [UInt8], seconds: Double)
         case failure(TaskError)
     }
 
-    /// Runs every task not in `recovered` and returns the merged statistics per point, and
-    /// each point's mean-field theory (computed by rank 0's threads before they sample:
-    /// for quadrature activations it costs about as much as a few networks).
-    func run(recovered: [Int: EnsembleStatistics], timings: inout RunTimings)
+    /// Runs every task not recovered from the journal and returns the merged statistics per
+    /// point and each point's mean-field theory.
+    func run(recovered: [Int: EnsembleStatistics], recoveredTheories: [Int: PointTheory], timings: inout RunTimings)
         throws -> (statistics: [EnsembleStatistics], theories: [PointTheory]) {
         let start = ContinuousClock.now
         var merger = OrderedMerger(catalog: catalog)
         for task in recovered.keys.sorted() { merger.add(task: task, recovered[task]!) }
-        let todo = (0..<catalog.count).filter { recovered[$0] == nil }
+        var theories = (0..<catalog.points.count).map { recoveredTheories[$0] }
+        let todo = theories.indices.filter { theories[$0] == nil }.map(catalog.theoryTask(point:))
+            + (0..<catalog.count).filter { recovered[$0] == nil }
         timings.tasksFromJournal = recovered.count
-        timings.busy = Array(repeating: 0, count: world.size)
+        timings.theoriesFromJournal = recoveredTheories.count
+        timings.sampling = Array(repeating: 0, count: world.size)
+        timings.theory = Array(repeating: 0, count: world.size)
         timings.threadsPerRank = [localThreads] + Array(repeating: 1, count: max(0, world.size - 1))
         let shared = Shared(queue: todo)
-        var progress = ProgressReporter(totalTasks: todo.count,
-                                        totalNetworks: todo.reduce(0) { $0 + catalog.samples(ofTask: $1).count },
+        let samplingTasks = todo.filter { catalog.theoryPoint(ofTask: $0) == nil }
+        var progress = ProgressReporter(totalTasks: samplingTasks.count,
+                                        totalNetworks: samplingTasks.reduce(0) { $0 + catalog.samples(ofTask: $1).count },
                                         enabled: showProgress)
 
-        let pointCount = catalog.points.count
-        var theories = [PointTheory?](repeating: nil, count: pointCount)
         let running = DispatchGroup()
         defer {
             // On every way out — done, a failure anywhere, an MPI or journal error — the local
@@ -129,26 +142,12 @@ struct Coordinator {
             running.enter()
             Thread.detachNewThread {
                 defer { running.leave() }
-                while true {
-                    let point = shared.theoryCursor.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard point < pointCount, !shared.stop.load(ordering: .relaxed) else { break }
-                    let clock = ContinuousClock.now
-                    do throws(TaskError) {
-                        let theory = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs,
-                                              observables: catalog.campaign.observables)
-                        let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
-                        shared.inbox.withLock { $0.append(.theory(point: point, theory, seconds: seconds)) }
-                    } catch {
-                        shared.stop.store(true, ordering: .relaxed)
-                        shared.inbox.withLock { $0.append(.failure(error)) }
-                    }
-                }
                 while let task = shared.take() {
                     let clock = ContinuousClock.now
                     do throws(TaskError) {
-                        let partial = try catalog.run(task)
+                        let payload = try catalog.runEncoded(task)
                         let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
-                        shared.inbox.withLock { $0.append(.result(task: task, partial, seconds: seconds)) }
+                        shared.inbox.withLock { $0.append(.result(task: task, payload, seconds: seconds)) }
                     } catch {
                         shared.stop.store(true, ordering: .relaxed)
                         shared.inbox.withLock { $0.append(.failure(error)) }
@@ -180,28 +179,34 @@ struct Coordinator {
         }
 
         var done = 0
-        func finished(task: Int, _ partial: EnsembleStatistics, seconds: Double, rank: Int) throws {
-            try journal.append(task: task, payload: partial.encoded())
-            merger.add(task: task, partial)
-            timings.taskSeconds.append(seconds)
-            timings.busy[rank] += seconds
+        func finished(task: Int, _ payload: [UInt8], seconds: Double, rank: Int) throws {
+            try journal.append(task: task, payload: payload)
+            if let point = catalog.theoryPoint(ofTask: task) {
+                guard let theory = PointTheory(decoding: payload) else {
+                    throw CoordinatorError(message: "the theory of point \(point) from rank \(rank) does not decode")
+                }
+                theories[point] = theory
+                timings.theorySeconds.append(seconds)
+                timings.theory[rank] += seconds
+            } else {
+                let partial = try EnsembleStatistics(decoding: payload,
+                                                     shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
+                merger.add(task: task, partial)
+                timings.taskSeconds.append(seconds)
+                timings.sampling[rank] += seconds
+                progress.taskFinished(networks: catalog.samples(ofTask: task).count)
+            }
             done += 1
-            progress.taskFinished(networks: catalog.samples(ofTask: task).count)
         }
 
-        var theoriesDone = 0
         var backoff = 10e-6
-        while done < todo.count || theoriesDone < (localThreads > 0 ? pointCount : 0) {
+        while done < todo.count {
             var progressed = false
             for event in shared.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
                 progressed = true
                 switch event {
-                case .result(let task, let partial, let seconds):
-                    try finished(task: task, partial, seconds: seconds, rank: 0)
-                case .theory(let point, let theory, let seconds):
-                    theories[point] = theory
-                    timings.busy[0] += seconds
-                    theoriesDone += 1
+                case .result(let task, let payload, let seconds):
+                    try finished(task: task, payload, seconds: seconds, rank: 0)
                 case .failure(let error):
                     throw error
                 }
@@ -214,11 +219,8 @@ struct Coordinator {
                     switch MessageTag(rawValue: message.tag) {
                     case .result:
                         let seconds = try r.read(Double.self)
-                        let payload = try r.readBytes(r.remaining)
-                        let partial = try EnsembleStatistics(decoding: payload,
-                                                             shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
                         inFlight[message.source] -= 1
-                        try finished(task: task, partial, seconds: seconds, rank: message.source)
+                        try finished(task: task, try r.readBytes(r.remaining), seconds: seconds, rank: message.source)
                         try dispatch(to: message.source)
                     case .failure:
                         throw CoordinatorError(message: String(decoding: try r.readBytes(r.remaining), as: UTF8.self)
@@ -240,13 +242,7 @@ struct Coordinator {
         for send in sends { try send.wait() }
         precondition(inFlight.dropFirst().allSatisfy { $0 == -1 }, "a worker was not told to stop")
         precondition(merger.complete, "all tasks finished but a point's merge is incomplete")
-        timings.tasksRun = done
-        if localThreads == 0 {
-            for point in 0..<pointCount {
-                theories[point] = PointTheory(network: catalog.points[point].network, inputs: try catalog.prepared(point).inputs,
-                                              observables: catalog.campaign.observables)
-            }
-        }
+        timings.tasksRun = timings.taskSeconds.count
         timings.wallSeconds = ProgressReporter.seconds(ContinuousClock.now - start)
         return (merger.merged, theories.map { $0! })
     }
@@ -258,7 +254,8 @@ struct CoordinatorError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// A rank other than 0: receive a task, run it, send the partial back; stop on −1.
+/// A rank other than 0: receive a task, run it, send its result (a partial or a point's
+/// theory) back; stop on −1.
 /// On a failing task it reports the error and waits; the coordinator then aborts the job.
 enum Worker {
     static func serve(catalog: TaskCatalog, world: Communicator) throws {
@@ -272,9 +269,9 @@ enum Worker {
             w.write(Int64(task))
             let tag: MessageTag
             do throws(TaskError) {
-                let partial = try catalog.run(task)
+                let payload = try catalog.runEncoded(task)
                 w.write(ProgressReporter.seconds(ContinuousClock.now - clock))
-                w.write(partial.encoded())
+                w.write(payload)
                 tag = .result
             } catch {
                 w.write(Array(error.description.utf8))

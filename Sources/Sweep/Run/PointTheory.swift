@@ -1,11 +1,15 @@
 import Ensembles
+import Foundation
 import MeanField
 
 /// The predictions written beside one grid point's measurements, from the point's actual
 /// input batch: every observable's ``Prediction`` (from the mean-field layer states of the
 /// architecture's composition) and, for feedforward nets, the fixed-point report of
 /// `points.csv` (Poole et al. 2016; Schoenholz et al. 2017).
-public struct PointTheory: Sendable {
+///
+/// A point's theory is a task like its sampling: any rank computes it and sends it to the
+/// coordinator, which journals it (``encoded()``), so a resume never recomputes it.
+public struct PointTheory: Sendable, Codable {
     /// The mean-field pre-activation covariances `q^l_ab`, layer 1 first (empty where the
     /// architecture has no Gaussian theory).
     public let layers: [LayerTheory]
@@ -39,4 +43,25 @@ public struct PointTheory: Sendable {
         guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= values[k].count else { return nil }
         return values[k][layer - 1]
     }
+
+    /// The journal's and the wire's form: JSON, whose numbers round-trip every finite double
+    /// exactly (shortest representation); ±∞ and NaN as strings.
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = Self.nonConforming
+        // A struct of numbers, strings and arrays always encodes.
+        return try! [UInt8](encoder.encode(self))
+    }
+
+    /// The theory encoded by ``encoded()``; nil when the bytes are not one.
+    init?(decoding bytes: [UInt8]) {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                        nan: "nan")
+        guard let theory = try? decoder.decode(PointTheory.self, from: Data(bytes)) else { return nil }
+        self = theory
+    }
+
+    private static let nonConforming = JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
 }

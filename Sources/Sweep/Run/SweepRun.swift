@@ -171,37 +171,37 @@ public struct SweepRun {
         } catch {
             throw JournalError(message: "\(options.outputDirectory): cannot create the output folder: \(error.localizedDescription)")
         }
-        return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume) {
-            task, payload in
-            guard task >= 0, task < catalog.count else { return false }
-            let empty = catalog.emptyStatistics(point: catalog.point(ofTask: task))
-            guard let partial = try? EnsembleStatistics(decoding: payload, shapedLike: empty) else { return false }
-            return partial.networks == catalog.samples(ofTask: task).count
-        }
+        return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume,
+                                decodable: catalog.decodes)
     }
 
     private func coordinate(catalog: TaskCatalog, journal: Journal, recovered: Journal.Recovered,
                             hosts: [String]) throws -> SweepSummary {
         let started = Date()
         for note in recovered.notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
-        var partials: [Int: EnsembleStatistics] = [:]
+        var partials: [Int: EnsembleStatistics] = [:], theories: [Int: PointTheory] = [:]
         for (task, payload) in recovered.partials {
-            partials[task] = try EnsembleStatistics(decoding: payload,
-                                                    shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
+            if let point = catalog.theoryPoint(ofTask: task) {
+                theories[point] = PointTheory(decoding: payload)
+            } else {
+                partials[task] = try EnsembleStatistics(decoding: payload,
+                                                        shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
+            }
         }
-        if options.showProgress, !partials.isEmpty {
-            FileHandle.standardError.write(Data("resume: \(partials.count) of \(catalog.count) tasks from the journal\n".utf8))
+        if options.showProgress, !recovered.partials.isEmpty {
+            FileHandle.standardError.write(Data(("resume: \(partials.count) of \(catalog.count) sampling tasks and "
+                                                 + "\(theories.count) of \(catalog.points.count) theories from the journal\n").utf8))
         }
         let coordinator = Coordinator(catalog: catalog, world: world, localThreads: localThreads, journal: journal,
                                       showProgress: options.showProgress)
         var timings = RunTimings()
-        let (statistics, theories) = try coordinator.run(recovered: partials, timings: &timings)
+        let (statistics, theoryList) = try coordinator.run(recovered: partials, recoveredTheories: theories, timings: &timings)
         let prepared = try catalog.points.indices.map { try catalog.prepared($0) }
         let out = options.outputDirectory
-        let tables = Tables(campaign: campaign, points: prepared, theories: theories, statistics: statistics)
+        let tables = Tables(campaign: campaign, points: prepared, theories: theoryList, statistics: statistics)
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
-        let theoryNotes = theories.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
+        let theoryNotes = theoryList.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
         if let first = catalog.points.first, !campaign.observables.histograms(campaign.shape(first.network)).isEmpty {
             try AtomicFile.write(tables.spectraCSV(), to: out + "/spectra.csv")
         }

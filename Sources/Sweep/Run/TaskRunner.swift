@@ -35,8 +35,11 @@ struct PreparedPoint: Sendable {
     }
 }
 
-/// The campaign's tasks, numbered `point · tasksPerPoint + t` (point-major), and what every
-/// rank needs to run any of them. Every rank builds the same catalogue from the campaign file.
+/// The campaign's tasks and what every rank needs to run any of them. Every rank builds the
+/// same catalogue from the campaign file.
+///
+/// Sampling tasks are numbered `point · tasksPerPoint + t` (point-major), `0 ..< count`;
+/// then each point's theory is one task, `count + point` (``theoryTask(point:)``).
 final class TaskCatalog: Sendable {
     let campaign: Campaign
     let points: [GridPoint]
@@ -48,7 +51,16 @@ final class TaskCatalog: Sendable {
         points = campaign.points
     }
 
+    /// The number of sampling tasks.
     var count: Int { points.count * campaign.tasksPerPoint }
+
+    /// Sampling and theory tasks together.
+    var totalCount: Int { count + points.count }
+
+    func theoryTask(point: Int) -> Int { count + point }
+
+    /// The point whose theory task `task` is, nil for a sampling task.
+    func theoryPoint(ofTask task: Int) -> Int? { task >= count ? task - count : nil }
 
     func point(ofTask task: Int) -> Int { task / campaign.tasksPerPoint }
 
@@ -70,7 +82,28 @@ final class TaskCatalog: Sendable {
     /// task `k` throw on whichever rank runs it.
     static let injectedFailure: Int? = ProcessInfo.processInfo.environment["SIGNALPROP_FAIL_TASK"].flatMap { Int($0) }
 
-    /// Runs task `task`: a fresh sampler, the task's samples in order, one partial.
+    /// The mean-field theory of `point`, from its input batch.
+    func theory(point: Int) throws(TaskError) -> PointTheory {
+        PointTheory(network: points[point].network, inputs: try prepared(point).inputs, observables: campaign.observables)
+    }
+
+    /// Runs task `task` of either kind, as journalled and sent to the coordinator.
+    func runEncoded(_ task: Int) throws(TaskError) -> [UInt8] {
+        if let point = theoryPoint(ofTask: task) { return try theory(point: point).encoded() }
+        return try run(task).encoded()
+    }
+
+    /// Whether `payload` is a complete result of `task`: a theory, or a partial over all of
+    /// the task's samples.
+    func decodes(task: Int, payload: [UInt8]) -> Bool {
+        guard task >= 0, task < totalCount else { return false }
+        if theoryPoint(ofTask: task) != nil { return PointTheory(decoding: payload) != nil }
+        guard let partial = try? EnsembleStatistics(decoding: payload, shapedLike: emptyStatistics(point: point(ofTask: task)))
+        else { return false }
+        return partial.networks == samples(ofTask: task).count
+    }
+
+    /// Runs sampling task `task`: a fresh sampler, the task's samples in order, one partial.
     func run(_ task: Int) throws(TaskError) -> EnsembleStatistics {
         let p = try prepared(point(ofTask: task))
         if task == Self.injectedFailure {
