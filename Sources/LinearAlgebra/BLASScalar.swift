@@ -14,6 +14,8 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable where Self.RawSignific
     static func potrf(_ uplo: CChar, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32) -> Int32
     static func potrs(_ uplo: CChar, _ n: Int32, _ nrhs: Int32, _ a: UnsafePointer<Self>, _ lda: Int32,
                       _ b: UnsafeMutablePointer<Self>, _ ldb: Int32) -> Int32
+    /// Householder QR through LAPACKE's `_work` entry, which skips LAPACKE's NaN scan of the
+    /// matrix (a full extra pass over a tall panel; callers pass finite data).
     static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
                       _ tau: UnsafeMutablePointer<Self>) -> Int32
     static func orgqr(_ m: Int32, _ n: Int32, _ k: Int32, _ a: UnsafeMutablePointer<Self>, _ lda: Int32,
@@ -48,7 +50,11 @@ extension Double: BLASScalar {
     }
     public static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Double>, _ lda: Int32,
                              _ tau: UnsafeMutablePointer<Double>) -> Int32 {
-        LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau)
+        var query = 0.0
+        let info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, a, lda, tau, &query, -1)
+        guard info == 0 else { return info }
+        var work = [Double](repeating: 0, count: Swift.max(1, Int(query)))
+        return LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, a, lda, tau, &work, Int32(work.count))
     }
     public static func orgqr(_ m: Int32, _ n: Int32, _ k: Int32, _ a: UnsafeMutablePointer<Double>, _ lda: Int32,
                              _ tau: UnsafePointer<Double>) -> Int32 {
@@ -88,7 +94,11 @@ extension Float: BLASScalar {
     }
     public static func geqrf(_ m: Int32, _ n: Int32, _ a: UnsafeMutablePointer<Float>, _ lda: Int32,
                              _ tau: UnsafeMutablePointer<Float>) -> Int32 {
-        LAPACKE_sgeqrf(LAPACK_COL_MAJOR, m, n, a, lda, tau)
+        var query: Float = 0
+        let info = LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, m, n, a, lda, tau, &query, -1)
+        guard info == 0 else { return info }
+        var work = [Float](repeating: 0, count: Swift.max(1, Int(query)))
+        return LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, m, n, a, lda, tau, &work, Int32(work.count))
     }
     public static func orgqr(_ m: Int32, _ n: Int32, _ k: Int32, _ a: UnsafeMutablePointer<Float>, _ lda: Int32,
                              _ tau: UnsafePointer<Float>) -> Int32 {

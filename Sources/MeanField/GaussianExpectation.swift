@@ -39,16 +39,33 @@ public struct GaussianExpectation: Sendable {
         AdaptiveGaussKronrod(relativeTolerance: relativeTolerance, maxPanels: maxPanels)
     }
 
+    /// A function evaluated on a buffer at a time: `output[i] = f(input[i])`
+    /// (`Activation.apply`, `Activation.applyDerivative`). The input holds a multiple of 8
+    /// values, so SIMD paths see no remainder.
+    public typealias BatchFunction = (_ input: UnsafeBufferPointer<Double>, _ output: UnsafeMutableBufferPointer<Double>) -> Void
+
     /// `E f(m + s z) = ∫Dz f(m + s z)`, `Dz = e^{−z²/2} dz/√(2π)`.
     ///
     /// A zero scale is evaluated as the limit s → 0⁺ (s is floored at the least normal
     /// double): f(m), or ½(f(m⁺) + f(m⁻)) when m is a kink (e.g. E relu′(√q z)² → ½ as q → 0).
     public func expectation(location m: Double = 0, scale s: Double, breakpoints: Breakpoints,
                             _ f: (Double) -> Double) -> QuadratureEstimate {
+        expectation(location: m, scale: s, breakpoints: breakpoints) { x, fx in
+            for i in x.indices { fx[i] = f(x[i]) }
+        }
+    }
+
+    /// `E f(m + s z)` with f evaluated a quadrature panel at a time.
+    public func expectation(location m: Double = 0, scale s: Double, breakpoints: Breakpoints,
+                            batch f: BatchFunction) -> QuadratureEstimate {
         precondition(s >= 0, "scale must be non-negative")
         let s = Swift.max(s, Double.leastNormalMagnitude)
         let points = Self.panelPoints(breakpoints.images(location: m, scale: s))
-        return adaptive.integrate(over: points) { z in f(m + s * z) * standardNormalPDF(z) }
+        return adaptive.integrate(over: points) { z, values in
+            Self.evaluate(f, at: z, location: m, scale: s) { fx in
+                for i in z.indices { values[i] = fx[i] * standardNormalPDF(z[i]) }
+            }
+        }
     }
 
     /// `E f(u1) g(u2)` with `u1 = √q_aa z1`, `u2 = √q_bb (c z1 + √(1−c²) z2)`, i.e. (u1, u2)
@@ -59,6 +76,15 @@ public struct GaussianExpectation: Sendable {
     public func expectation(qaa: Double, qbb: Double, correlation c: Double,
                             _ f: (Double) -> Double, breakpointsF: Breakpoints,
                             _ g: (Double) -> Double, breakpointsG: Breakpoints) -> QuadratureEstimate {
+        expectation(qaa: qaa, qbb: qbb, correlation: c,
+                    batch: { x, fx in for i in x.indices { fx[i] = f(x[i]) } }, breakpointsF: breakpointsF,
+                    batch: { x, gx in for i in x.indices { gx[i] = g(x[i]) } }, breakpointsG: breakpointsG)
+    }
+
+    /// `E f(u1) g(u2)` with f and g evaluated a quadrature panel at a time.
+    public func expectation(qaa: Double, qbb: Double, correlation c: Double,
+                            batch f: BatchFunction, breakpointsF: Breakpoints,
+                            batch g: BatchFunction, breakpointsG: Breakpoints) -> QuadratureEstimate {
         precondition(qaa >= 0 && qbb >= 0, "variances must be non-negative")
         precondition(Swift.abs(c) <= 1, "correlation must lie in [-1, 1]")
         // Zero variances are evaluated as the limit q → 0⁺, as in the 1-D case.
@@ -68,7 +94,13 @@ public struct GaussianExpectation: Sendable {
             let gb = c * sb
             let points = Self.panelPoints(breakpointsF.images(location: 0, scale: sa)
                                           + breakpointsG.images(location: 0, scale: gb))
-            return adaptive.integrate(over: points) { z in f(sa * z) * g(gb * z) * standardNormalPDF(z) }
+            return adaptive.integrate(over: points) { z, values in
+                Self.evaluate(f, at: z, location: 0, scale: sa) { fx in
+                    Self.evaluate(g, at: z, location: 0, scale: gb) { gx in
+                        for i in z.indices { values[i] = fx[i] * gx[i] * standardNormalPDF(z[i]) }
+                    }
+                }
+            }
         }
         let slope = c * sb                                  // u2's mean is slope · z1
         let spread = sb * ((1 - c) * (1 + c)).squareRoot()  // and its standard deviation
@@ -89,11 +121,29 @@ public struct GaussianExpectation: Sendable {
             }
         }
         let points = Self.panelPoints(outerBreaks)
-        return adaptive.integrate(over: points) { z1 in
-            let fz = f(sa * z1)
-            if fz == 0 { return 0 }
-            let inner = expectation(location: slope * z1, scale: spread, breakpoints: breakpointsG, g)
-            return fz * inner.value * standardNormalPDF(z1)
+        return adaptive.integrate(over: points) { z1, values in
+            Self.evaluate(f, at: z1, location: 0, scale: sa) { fx in
+                for i in z1.indices {
+                    if fx[i] == 0 { values[i] = 0; continue }
+                    let inner = expectation(location: slope * z1[i], scale: spread, breakpoints: breakpointsG, batch: g)
+                    values[i] = fx[i] * inner.value * standardNormalPDF(z1[i])
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with `f(m + s z[i])` for every node z[i] (the buffer padded to a multiple
+    /// of 8 with the last node).
+    @inline(__always)
+    private static func evaluate(_ f: BatchFunction, at z: UnsafeBufferPointer<Double>, location m: Double,
+                                 scale s: Double, _ body: (UnsafeMutableBufferPointer<Double>) -> Void) {
+        let padded = (z.count + 7) & ~7
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * padded) { buffer in
+            let x = UnsafeMutableBufferPointer(rebasing: buffer[0..<padded])
+            let fx = UnsafeMutableBufferPointer(rebasing: buffer[padded...])
+            for i in 0..<padded { x[i] = m + s * z[Swift.min(i, z.count - 1)] }
+            f(UnsafeBufferPointer(x), fx)
+            body(fx)
         }
     }
 

@@ -17,7 +17,8 @@ import Randomness
 ///   matrix (one QR per layer).
 /// - implicit: W is never formed. Given X = source (all C columns), the rows of W X are iid
 ///   `N(0, σ²XᵀX)` for Gaussian W, independent of X's rows, drawn as `σ Z R` with R from the
-///   thin QR `X = QR` (Householder, float64; X padded with zero rows when N_{l−1} < C); and
+///   thin QR `X = QR` (Householder, float64, one streamed pass over X; X padded with zero
+///   rows when N_{l−1} < C), Z drawn and multiplied a cache-sized block of rows at a time; and
 ///   `O X` has the law of `V R`, V a Haar N×C frame. R keeps each column's relative
 ///   accuracy whatever the columns' sizes (a 2^±256-rescaled batch beside unit tangents) or
 ///   angles (nearly equal inputs) — a Gram matrix XᵀX and its eigen-factor would lose them
@@ -37,6 +38,18 @@ public struct Affine: LayerMap {
     /// matrix when tangent columns make the GEMM large enough to want it.
     public static func panelWidth(rows: Int, columns: Int = 8) -> Int {
         columns > 64 ? Int.max : max(8, min(rows, 32_768 / max(rows, 1)))
+    }
+
+    /// The work panel a sampler keeps for this layer map (rows × columns): dense, a panel of
+    /// W's columns (``panelWidth(rows:columns:)``); implicit Gaussian, a block of rows of Z
+    /// (``Matrix/streamedBlockRows(columns:)``); implicit orthogonal, none.
+    public static func panelShape(width n: Int, inputDimension: Int, columns: Int, backend: Backend,
+                                  weightInit: WeightLaw) -> (rows: Int, columns: Int) {
+        switch (backend, weightInit) {
+        case (.dense, _): (n, min(panelWidth(rows: n, columns: columns), max(n, inputDimension)))
+        case (.implicit, .gaussian): (min(n, Matrix<Double>.streamedBlockRows(columns: columns)), columns)
+        case (.implicit, .orthogonal): (n, 0)
+        }
     }
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
@@ -115,53 +128,48 @@ public struct Affine: LayerMap {
         }
     }
 
-    /// R of X = source[..<N_{l−1}, :], or nil when X holds a non-finite value: a diverged
+    /// R of X = source[..<N_{l−1}, :] (``Matrix/streamedTriangularFactor(of:rows:columns:leadingDimension:)``:
+    /// one pass over X, in float64), or nil when X holds a non-finite value: a diverged
     /// network, whose layer output is then set to NaN (reported as diverged), as the dense
     /// GEMM would make it.
     private func layerFactor<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>)
         throws(LAPACKError) -> Matrix<Double>? {
-        let c = network.columns, ld = network.source.rows, fanIn = network.fanIn, rows = Swift.max(fanIn, c)
-        // X in float64, in a buffer kept from layer to layer (a fresh 10⁶×C one per layer
-        // would cost more in page faults than the QR itself).
-        if network.implicitX.rows != rows || network.implicitX.columns != c {
-            network.implicitX = Matrix(rows: rows, columns: c)
+        let c = network.columns, ld = network.source.rows, fanIn = network.fanIn
+        let r = try network.source.elements.withUnsafeBufferPointer { (ps) throws(LAPACKError) in
+            try Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: fanIn, columns: c, leadingDimension: ld)
         }
-        let finite = network.implicitX.elements.withUnsafeMutableBufferPointer { px in
-            network.source.elements.withUnsafeBufferPointer { ps in
-                var finite = true
-                for j in 0..<c {
-                    for i in 0..<fanIn {
-                        let v = Double(ps[j * ld + i])
-                        finite = finite && v.isFinite
-                        px[j * rows + i] = v
-                    }
-                }
-                return finite
-            }
-        }
-        guard finite else {
-            network.output.elements.withUnsafeMutableBufferPointer { $0.update(repeating: .nan) }
-            return nil
-        }
-        return try network.implicitX.formTriangularFactor()
+        if r == nil { network.output.elements.withUnsafeMutableBufferPointer { $0.update(repeating: .nan) } }
+        return r
     }
 
     /// Gaussian W (entries N(0, scale²)): `W X = scale·Z R`, Z the N×C standard normals of
-    /// stream `weights`.
+    /// stream `weights` (Z_ij is element j·N + i). Z is drawn and multiplied a block of rows
+    /// at a time in `panel`, which stays in cache: each row block of H is written once.
     private func implicitGaussian<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                       weights: RandomStream, scale: Double)
         throws(LAPACKError) {
         let n = spec.width, c = network.columns
         guard let r = try layerFactor(&network) else { return }
         let factor = Matrix<T>(rows: c, columns: c, elements: r.elements.map { T($0) })
-        network.panel.elements.withUnsafeMutableBufferPointer { T.fillStandardNormal(weights, $0, from: 0, scale: 1) }
-        network.panel.elements.withUnsafeBufferPointer { pz in
-            factor.elements.withUnsafeBufferPointer { pr in
-                network.output.elements.withUnsafeMutableBufferPointer { ph in
-                    T.multiply(.none, .none, m: n, n: c, k: c, alpha: T(scale), a: pz.baseAddress!, lda: n,
-                               b: pr.baseAddress!, ldb: c, beta: 0, c: ph.baseAddress!, ldc: n)
+        let block = network.panel.rows
+        var first = 0
+        while first < n {
+            let rows = Swift.min(block, n - first)
+            network.panel.elements.withUnsafeMutableBufferPointer { pz in
+                for j in 0..<c {
+                    T.fillStandardNormal(weights, UnsafeMutableBufferPointer(rebasing: pz[(j * rows)..<((j + 1) * rows)]),
+                                         from: j * n + first, scale: 1)
                 }
             }
+            network.panel.elements.withUnsafeBufferPointer { pz in
+                factor.elements.withUnsafeBufferPointer { pr in
+                    network.output.elements.withUnsafeMutableBufferPointer { ph in
+                        T.multiply(.none, .none, m: rows, n: c, k: c, alpha: T(scale), a: pz.baseAddress!, lda: rows,
+                                   b: pr.baseAddress!, ldb: c, beta: 0, c: ph.baseAddress! + first, ldc: n)
+                    }
+                }
+            }
+            first += rows
         }
     }
 

@@ -53,24 +53,14 @@ public struct Nonlinearity: LayerMap {
         guard !network.isLastLayer else { return }
         if rescales { rescaleForward(&network) }
         let n = network.width, batch = network.batch, phi = activation
-        // φ(h) column by column into the scratch buffer: float64 through the SIMD path,
-        // float32 element by element; then back over h.
-        let batched = T.self == Double.self
+        // φ(h) over h in place, one pass: float64 through the SIMD path, float32 element by element.
         network.output.elements.withUnsafeMutableBufferPointer { po in
-            network.scratch.withUnsafeMutableBufferPointer { scratch in
-                for c in 0..<batch {
-                    let o = c * n
-                    if batched {
-                        UnsafeRawPointer(po.baseAddress! + o).withMemoryRebound(to: Double.self, capacity: n) { x in
-                            UnsafeMutableRawPointer(scratch.baseAddress!).withMemoryRebound(to: Double.self, capacity: n) { y in
-                                phi.apply(UnsafeBufferPointer(start: x, count: n), into: UnsafeMutableBufferPointer(start: y, count: n))
-                            }
-                        }
-                    } else {
-                        for i in 0..<n { scratch[i] = T(phi.value(Double(po[o + i]))) }
-                    }
-                    for i in 0..<n { po[o + i] = scratch[i] }
+            if T.self == Double.self {
+                UnsafeMutableRawPointer(po.baseAddress!).withMemoryRebound(to: Double.self, capacity: n * batch) { h in
+                    phi.apply(UnsafeBufferPointer(start: h, count: n * batch), into: UnsafeMutableBufferPointer(start: h, count: n * batch))
                 }
+            } else {
+                for i in 0..<(n * batch) { po[i] = T(phi.value(Double(po[i]))) }
             }
         }
     }

@@ -36,15 +36,17 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         let spec = shape.spec, n = spec.width, inputDimension = shape.inputDimension, batch = shape.batch
         let scalar = MemoryLayout<T>.size
         let columns = batch + observables.tangentColumns(shape)
-        let panel = backend == .implicit ? (spec.weightInit == .gaussian ? columns : 0)
-            : min(Affine.panelWidth(rows: n, columns: columns), max(n, inputDimension))
-        var elements = 2 * max(n, inputDimension) * columns + n * panel + batch * batch + 2 * n + inputDimension * batch
+        let panel = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
+                                      weightInit: spec.weightInit)
+        var elements = 2 * max(n, inputDimension) * columns + panel.rows * panel.columns + batch * batch + 2 * n
+            + inputDimension * batch
+        // The streamed QR's block of X and R, in float64.
+        let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8 / scalar
         switch (backend, spec.weightInit) {
         case (.dense, .orthogonal): elements += 2 * n * max(n, inputDimension) + n
-        // The Haar N×C frame, its Gaussian and V R in float64; X and R.
-        case (.implicit, .orthogonal): elements += (3 * n * columns + max(n, inputDimension) * columns) * 8 / scalar
-        // X in float64 for its QR.
-        case (.implicit, .gaussian): elements += max(n, inputDimension) * columns * 8 / scalar
+        // The Haar N×C frame, its Gaussian and V R in float64.
+        case (.implicit, .orthogonal): elements += 3 * n * columns * 8 / scalar + factorBlock
+        case (.implicit, .gaussian): elements += factorBlock
         case (.dense, .gaussian): break
         }
         let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }

@@ -65,10 +65,8 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     public internal(set) var gram: [Double]
     /// The input batch, `N₀ × B`, copied into `source` at the start of every network.
     let input: Matrix<T>
-    /// Dense: a panel of W. Implicit: the N×C standard normals Z of `W X = Z R`.
+    /// Dense: a panel of W. Implicit: a block of rows of the standard normals Z of `W X = Z R`.
     var panel: Matrix<T>
-    /// The implicit backend's float64 copy of a layer's input, for its QR.
-    var implicitX = Matrix<Double>(rows: 0, columns: 0)
     var syrkTarget: Matrix<T>
     var bias: [T]
     /// Scratch of N: φ(h) of one column, or φ′ at the first input.
@@ -105,9 +103,14 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
         let n = spec.width
         source = Matrix(rows: max(n, inputDimension), columns: columns)
         output = Matrix(rows: n, columns: columns)
-        input = Matrix(rows: inputDimension, columns: batch, elements: inputs.matrix.elements.map { T($0) })
-        panel = Matrix(rows: n, columns: backend == .implicit ? (spec.weightInit == .gaussian ? columns : 0)
-                                         : min(Affine.panelWidth(rows: n, columns: columns), max(n, inputDimension)))
+        // float64 inputs are shared as they are (a generic element-wise conversion of a
+        // 10⁶×B batch costs more than a layer).
+        input = Matrix(rows: inputDimension, columns: batch,
+                       elements: T.self == Double.self ? unsafeBitCast(inputs.matrix.elements, to: [T].self)
+                                                       : inputs.matrix.elements.map { T($0) })
+        let panelShape = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
+                                           weightInit: spec.weightInit)
+        panel = Matrix(rows: panelShape.rows, columns: panelShape.columns)
         syrkTarget = Matrix(rows: batch, columns: batch)
         gram = [Double](repeating: 0, count: batch * batch)
         bias = [T](repeating: 0, count: n)
