@@ -3,6 +3,7 @@
 numbers, taken on the same machine in the same run.
 
 Usage:  python3 scripts/bench_numpy.py [--json]
+        python3 scripts/bench_numpy.py --workload w1|w3|wide   (one JSON line: seconds)
 
 Single-threaded (OPENBLAS/OMP/MKL_NUM_THREADS=1 set before numpy is imported,
 and threadpoolctl if installed). Measures:
@@ -22,6 +23,8 @@ and threadpoolctl if installed). Measures:
                                sigma_w=1, sigma_b=0.05, B=4, Gaussian and orthogonal
                                (QR of a Gaussian matrix, signs fixed), J <- D W J with
                                RMS renormalisation, SVD at the last layer; median of 4.
+  --workload w1, w3, wide      the campaign workloads of BENCHMARKS.md (issue 10), each
+                               timed once: see workload_w1, workload_w3, workload_wide.
 """
 import os
 
@@ -130,6 +133,81 @@ def bench_jacobian(n=512, L=64, bsz=4, networks=4):
     return out
 
 
+def gram_inputs(n, count, q0=1.0, c0=0.5):
+    """The engine's `gram` inputs: column a = sqrt(N q0) (sqrt(c0) e_0 + sqrt(1 - c0) e_{a+1})."""
+    x = np.zeros((max(n, count + 1), count))
+    x[0, :] = np.sqrt(n * q0 * c0)
+    for a in range(count):
+        x[a + 1, a] = np.sqrt(n * q0 * (1 - c0))
+    return x[:n]
+
+
+def record(h):
+    """q per input, mean pairwise c and the Gram h^T h / N, as the engine records them."""
+    n, bsz = h.shape
+    g = h.T @ h / n
+    d = np.diag(g)
+    c = (g / np.sqrt(np.outer(d, d)))[np.triu_indices(bsz, 1)].mean()
+    return d, c, g
+
+
+def dense_network(rng, x0, depth, sigma_w, sigma_b, phi):
+    n = x0.shape[0]
+    x, scale, out = x0, sigma_w / np.sqrt(n), []
+    for _ in range(depth):
+        h = (rng.standard_normal((n, n)) * scale) @ x
+        if sigma_b > 0:
+            h += (rng.standard_normal(n) * sigma_b)[:, None]
+        out.append(record(h))
+        x = phi(h)
+    return out
+
+
+def workload_w1():
+    """W1 (examples/bench-w1.toml): 64 dense tanh networks, N = 256, L = 50, B = 8 Gram
+    inputs (q0 = 1, c0 = 0.5), sigma_w = 1.5, sigma_b = 0.3; q, c and the Gram per layer."""
+    x0 = gram_inputs(256, 8)
+    for s in range(64):
+        dense_network(np.random.default_rng([1, s]), x0, 50, 1.5, 0.3, np.tanh)
+
+
+def workload_w3():
+    """W3 (examples/bench-grid.toml): 84 points (sigma_w x sigma_b x phi in tanh, relu, erf),
+    8 dense networks each, N = 512, L = 30, B = 4 Gram inputs; q and c per layer."""
+    try:
+        from scipy.special import erf
+    except ImportError:
+        import math
+        erf = np.vectorize(math.erf, otypes=[float])
+    acts = {"tanh": np.tanh, "relu": lambda h: np.maximum(h, 0.0), "erf": erf}
+    x0 = gram_inputs(512, 4)
+    i = 0
+    for phi in acts.values():
+        for sb in (0.0, 0.05, 0.3, 1.0):
+            for sw in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+                for s in range(8):
+                    dense_network(np.random.default_rng([1, i, s]), x0, 30, sw, sb, phi)
+                i += 1
+
+
+def workload_wide(n=1_000_000, depth=100, bsz=8, sigma_w=1.5, sigma_b=0.3):
+    """One tanh network of width 10^6, depth 100, B = 8 Gram inputs, drawn from the exact law
+    of W X without forming W: the rows of W X are iid N(0, sigma_w^2/N X^T X), so
+    W X = (sigma_w/sqrt N) Z R with Z an N x B standard normal matrix and R from the QR of X
+    (the engine's implicit backend); q, c and the Gram per layer."""
+    rng = np.random.default_rng(5)
+    x = gram_inputs(n, bsz)
+    for _ in range(depth):
+        r = np.linalg.qr(x, mode="r")
+        h = (rng.standard_normal((n, bsz)) @ r) * (sigma_w / np.sqrt(n))
+        h += (rng.standard_normal(n) * sigma_b)[:, None]
+        record(h)
+        x = np.tanh(h)
+
+
+WORKLOADS = {"w1": workload_w1, "w3": workload_w3, "wide": workload_wide}
+
+
 def blas_info():
     if threadpool_info is not None:
         return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
@@ -143,6 +221,12 @@ def blas_info():
 
 
 def main():
+    if "--workload" in sys.argv:
+        name = sys.argv[sys.argv.index("--workload") + 1]
+        start = time.perf_counter()
+        WORKLOADS[name]()
+        print(json.dumps({"workload": name, "seconds": time.perf_counter() - start}))
+        return
     normals, normals_best = bench_normals()
     gflops, gflops_best = bench_dgemm()
     fwd, fwd_best, q_last = bench_forward()

@@ -5,15 +5,22 @@ import MeanField
 import Randomness
 
 /// What a campaign will cost, from a short calibration on this machine: grid size, tasks,
-/// memory per rank, and time for a given number of ranks.
+/// memory per rank, and the wall time and parallel efficiency on P ranks.
 ///
-/// Model: a dense layer costs `N_l · N_{l-1}` weight draws plus a GEMM against B columns;
-/// an implicit one is linear in N_l at fixed columns, timed on a 2¹⁶-wide network of the
-/// campaign's own batch and observables;
-/// timed per element on a real 512-wide network; an orthogonal layer adds a QR,
-/// `(4/3)·N³` scaled from a timed 256³ one; the theory of a point is timed on three of its
-/// layers and scaled by depth. Rank 0 computes theory and tasks on one thread beside the
-/// coordinator, so P ranks divide the total by P; a single rank runs one thread per core.
+/// Per-task costs, each timed on this machine:
+/// - a network: its sampler's set-up and the network, timed on real networks of the point's
+///   width, depth, activation, weight law, backend, batch and observables (deep expensive
+///   ones at depth 1 and 2, extrapolated; dense widths above 4096 scaled as N², implicit
+///   widths above 2²⁰ as N, from the largest timed width); a sampling task is its set-up
+///   and its networks;
+/// - a point's theory: up to eight points per activation timed cold, the rest at their
+///   activation's mean per layer;
+/// - the coordinator's handling of one result: decoding, merging and journalling a partial
+///   of the campaign's largest shape.
+///
+/// The wall and efficiency come from ``CoordinatorModel``, a discrete-event simulation of
+/// the coordinator's dynamic schedule with these costs (one core per rank, as under
+/// `mpirun --bind-to core`).
 public struct CampaignPlan: Sendable {
     public let points: Int
     public let tasks: Int
@@ -22,129 +29,172 @@ public struct CampaignPlan: Sendable {
     public let samplingSeconds: Double
     public let theorySeconds: Double
     public let ranks: Int
+    /// Compute threads on rank 0.
+    public let rank0Threads: Int
     /// Points sampled by each backend.
     public let implicitPoints: Int
     public let densePoints: Int
+    /// Coordinator seconds per result.
+    public let resultSeconds: Double
+    /// The simulated schedule.
+    public let schedule: CoordinatorModel.Schedule
 
-    /// Compute threads in the job: one per rank, or every core of a single rank.
-    public var workers: Int { ranks == 1 ? SweepRun.usableCores : ranks }
+    public var wallSeconds: Double { schedule.wallSeconds }
 
-    public var wallSeconds: Double { (samplingSeconds + theorySeconds) / Double(workers) }
-
-    public init(campaign: Campaign, ranks: Int) throws {
+    /// The plan for `ranks` ranks with `rank0Threads` compute threads on rank 0 (nil: as
+    /// `sweep` chooses), the grid repeated `repeats` times (to plan a larger campaign of
+    /// the same kind).
+    public init(campaign: Campaign, ranks: Int, rank0Threads: Int? = nil, repeats: Int = 1) throws {
+        precondition(repeats >= 1, "repeats must be ≥ 1")
         let points = campaign.points
-        self.points = points.count
-        tasks = points.count * campaign.tasksPerPoint
-        networks = points.count * campaign.samples
+        self.points = points.count * repeats
+        tasks = points.count * campaign.tasksPerPoint * repeats
+        networks = points.count * campaign.samples * repeats
         self.ranks = ranks
-        memoryPerRank = MemoryEstimate(campaign: campaign, threads: ranks == 1 ? SweepRun.usableCores : 1)
-            .bytesPerRank
-        let (perElement, perQRCube, perFlop) = try Self.calibrate(precision: campaign.precision,
-                                                                   batch: campaign.inputs.count)
-        var sampling = 0.0
-        var implicitCount = 0
-        var implicitPerNeuronLayer: [WeightLaw: Double] = [:]
-        let o = campaign.observables
+        let threads = rank0Threads ?? (ranks == 1 ? SweepRun.usableCores : 1)
+        self.rank0Threads = threads
+        memoryPerRank = MemoryEstimate(campaign: campaign, threads: max(threads, 1)).bytesPerRank
+
+        var network = NetworkCosts(campaign: campaign)
+        let theory = try TheoryCosts(campaign: campaign)
+        var theoryTasks: [Double] = [], samplingTasks: [Double] = []
         for p in points {
-            let n = p.network, fanIn = campaign.inputDimension(width: n.width)
-            let width = Double(n.width)
-            if campaign.backend(for: n) == .implicit {
-                // Linear in N·depth at fixed columns: a timed implicit network of this
-                // campaign's batch and observables, per neuron and layer.
-                implicitCount += 1
-                if implicitPerNeuronLayer[n.weightInit] == nil {
-                    implicitPerNeuronLayer[n.weightInit] = try Self.calibrateImplicit(campaign: campaign, weightInit: n.weightInit)
-                }
-                sampling += Double(n.depth) * width * implicitPerNeuronLayer[n.weightInit]! * Double(campaign.samples)
-                continue
+            let cost = try network.seconds(p.network)
+            for t in 0..<campaign.tasksPerPoint {
+                samplingTasks.append(cost.setup + Double(campaign.samples(ofTask: t).count) * cost.network)
             }
-            var perNetwork = width * Double(fanIn + (n.depth - 1) * n.width) * perElement
-            if n.weightInit == .orthogonal {
-                perNetwork += Double(n.depth) * pow(width, 3) * perQRCube
-            }
-            // Tangent columns in the layer GEMM (Jacobian, Lyapunov frame, one sensitivity noise
-            // per input), and what each observable adds (SVDs, the NTK's backward pass).
-            let shape = campaign.shape(n)
-            perNetwork += Double(n.depth) * 2 * width * width * Double(o.tangentColumns(shape)) * perFlop
-            perNetwork += o.members.reduce(0) { $0 + $1.extraFlops(shape) } * perFlop
-            sampling += perNetwork * Double(campaign.samples)
+            theoryTasks.append(theory.seconds(p))
         }
-        samplingSeconds = sampling
-        implicitPoints = implicitCount
-        densePoints = points.count - implicitCount
-        var theory = 0.0
-        var timed: [String: Double] = [:]
-        for p in points {
-            let key = p.network.activation.name
-            if timed[key] == nil {
-                var probe = p.network
-                probe.depth = min(3, p.network.depth)
-                let inputs = try PreparedPoint(point: GridPoint(index: p.index, network: probe), campaign: campaign).inputs
-                let start = ContinuousClock.now
-                _ = PointTheory(network: probe, inputs: inputs, observables: campaign.observables)
-                timed[key] = ProgressReporter.seconds(ContinuousClock.now - start) / Double(probe.depth)
-            }
-            theory += timed[key]! * Double(p.network.depth)
-        }
-        theorySeconds = theory
+        implicitPoints = points.filter { campaign.backend(for: $0.network) == .implicit }.count * repeats
+        densePoints = self.points - implicitPoints
+        samplingSeconds = samplingTasks.reduce(0, +) * Double(repeats)
+        theorySeconds = theoryTasks.reduce(0, +) * Double(repeats)
+        resultSeconds = try Self.calibrateResult(campaign: campaign)
+        let queue = Array(repeating: theoryTasks, count: repeats).flatMap { $0 }
+            + Array(repeating: samplingTasks, count: repeats).flatMap { $0 }
+        schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds)
+            .schedule(ranks: ranks, rank0Threads: threads)
     }
 
-    /// Seconds per neuron and layer of the implicit backend with the campaign's batch,
-    /// observables (tangent columns included) and precision: the best of three tanh
-    /// networks of width 2¹⁶ and depth 3.
-    static func calibrateImplicit(campaign: Campaign, weightInit: WeightLaw) throws -> Double {
-        let width = 1 << 16, depth = 3
-        // What the implicit backend serves: observables that need W itself are dense-only.
-        let observables = Observables(campaign.observables.members.filter { $0.needsDenseWeights == nil },
-                                      forward: campaign.observables.forward)
-        let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh, weightInit: weightInit)
+    /// Seconds the coordinator spends on one result: decoding a partial of the campaign's
+    /// largest shape, merging it and appending it to a journal file (median of 64).
+    static func calibrateResult(campaign: Campaign) throws -> Double {
+        guard let largest = campaign.points.max(by: { $0.network.depth < $1.network.depth }) else { return 0 }
+        let empty = campaign.observables.emptyStatistics(campaign.shape(largest.network))
+        let payload = empty.encoded()
+        var merged = empty
+        let path = NSTemporaryDirectory() + "/signalprop-plan-\(getpid()).journal"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { return 0 }
+        defer { try? handle.close() }
+        var times: [Double] = []
+        for task in 0..<64 {
+            let start = ContinuousClock.now
+            let partial = try EnsembleStatistics(decoding: payload, shapedLike: empty)
+            merged.merge(partial)
+            try handle.write(contentsOf: Data(Journal.record(task: task, payload: payload)))
+            times.append(ProgressReporter.seconds(ContinuousClock.now - start))
+        }
+        return times.sorted()[times.count / 2]
+    }
+}
+
+/// Seconds per network of a grid point, timed once per kind of network.
+private struct NetworkCosts {
+    let campaign: Campaign
+    private var timed: [Key: (setup: Double, network: Double)] = [:]
+
+    private struct Key: Hashable {
+        let activation: Activation
+        let weightInit: WeightLaw
+        let backend: Backend
+        let width: Int
+        let depth: Int
+    }
+
+    /// Widths timed directly; wider ones are scaled from these.
+    private static let largestTimed: [Backend: Int] = [.dense: 4096, .implicit: 1 << 20]
+
+    init(campaign: Campaign) { self.campaign = campaign }
+
+    /// `(setup, per network)` seconds of `network`'s point.
+    mutating func seconds(_ network: NetworkSpec) throws -> (setup: Double, network: Double) {
+        let backend = campaign.backend(for: network)
+        let width = min(network.width, Self.largestTimed[backend]!)
+        let key = Key(activation: network.activation, weightInit: network.weightInit, backend: backend, width: width,
+                      depth: network.depth)
+        if timed[key] == nil {
+            var probe = network
+            probe.width = width
+            timed[key] = try time(probe, backend: backend)
+        }
+        let t = timed[key]!
+        let ratio = Double(network.width) / Double(width)
+        return (t.setup * ratio, t.network * (backend == .dense ? ratio * ratio : ratio))
+    }
+
+    /// Set-up seconds and seconds per network of a real network like `spec`, medians of
+    /// three: at its own depth when that takes under 50 ms, else at depth 1 and 2 and
+    /// extrapolated linearly in depth (the difference is one layer; at least a quarter of
+    /// the depth-2 network, against timing noise).
+    private func time(_ spec: NetworkSpec, backend: Backend) throws -> (setup: Double, network: Double) {
         let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
-        let inputs = try InputBatch(spec: .gaussian(count: campaign.inputs.count, q0: 1), dimension: width, stream: stream)
-        func best<T: BLASScalar & GaussianFillable>(_: T.Type) throws -> Double {
-            var sampler = NetworkSampler<T>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0,
-                                            backend: .implicit)
-            var statistics = sampler.makeStatistics()
-            var fastest = Double.infinity
+        let inputs = try InputBatch(spec: campaign.inputs, dimension: campaign.inputDimension(width: spec.width), stream: stream)
+        func median<T: BLASScalar & GaussianFillable>(_: T.Type, depth: Int) throws -> (setup: Double, network: Double) {
+            var probe = spec
+            probe.depth = depth
+            var setup: [Double] = [], run: [Double] = []
             for s in 0..<3 {
                 let start = ContinuousClock.now
+                var sampler = NetworkSampler<T>(spec: probe, inputs: inputs, observables: campaign.observables, seed: 1,
+                                                point: 0, backend: backend)
+                var statistics = sampler.makeStatistics()
+                let built = ContinuousClock.now
                 try sampler.run(sample: s, into: &statistics)
-                fastest = min(fastest, ProgressReporter.seconds(ContinuousClock.now - start))
+                setup.append(ProgressReporter.seconds(built - start))
+                run.append(ProgressReporter.seconds(ContinuousClock.now - built))
             }
-            return fastest
+            return (setup.sorted()[1], run.sorted()[1])
         }
-        let seconds = campaign.precision == .float64 ? try best(Double.self) : try best(Float.self)
-        return seconds / Double(width * depth)
+        func time(depth: Int) throws -> (setup: Double, network: Double) {
+            campaign.precision == .float64 ? try median(Double.self, depth: depth) : try median(Float.self, depth: depth)
+        }
+        let two = try time(depth: min(2, spec.depth))
+        if spec.depth <= 2 { return two }
+        if Double(spec.depth) * two.network / 2 < 0.05 { return try time(depth: spec.depth) }
+        let one = try time(depth: 1)
+        let layer = max(two.network - one.network, two.network / 4)
+        return (one.setup, max(0, one.network - layer) + Double(spec.depth) * layer)
+    }
+}
+
+/// Seconds of a point's theory: up to eight points of each activation, spread over the
+/// grid, timed cold; the others take their activation's mean, scaled by depth.
+private struct TheoryCosts {
+    let campaign: Campaign
+    /// Timed points: seconds per layer.
+    private var measured: [Int: Double] = [:]
+    private var perLayer: [Activation: Double] = [:]
+
+    init(campaign: Campaign) throws {
+        self.campaign = campaign
+        for activation in Set(campaign.points.map(\.network.activation)) {
+            let points = campaign.points.filter { $0.network.activation == activation }
+            let step = max(1, points.count / 8)
+            var rates: [Double] = []
+            for p in stride(from: 0, to: points.count, by: step).map({ points[$0] }).prefix(8) {
+                let inputs = try PreparedPoint(point: p, campaign: campaign).inputs
+                let start = ContinuousClock.now
+                _ = PointTheory(network: p.network, inputs: inputs, observables: campaign.observables)
+                let rate = ProgressReporter.seconds(ContinuousClock.now - start) / Double(max(p.network.depth, 1))
+                measured[p.index] = rate
+                rates.append(rate)
+            }
+            perLayer[activation] = rates.reduce(0, +) / Double(rates.count)
+        }
     }
 
-    /// Seconds per weight element of a dense Gaussian layer (draw + GEMM + activation
-    /// share), per `N³` of an orthogonal layer's Haar QR, and per flop of a 256³ GEMM.
-    static func calibrate(precision: Precision, batch: Int) throws -> (Double, Double, Double) {
-        let width = 512, depth = 4
-        let spec = NetworkSpec(width: width, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: .tanh)
-        let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
-        let inputs = try InputBatch(spec: .gaussian(count: batch, q0: 1), dimension: width, stream: stream)
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let start = ContinuousClock.now
-            try body()
-            return ProgressReporter.seconds(ContinuousClock.now - start)
-        }
-        var best = Double.infinity
-        switch precision {
-        case .float64:
-            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables([MeanSquaredLength(), MeanCorrelation()]), seed: 1, point: 0)
-            var statistics = sampler.makeStatistics()
-            for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
-        case .float32:
-            var sampler = NetworkSampler<Float>(spec: spec, inputs: inputs, observables: Observables([MeanSquaredLength(), MeanCorrelation()]), seed: 1, point: 0)
-            var statistics = sampler.makeStatistics()
-            for s in 0..<3 { best = min(best, try seconds { try sampler.run(sample: s, into: &statistics) }) }
-        }
-        let qr = try (0..<2).map { _ in
-            try seconds { _ = try Matrix<Double>.haarOrthogonal(rows: 256, columns: 256, stream: stream) }
-        }.min()!
-        let a = Matrix<Double>.gaussian(rows: 256, columns: 256, stream: stream)
-        var c = Matrix<Double>(rows: 256, columns: 256)
-        let gemm = (0..<3).map { _ in seconds { c.multiply(a, a) } }.min()!
-        return (best / Double(depth * width * width), qr / pow(256, 3), gemm / (2 * pow(256, 3)))
+    func seconds(_ point: GridPoint) -> Double {
+        (measured[point.index] ?? perLayer[point.network.activation]!) * Double(max(point.network.depth, 1))
     }
 }

@@ -46,8 +46,9 @@ struct RunTimings: Sendable {
     var wallSeconds: Double = 0
     /// Seconds of each sampling task run.
     var taskSeconds: [Double] = []
-    /// Seconds of each point's theory computed in this run.
+    /// Seconds of each point's theory, by point (0 where it came from the journal).
     var theorySeconds: [Double] = []
+    var theoriesRun = 0
     /// Per rank (rank 0: summed over its compute threads): seconds sampling, seconds on theory.
     var sampling: [Double] = []
     var theory: [Double] = []
@@ -65,7 +66,7 @@ struct RunTimings: Sendable {
         let busy = self.busy
         return ["tasks_run": tasksRun, "tasks_from_journal": tasksFromJournal, "task_seconds_min": q(0),
                 "task_seconds_median": q(0.5), "task_seconds_max": q(1), "task_seconds_total": s.reduce(0, +),
-                "theories_run": theorySeconds.count, "theories_from_journal": theoriesFromJournal,
+                "theories_run": theoriesRun, "theories_from_journal": theoriesFromJournal,
                 "theory_seconds_total": theorySeconds.reduce(0, +), "theory_seconds": theorySeconds,
                 "rank_busy_seconds": busy, "rank_sampling_seconds": sampling, "rank_theory_seconds": theory,
                 "rank_utilisation": busy.indices.map { r in
@@ -121,6 +122,7 @@ struct Coordinator {
             + (0..<catalog.count).filter { recovered[$0] == nil }
         timings.tasksFromJournal = recovered.count
         timings.theoriesFromJournal = recoveredTheories.count
+        timings.theorySeconds = Array(repeating: 0, count: catalog.points.count)
         timings.sampling = Array(repeating: 0, count: world.size)
         timings.theory = Array(repeating: 0, count: world.size)
         timings.threadsPerRank = [localThreads] + Array(repeating: 1, count: max(0, world.size - 1))
@@ -186,7 +188,8 @@ struct Coordinator {
                     throw CoordinatorError(message: "the theory of point \(point) from rank \(rank) does not decode")
                 }
                 theories[point] = theory
-                timings.theorySeconds.append(seconds)
+                timings.theorySeconds[point] = seconds
+                timings.theoriesRun += 1
                 timings.theory[rank] += seconds
             } else {
                 let partial = try EnsembleStatistics(decoding: payload,
