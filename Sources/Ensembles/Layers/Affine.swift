@@ -164,12 +164,50 @@ public struct Affine: LayerMap {
             network.panel.elements.withUnsafeBufferPointer { pz in
                 factor.elements.withUnsafeBufferPointer { pr in
                     network.output.elements.withUnsafeMutableBufferPointer { ph in
-                        T.multiply(.none, .none, m: rows, n: c, k: c, alpha: T(scale), a: pz.baseAddress!, lda: rows,
-                                   b: pr.baseAddress!, ldb: c, beta: 0, c: ph.baseAddress! + first, ldc: n)
+                        if T.self == Double.self && c <= 32 {
+                            Self.triangularProduct(UnsafeRawPointer(pz.baseAddress!).assumingMemoryBound(to: Double.self),
+                                                   rows: rows, columns: c, r: r.elements, scale: scale,
+                                                   into: UnsafeMutableRawPointer(ph.baseAddress! + first)
+                                                       .assumingMemoryBound(to: Double.self), ld: n)
+                        } else {
+                            T.multiply(.none, .none, m: rows, n: c, k: c, alpha: T(scale), a: pz.baseAddress!, lda: rows,
+                                       b: pr.baseAddress!, ldb: c, beta: 0, c: ph.baseAddress! + first, ldc: n)
+                        }
                     }
                 }
             }
             first += rows
+        }
+    }
+
+    /// `H = scale · Z R` for a block of `rows` rows: Z rows×C (leading dimension rows), R C×C
+    /// upper triangular (column-major), H with leading dimension `ld`. Four rows at a time,
+    /// `h_j = Σ_{k ≤ j} z_k (scale R_kj)`: C(C+1)/2 fused multiply–adds per four rows,
+    /// about half a GEMM's, and no packing or β pass (a few C: BLAS's overheads dominate).
+    private static func triangularProduct(_ z: UnsafePointer<Double>, rows: Int, columns c: Int, r: [Double],
+                                          scale: Double, into h: UnsafeMutablePointer<Double>, ld: Int) {
+        let sr = r.map { scale * $0 }
+        sr.withUnsafeBufferPointer { sr in
+            var i = 0
+            while i + 4 <= rows {
+                for j in 0..<c {
+                    var acc = SIMD4<Double>(repeating: 0)
+                    for k in 0...j {
+                        let zk = UnsafeRawPointer(z + k * rows + i).loadUnaligned(as: SIMD4<Double>.self)
+                        acc.addProduct(zk, SIMD4(repeating: sr[j * c + k]))
+                    }
+                    UnsafeMutableRawPointer(h + j * ld + i).storeBytes(of: acc, as: SIMD4<Double>.self)
+                }
+                i += 4
+            }
+            while i < rows {
+                for j in 0..<c {
+                    var acc = 0.0
+                    for k in 0...j { acc.addProduct(z[k * rows + i], sr[j * c + k]) }
+                    h[j * ld + i] = acc
+                }
+                i += 1
+            }
         }
     }
 
