@@ -18,6 +18,8 @@ Reads (CSV with header; an empty field means undefined):
   points.csv         point,width,depth,sigma_w,sigma_b,activation,init,architecture,
                      q_star,c_star,chi1,xi_q,xi_c,phase,status,...
   phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
+  scaling.csv        campaign,repeat,ranks,threads,predicted_wall,efficiency,measured_wall
+                     (from scripts/validate-plan)
   manifest.json      config.network (architecture, residual_scale, weight_scaling)
                      for the titles
 
@@ -57,6 +59,8 @@ Writes (and prints the paths of):
       fitted slope; finite-width corrections give −1).
   gram_spectrum.png  with gram_spectrum: eigenvalues of the first layer's feature Gram
       FᵀF/B against the deterministic equivalent (Louart, Liao & Couillet 2018).
+  scaling.png        with scaling.csv: `signalprop plan`'s predicted parallel efficiency
+      vs ranks P, and its predicted wall against real runs' (y = x, ±15 %).
 
 Only the standard library, numpy and matplotlib.
 """
@@ -1575,6 +1579,57 @@ def plot_finite_width(layers, figdir):
     return save(fig, figdir, "finite_width.png")
 
 
+def plot_scaling(path, figdir):
+    """scaling.png: the coordinator simulation of `signalprop plan` (CoordinatorModel).
+    Left: predicted parallel efficiency against ranks P for the repeated grid. Right:
+    predicted against measured wall of real runs at small P, with the line y = x."""
+    rows = read_csv(path)
+    need(rows, ["campaign", "repeat", "ranks", "predicted_wall", "efficiency", "measured_wall"], path)
+    curve = [r for r in rows if r["measured_wall"] in ("", None)]
+    runs = [r for r in rows if r["measured_wall"] not in ("", None)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ax = axes[0]
+    for (name, rep), group in sorted(groupby_keys(curve, ("campaign", "repeat")).items()):
+        p = [int(r["ranks"]) for r in group]
+        e = [100 * fnum(r["efficiency"]) for r in group]
+        ax.plot(p, e, "o-", label=f"{name} ×{rep}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("ranks P")
+    ax.set_ylabel("predicted parallel efficiency (%)")
+    ax.set_ylim(0, 105)
+    ax.axhline(90, color="0.6", lw=0.8, ls="--")
+    ax.set_title("simulated coordinator schedule")
+    if curve:
+        ax.legend()
+    ax = axes[1]
+    for name, group in sorted(groupby_keys(runs, ("campaign",)).items()):
+        ax.plot([fnum(r["measured_wall"]) for r in group], [fnum(r["predicted_wall"]) for r in group], "o",
+                label=name[0])
+        for r in group:
+            ax.annotate(f"P={r['ranks']}", (fnum(r["measured_wall"]), fnum(r["predicted_wall"])),
+                        textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if runs:
+        hi = 1.1 * max(max(fnum(r["measured_wall"]), fnum(r["predicted_wall"])) for r in runs)
+        ax.plot([0, hi], [0, hi], color="0.5", lw=0.8)
+        ax.plot([0, hi], [0, 1.15 * hi], color="0.8", lw=0.8, ls=":")
+        ax.plot([0, hi], [0, hi / 1.15], color="0.8", lw=0.8, ls=":")
+        ax.set_xlim(0, hi)
+        ax.set_ylim(0, hi)
+        ax.legend()
+    ax.set_xlabel("measured wall (s)")
+    ax.set_ylabel("predicted wall (s)")
+    ax.set_title("model vs real runs (dotted: ±15 %)")
+    return save(fig, figdir, "scaling.png")
+
+
+def groupby_keys(rows, keys):
+    """Rows grouped by the tuple of their values at `keys`, in first-seen order."""
+    out = OrderedDict()
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", help="output folder of `signalprop sweep` / `phase-diagram`")
@@ -1586,8 +1641,10 @@ def main(argv=None):
     pp = os.path.join(a.outdir, "points.csv")
     dp = os.path.join(a.outdir, "phase_diagram.csv")
     sp = os.path.join(a.outdir, "spectra.csv")
-    if not any(os.path.isfile(f) for f in (lp, dp, sp)):
-        sys.exit(f"plot.py: {a.outdir} has none of layers.csv, phase_diagram.csv, spectra.csv; nothing to plot")
+    cp = os.path.join(a.outdir, "scaling.csv")
+    if not any(os.path.isfile(f) for f in (lp, dp, sp, cp)):
+        sys.exit(f"plot.py: {a.outdir} has none of layers.csv, phase_diagram.csv, spectra.csv, scaling.csv; "
+                 "nothing to plot")
     net = load_network(a.outdir)
     figdir = a.out or os.path.join(a.outdir, "figures")
     os.makedirs(figdir, exist_ok=True)
@@ -1612,6 +1669,8 @@ def main(argv=None):
         written += plot_phase_diagram(dp, figdir)
     if os.path.isfile(pp):
         written += plot_chi1(pp, layers, figdir)
+    if os.path.isfile(cp):
+        written += plot_scaling(cp, figdir)
     for w in written:
         print(w)
     if not written:
