@@ -180,6 +180,11 @@ extension Matrix where T == Double {
         let block = streamedBlockRows(columns: n), lda = n + block
         var stack = [Double](repeating: 0, count: lda * n)
         var tau = [Double](repeating: 0, count: n)
+        // dgeqrf's workspace for the tallest stack, from its size query, reused by every block.
+        var query = 0.0
+        let queried = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, Int32(lda), Int32(n), &stack, Int32(lda), &tau, &query, -1)
+        if queried != 0 { throw LAPACKError(routine: "dgeqrf", info: queried) }
+        var work = [Double](repeating: 0, count: Swift.max(1, Int(query)))
         var first = 0, top = 0    // rows of X consumed; rows of R on top of the stack
         while first < m {
             let count = Swift.min(block, m - first)
@@ -188,19 +193,20 @@ extension Matrix where T == Double {
                 var finite = true
                 for j in 0..<n {
                     let column = x + j * ld + first, target = j * lda + top
+                    var poison = 0.0   // v · 0 is 0 for finite v, NaN for ±∞ and NaN: a branch-free check
                     for i in 0..<count {
                         let v = Double(column[i])
-                        finite = finite && v.isFinite
+                        poison += v * 0
                         a[target + i] = v
                     }
+                    finite = finite && poison == 0
                     for i in (top + count)..<height { a[j * lda + i] = 0 }
                 }
                 return finite
             }
             guard finite else { return nil }
-            let info = stack.withUnsafeMutableBufferPointer { a in
-                tau.withUnsafeMutableBufferPointer { Double.geqrf(Int32(height), Int32(n), a.baseAddress!, Int32(lda), $0.baseAddress!) }
-            }
+            let info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, Int32(height), Int32(n), &stack, Int32(lda), &tau,
+                                           &work, Int32(work.count))
             if info != 0 { throw LAPACKError(routine: "dgeqrf", info: info) }
             // Keep R on top: clear the reflectors below its diagonal.
             for j in 0..<n { for i in (j + 1)..<n { stack[j * lda + i] = 0 } }
@@ -210,5 +216,41 @@ extension Matrix where T == Double {
         var r = Matrix(rows: n, columns: n)
         for j in 0..<n { for i in 0...j { r[i, j] = stack[j * lda + i] } }
         return r
+    }
+}
+
+extension Matrix where T == Double {
+    /// The upper triangle of `HᵀH` for the rows×c matrix H at `h` (column-major, leading
+    /// dimension `ld`), into `g` (c×c, column-major: `g[b·c + a]`, a ≤ b). The rows are taken
+    /// 256 at a time, so each block of H is read from memory once and its c(c+1)/2 column
+    /// dot products run from L1, four rows to a SIMD register with two accumulators each.
+    /// For a few columns this is several times BLAS `syrk`, whose packing costs more than
+    /// its arithmetic there.
+    public static func gramUpper(_ h: UnsafePointer<Double>, rows n: Int, columns c: Int, leadingDimension ld: Int,
+                                 into g: UnsafeMutablePointer<Double>) {
+        for k in 0..<(c * c) { g[k] = 0 }
+        var first = 0
+        while first < n {
+            let rows = Swift.min(256, n - first)
+            for b in 0..<c {
+                let y = h + b * ld + first
+                for a in 0...b {
+                    let x = h + a * ld + first
+                    var s0 = SIMD4<Double>(repeating: 0), s1 = SIMD4<Double>(repeating: 0)
+                    var i = 0
+                    while i + 8 <= rows {
+                        let rx = UnsafeRawPointer(x + i), ry = UnsafeRawPointer(y + i)
+                        s0.addProduct(rx.loadUnaligned(as: SIMD4<Double>.self), ry.loadUnaligned(as: SIMD4<Double>.self))
+                        s1.addProduct(rx.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self),
+                                      ry.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self))
+                        i += 8
+                    }
+                    var sum = (s0 + s1).sum()
+                    while i < rows { sum.addProduct(x[i], y[i]); i += 1 }
+                    g[b * c + a] += sum
+                }
+            }
+            first += rows
+        }
     }
 }

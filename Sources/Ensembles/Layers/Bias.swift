@@ -29,7 +29,11 @@ public struct Bias: LayerMap {
         guard sigmaB > 0 else { return }
         let n = network.width, batch = network.batch, biases = network.stream(.biases)
         let scale = T(sigmaB * exp(-network.forwardLogScale))
-        network.bias.withUnsafeMutableBufferPointer { T.fillStandardNormal(biases, $0, from: 0, scale: scale) }
-        for a in 0..<batch { for i in 0..<n { network.output.elements[i + a * n] += network.bias[i] } }
+        network.bias.withUnsafeMutableBufferPointer { pb in
+            T.fillStandardNormal(biases, pb, from: 0, scale: scale)
+            network.output.elements.withUnsafeMutableBufferPointer { ph in
+                for a in 0..<batch { for i in 0..<n { ph[i + a * n] += pb[i] } }
+            }
+        }
     }
 }

@@ -138,12 +138,21 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
                               purpose: purpose))
     }
 
-    /// `G = hᵀh/N` of the batch columns of `output` (BLAS `syrk`, upper triangle mirrored).
+    /// `G = hᵀh/N` of the batch columns of `output`, upper triangle mirrored: float64 with at
+    /// most 16 inputs by ``Matrix/gramUpper(_:rows:columns:leadingDimension:into:)``, else
+    /// BLAS `syrk`.
     mutating func measureGram() {
         let n = spec.width, batch = batch
         output.elements.withUnsafeBufferPointer { ph in
             syrkTarget.elements.withUnsafeMutableBufferPointer { pg in
-                T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
+                if T.self == Double.self && batch <= 16 {
+                    Matrix<Double>.gramUpper(UnsafeRawPointer(ph.baseAddress!).assumingMemoryBound(to: Double.self), rows: n,
+                                             columns: batch, leadingDimension: n,
+                                             into: UnsafeMutableRawPointer(pg.baseAddress!).assumingMemoryBound(to: Double.self))
+                    for k in 0..<(batch * batch) { pg[k] *= T(1 / Double(n)) }
+                } else {
+                    T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
+                }
             }
         }
         for b in 0..<batch {
