@@ -55,4 +55,16 @@ import Testing
         let busy = CoordinatorModel(taskSeconds: tasks, resultSeconds: 2e-3).schedule(ranks: 1, rank0Threads: 1)
         #expect(busy.wallSeconds > idle.wallSeconds * 1.15)
     }
+
+    /// A result above the eager limit holds its worker until the coordinator polls: with
+    /// millisecond tasks and the coordinator's back-off, every task then waits out part of a
+    /// polling interval, which the non-blocking schedule does not.
+    @Test func rendezvousSendsWaitForThePoll() {
+        let tasks = Array(repeating: 1e-3, count: 200)
+        let eager = CoordinatorModel(taskSeconds: tasks, resultSeconds: 1e-6).schedule(ranks: 2, rank0Threads: 0)
+        let rendezvous = CoordinatorModel(taskSeconds: tasks, resultSeconds: 1e-6, blockingSends: true)
+            .schedule(ranks: 2, rank0Threads: 0)
+        #expect(eager.wallSeconds < 0.2 * 1.01 + 2e-3)
+        #expect(rendezvous.wallSeconds > eager.wallSeconds * 1.05)
+    }
 }

@@ -8,13 +8,14 @@ import Randomness
 /// memory per rank, and the wall time and parallel efficiency on P ranks.
 ///
 /// Per-task costs, each timed on this machine:
-/// - a network: its sampler's set-up and the network, timed on real networks of the point's
-///   width, depth, activation, weight law, backend, batch and observables (deep expensive
-///   ones at depth 1 and 2, extrapolated; dense widths above 4096 scaled as N², implicit
-///   widths above 2²⁰ as N, from the largest timed width); a sampling task is its set-up
-///   and its networks;
-/// - a point's theory: up to eight points per activation timed cold, the rest at their
-///   activation's mean per layer;
+/// - a network: its sampler's set-up, the network and the encoding of its partial, timed on
+///   real networks of the point's own width, depth, σ_w, σ_b, activation, weight law,
+///   backend, batch and observables, up to 16 points per kind of network (the rest at the
+///   kind's mean; deep expensive ones at depth 1 and 2, extrapolated; dense widths above
+///   4096 scaled as N², implicit widths above 2²⁰ as N); a sampling task is its set-up and
+///   its networks;
+/// - a point's theory with its encoding: up to 64 points per activation timed cold, the
+///   rest at their activation's mean per layer;
 /// - the coordinator's handling of one result: decoding, merging and journalling a partial
 ///   of the campaign's largest shape.
 ///
@@ -55,11 +56,11 @@ public struct CampaignPlan: Sendable {
         self.rank0Threads = threads
         memoryPerRank = MemoryEstimate(campaign: campaign, threads: max(threads, 1)).bytesPerRank
 
-        var network = NetworkCosts(campaign: campaign)
+        let network = try NetworkCosts(campaign: campaign)
         let theory = try TheoryCosts(campaign: campaign)
         var theoryTasks: [Double] = [], samplingTasks: [Double] = []
         for p in points {
-            let cost = try network.seconds(p.network)
+            let cost = network.seconds(p)
             for t in 0..<campaign.tasksPerPoint {
                 samplingTasks.append(cost.setup + Double(campaign.samples(ofTask: t).count) * cost.network)
             }
@@ -69,23 +70,28 @@ public struct CampaignPlan: Sendable {
         densePoints = self.points - implicitPoints
         samplingSeconds = samplingTasks.reduce(0, +) * Double(repeats)
         theorySeconds = theoryTasks.reduce(0, +) * Double(repeats)
-        resultSeconds = try Self.calibrateResult(campaign: campaign)
+        let (resultSeconds, resultBytes) = try Self.calibrateResult(campaign: campaign)
+        self.resultSeconds = resultSeconds
         let queue = Array(repeating: theoryTasks, count: repeats).flatMap { $0 }
             + Array(repeating: samplingTasks, count: repeats).flatMap { $0 }
-        schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds)
+        schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds,
+                                    blockingSends: resultBytes > CoordinatorModel.eagerLimit)
             .schedule(ranks: ranks, rank0Threads: threads)
     }
 
-    /// Seconds the coordinator spends on one result: decoding a partial of the campaign's
-    /// largest shape, merging it and appending it to a journal file (median of 64).
-    static func calibrateResult(campaign: Campaign) throws -> Double {
-        guard let largest = campaign.points.max(by: { $0.network.depth < $1.network.depth }) else { return 0 }
+    /// Seconds the coordinator spends on one result — decoding a partial of the campaign's
+    /// largest shape, merging it and appending it to a journal file (median of 64) — and the
+    /// partial's size in bytes.
+    static func calibrateResult(campaign: Campaign) throws -> (seconds: Double, bytes: Int) {
+        guard let largest = campaign.points.max(by: { $0.network.depth < $1.network.depth }) else { return (0, 0) }
         let empty = campaign.observables.emptyStatistics(campaign.shape(largest.network))
         let payload = empty.encoded()
         var merged = empty
         let path = NSTemporaryDirectory() + "/signalprop-plan-\(getpid()).journal"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { return 0 }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            return (0, payload.count)
+        }
         defer { try? handle.close() }
         var times: [Double] = []
         for task in 0..<64 {
@@ -95,14 +101,23 @@ public struct CampaignPlan: Sendable {
             try handle.write(contentsOf: Data(Journal.record(task: task, payload: payload)))
             times.append(ProgressReporter.seconds(ContinuousClock.now - start))
         }
-        return times.sorted()[times.count / 2]
+        return (times.sorted()[times.count / 2], payload.count)
     }
 }
 
-/// Seconds per network of a grid point, timed once per kind of network.
+/// Points spread evenly over `points`: all of them when there are at most `most`.
+private func spread<T>(_ points: [T], most: Int) -> [T] {
+    guard points.count > most else { return points }
+    return (0..<most).map { points[$0 * points.count / most] }
+}
+
+/// Seconds per network of each grid point: up to 16 points of each kind of network
+/// (activation, weight law, backend, width, depth) timed with their own σ_w and σ_b, the
+/// others at their kind's mean.
 private struct NetworkCosts {
-    let campaign: Campaign
-    private var timed: [Key: (setup: Double, network: Double)] = [:]
+    private var measured: [Int: (setup: Double, network: Double)] = [:]
+    private var mean: [Key: (setup: Double, network: Double)] = [:]
+    private let campaign: Campaign
 
     private struct Key: Hashable {
         let activation: Activation
@@ -115,29 +130,42 @@ private struct NetworkCosts {
     /// Widths timed directly; wider ones are scaled from these.
     private static let largestTimed: [Backend: Int] = [.dense: 4096, .implicit: 1 << 20]
 
-    init(campaign: Campaign) { self.campaign = campaign }
-
-    /// `(setup, per network)` seconds of `network`'s point.
-    mutating func seconds(_ network: NetworkSpec) throws -> (setup: Double, network: Double) {
-        let backend = campaign.backend(for: network)
-        let width = min(network.width, Self.largestTimed[backend]!)
-        let key = Key(activation: network.activation, weightInit: network.weightInit, backend: backend, width: width,
-                      depth: network.depth)
-        if timed[key] == nil {
-            var probe = network
-            probe.width = width
-            timed[key] = try time(probe, backend: backend)
+    init(campaign: Campaign) throws {
+        self.campaign = campaign
+        var groups: [Key: [GridPoint]] = [:]
+        for p in campaign.points { groups[key(p.network), default: []].append(p) }
+        for (key, points) in groups {
+            var sum = (setup: 0.0, network: 0.0), count = 0.0
+            for p in spread(points, most: 16) {
+                let cost = try time(p.network, backend: key.backend)
+                measured[p.index] = cost
+                sum = (sum.setup + cost.setup, sum.network + cost.network)
+                count += 1
+            }
+            mean[key] = (sum.setup / count, sum.network / count)
         }
-        let t = timed[key]!
-        let ratio = Double(network.width) / Double(width)
-        return (t.setup * ratio, t.network * (backend == .dense ? ratio * ratio : ratio))
     }
 
-    /// Set-up seconds and seconds per network of a real network like `spec`, medians of
+    private func key(_ network: NetworkSpec) -> Key {
+        let backend = campaign.backend(for: network)
+        return Key(activation: network.activation, weightInit: network.weightInit, backend: backend,
+                   width: min(network.width, Self.largestTimed[backend]!), depth: network.depth)
+    }
+
+    /// `(setup, per network)` seconds of point `point`.
+    func seconds(_ point: GridPoint) -> (setup: Double, network: Double) {
+        measured[point.index] ?? mean[key(point.network)]!
+    }
+
+    /// Set-up seconds and seconds per network of a network like `spec` (its width capped at
+    /// the largest timed one and the time scaled back: N² dense, N implicit), medians of
     /// three: at its own depth when that takes under 50 ms, else at depth 1 and 2 and
     /// extrapolated linearly in depth (the difference is one layer; at least a quarter of
-    /// the depth-2 network, against timing noise).
-    private func time(_ spec: NetworkSpec, backend: Backend) throws -> (setup: Double, network: Double) {
+    /// the depth-2 network, against timing noise). The network's partial is encoded as a
+    /// task's is.
+    private func time(_ network: NetworkSpec, backend: Backend) throws -> (setup: Double, network: Double) {
+        var spec = network
+        spec.width = min(network.width, Self.largestTimed[backend]!)
         let stream = RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs))
         let inputs = try InputBatch(spec: campaign.inputs, dimension: campaign.inputDimension(width: spec.width), stream: stream)
         func median<T: BLASScalar & GaussianFillable>(_: T.Type, depth: Int) throws -> (setup: Double, network: Double) {
@@ -151,25 +179,34 @@ private struct NetworkCosts {
                 var statistics = sampler.makeStatistics()
                 let built = ContinuousClock.now
                 try sampler.run(sample: s, into: &statistics)
-                setup.append(ProgressReporter.seconds(built - start))
-                run.append(ProgressReporter.seconds(ContinuousClock.now - built))
+                let ran = ContinuousClock.now
+                _ = statistics.encoded()
+                setup.append(ProgressReporter.seconds(built - start) + ProgressReporter.seconds(ContinuousClock.now - ran))
+                run.append(ProgressReporter.seconds(ran - built))
             }
             return (setup.sorted()[1], run.sorted()[1])
         }
         func time(depth: Int) throws -> (setup: Double, network: Double) {
             campaign.precision == .float64 ? try median(Double.self, depth: depth) : try median(Float.self, depth: depth)
         }
-        let two = try time(depth: min(2, spec.depth))
-        if spec.depth <= 2 { return two }
-        if Double(spec.depth) * two.network / 2 < 0.05 { return try time(depth: spec.depth) }
-        let one = try time(depth: 1)
-        let layer = max(two.network - one.network, two.network / 4)
-        return (one.setup, max(0, one.network - layer) + Double(spec.depth) * layer)
+        var cost = try time(depth: min(2, spec.depth))
+        if spec.depth > 2 {
+            if Double(spec.depth) * cost.network / 2 < 0.05 {
+                cost = try time(depth: spec.depth)
+            } else {
+                let one = try time(depth: 1)
+                let layer = max(cost.network - one.network, cost.network / 4)
+                cost = (one.setup, max(0, one.network - layer) + Double(spec.depth) * layer)
+            }
+        }
+        let ratio = Double(network.width) / Double(spec.width)
+        return (cost.setup * ratio, cost.network * (backend == .dense ? ratio * ratio : ratio))
     }
 }
 
-/// Seconds of a point's theory: up to eight points of each activation, spread over the
-/// grid, timed cold; the others take their activation's mean, scaled by depth.
+/// Seconds of a point's theory: up to 64 points of each activation, spread over the grid,
+/// timed cold with their encoding for the journal; the others at their activation's mean
+/// per layer.
 private struct TheoryCosts {
     let campaign: Campaign
     /// Timed points: seconds per layer.
@@ -179,13 +216,11 @@ private struct TheoryCosts {
     init(campaign: Campaign) throws {
         self.campaign = campaign
         for activation in Set(campaign.points.map(\.network.activation)) {
-            let points = campaign.points.filter { $0.network.activation == activation }
-            let step = max(1, points.count / 8)
             var rates: [Double] = []
-            for p in stride(from: 0, to: points.count, by: step).map({ points[$0] }).prefix(8) {
+            for p in spread(campaign.points.filter { $0.network.activation == activation }, most: 64) {
                 let inputs = try PreparedPoint(point: p, campaign: campaign).inputs
                 let start = ContinuousClock.now
-                _ = PointTheory(network: p.network, inputs: inputs, observables: campaign.observables)
+                _ = PointTheory(network: p.network, inputs: inputs, observables: campaign.observables).encoded()
                 let rate = ProgressReporter.seconds(ContinuousClock.now - start) / Double(max(p.network.depth, 1))
                 measured[p.index] = rate
                 rates.append(rate)

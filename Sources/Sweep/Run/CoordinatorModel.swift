@@ -6,7 +6,8 @@
 ///   tasks), handed out dynamically;
 /// - each remote rank (1 … P−1) keeps two tasks in flight: a new task is sent when a result
 ///   has been handled, and reaches the rank a message latency later; a rank runs its tasks
-///   one after another;
+///   one after another, and a result above MPI's eager limit holds it in its send until the
+///   coordinator receives it;
 /// - rank 0's compute threads take tasks from the same queue without messages, and share
 ///   rank 0's core with the coordinator's own work;
 /// - the coordinator handles results one at a time, in arrival order, each costing
@@ -22,11 +23,20 @@ public struct CoordinatorModel: Sendable {
     public var resultSeconds: Double
     /// One-way message latency between ranks, seconds.
     public var latency: Double
+    /// Whether a worker's result send blocks until the coordinator receives it: MPI's
+    /// rendezvous protocol for messages above the eager limit (``eagerLimit``), so the
+    /// worker waits out the coordinator's polling before its next task.
+    public var blockingSends: Bool
 
-    public init(taskSeconds: [Double], resultSeconds: Double, latency: Double = 5e-6) {
+    /// OpenMPI's eager limit over shared memory (the `vader` transport), bytes; larger
+    /// messages go by rendezvous.
+    public static let eagerLimit = 4096
+
+    public init(taskSeconds: [Double], resultSeconds: Double, latency: Double = 5e-6, blockingSends: Bool = false) {
         self.taskSeconds = taskSeconds
         self.resultSeconds = resultSeconds
         self.latency = latency
+        self.blockingSends = blockingSends
     }
 
     /// The simulated schedule.
@@ -69,6 +79,7 @@ public struct CoordinatorModel: Sendable {
         var queue = EventQueue<Event>()
         var running = [Int?](repeating: nil, count: workers)
         var waiting = [[Int]](repeating: [], count: workers)   // delivered, not yet started
+        var sending = [Bool](repeating: false, count: workers)  // in a blocking send of a result
         var arrivals: [(time: Double, worker: Int)] = []        // results waiting for the coordinator
         var coordinatorFree = 0.0, lastProgress = 0.0, coordinatorBusy = 0.0
         var handled = 0
@@ -113,6 +124,11 @@ public struct CoordinatorModel: Sendable {
                 var t = action
                 while let r = arrivals.first, r.time <= action {
                     arrivals.removeFirst()
+                    if sending[r.worker] {
+                        // Received: the worker's blocking send returns, and it starts its next task.
+                        sending[r.worker] = false
+                        if running[r.worker] == nil, !waiting[r.worker].isEmpty { start(r.worker, waiting[r.worker].removeFirst(), at: t) }
+                    }
                     t += resultSeconds
                     coordinatorBusy += resultSeconds
                     handled += 1
@@ -130,11 +146,13 @@ public struct CoordinatorModel: Sendable {
                 arrivals.insert((arrival, w), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
                 if w < rank0Threads {
                     if next < taskSeconds.count { start(w, next, at: t); next += 1 }
+                } else if blockingSends {
+                    sending[w] = true
                 } else if !waiting[w].isEmpty {
                     start(w, waiting[w].removeFirst(), at: t)
                 }
             case .delivered(let w, let task):
-                if running[w] == nil { start(w, task, at: t) } else { waiting[w].append(task) }
+                if running[w] == nil && !sending[w] { start(w, task, at: t) } else { waiting[w].append(task) }
             }
         }
         precondition(handled == taskSeconds.count, "the simulation lost a task")
