@@ -84,4 +84,63 @@ import Testing
             try EnsembleStatistics(decoding: Array(partial.encoded().dropLast(8)), shapedLike: catalog.emptyStatistics(point: 0))
         }
     }
+
+    /// A point's theory goes through the journal and the wire as JSON: it must come back bit
+    /// for bit — finite values, ±∞ and NaN, silent (nil) entries, spectra and notes — or a
+    /// resumed or distributed run would not write the tables a single run writes.
+    @Test(arguments: [("feedforward", "jacobian = { depths = [4] }"), ("batchnorm", "")])
+    func theoryRoundTripsBitForBit(architecture: String, spectra: String) throws {
+        let campaign = try Campaign(toml: """
+            seed = 3
+            samples = 2
+            block = 1
+            [grid]
+            width = [64]
+            depth = [4]
+            sigma_w = [1.3]
+            sigma_b = [0.0]
+            activation = ["tanh"]
+            [network]
+            architecture = "\(architecture)"
+            [inputs]
+            kind = "gram"
+            count = 3
+            c0 = 0.4
+            [observe]
+            forward = ["q", "c", "gram", "orth_gap"]
+            \(spectra)
+            """)
+        let catalog = TaskCatalog(campaign: campaign)
+        let theory = try catalog.theory(point: 0)
+        let back = try #require(PointTheory(decoding: theory.encoded()))
+        let bits = { (t: PointTheory) in t.values.map { $0.map { $0?.bitPattern } } }
+        #expect(bits(back) == bits(theory))
+        #expect(back.spectra.map { $0?.map(\.bitPattern) } == theory.spectra.map { $0?.map(\.bitPattern) })
+        #expect(back.names == theory.names && back.notes == theory.notes && back.layers == theory.layers)
+        #expect(back.fixedPoints == theory.fixedPoints)
+        #expect(catalog.decodes(task: catalog.theoryTask(point: 0), payload: theory.encoded()))
+        #expect(!catalog.decodes(task: catalog.theoryTask(point: 0), payload: Array("{}".utf8)))
+    }
+
+    /// ±∞ and NaN survive the encoding (JSON has no literal for them).
+    @Test func nonFiniteTheoryValuesRoundTrip() throws {
+        let campaign = try Campaign(toml: """
+            seed = 1
+            samples = 2
+            block = 1
+            [grid]
+            width = [8]
+            depth = [2]
+            activation = ["tanh"]
+            """)
+        let theory = try TaskCatalog(campaign: campaign).theory(point: 0)
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(theory.encoded())) as? [String: Any])
+        var values = try #require(object["values"] as? [[Any]])
+        values[0][0] = "nan"
+        values[0][1] = "-inf"
+        object["values"] = values
+        let back = try #require(PointTheory(decoding: [UInt8](try JSONSerialization.data(withJSONObject: object))))
+        #expect(back.values[0][0]?.isNaN == true && back.values[0][1] == -.infinity)
+    }
 }
+
