@@ -75,8 +75,9 @@ struct RunTimings: Sendable {
 }
 
 /// Rank 0's scheduler: hands tasks — every point's theory first, then the sampling tasks —
-/// to workers dynamically, keeps two tasks in flight per remote worker (so none idles while
-/// a result travels), runs tasks on local threads too, journals each result as it arrives
+/// to workers dynamically, keeps two tasks in flight per remote worker (sixteen for tasks
+/// under a millisecond: ``inFlightDepth(taskSeconds:)``; so none idles while a result
+/// travels), runs tasks on local threads too, journals each result as it arrives
 /// and merges the partials in task order. With no local threads (`--threads 0`) rank 0 only
 /// coordinates.
 ///
@@ -104,6 +105,11 @@ struct Coordinator {
             return i < queue.count ? queue[i] : nil
         }
     }
+
+    /// Tasks kept in flight per remote worker: two (one running, one queued behind it), and
+    /// sixteen for tasks under a millisecond, whose results arrive faster than a sleeping
+    /// coordinator polls (Linux rounds short sleeps up by its 50 µs timer slack).
+    static func inFlightDepth(taskSeconds: Double) -> Int { taskSeconds < 1e-3 ? 16 : 2 }
 
     private enum LocalEvent: Sendable {
         case result(task: Int, [UInt8], seconds: Double)
@@ -162,22 +168,28 @@ struct Coordinator {
         // Task messages are sent without blocking (a worker may itself be blocked sending a
         // result); each keeps its buffer until MPI has delivered it.
         var sends: [PendingSend] = []
-        func dispatch(to rank: Int) throws {
+        /// Sends `rank` its next task, or its stop when nothing is left and none is in flight;
+        /// whether a task went.
+        @discardableResult
+        func dispatch(to rank: Int) throws -> Bool {
             var w = BinaryWriter()
+            let sent: Bool
             if let task = shared.take() {
                 w.write(Int64(task))
                 inFlight[rank] += 1
+                sent = true
             } else if inFlight[rank] == 0 {
                 w.write(Int64(-1))
                 inFlight[rank] = -1
+                sent = false
             } else {
-                return
+                return false
             }
             sends.append(try world.sendAsync(w.bytes, to: rank, tag: MessageTag.task.rawValue))
+            return sent
         }
         for rank in 1..<max(1, world.size) {
-            try dispatch(to: rank)
-            if inFlight[rank] > 0 { try dispatch(to: rank) }
+            if try dispatch(to: rank) { try dispatch(to: rank) }
         }
 
         var done = 0
@@ -224,7 +236,11 @@ struct Coordinator {
                         let seconds = try r.read(Double.self)
                         inFlight[message.source] -= 1
                         try finished(task: task, try r.readBytes(r.remaining), seconds: seconds, rank: message.source)
-                        try dispatch(to: message.source)
+                        // Refill to the depth the task's length asks for: a worker whose tasks
+                        // take less than the coordinator's polling (~0.1 ms, sleeps included)
+                        // would otherwise idle between them.
+                        let depth = Self.inFlightDepth(taskSeconds: seconds)
+                        while try dispatch(to: message.source), inFlight[message.source] < depth {}
                     case .failure:
                         throw CoordinatorError(message: String(decoding: try r.readBytes(r.remaining), as: UTF8.self)
                                                + " (on rank \(message.source))")

@@ -4,8 +4,9 @@
 /// What it models, as the coordinator does it:
 /// - one queue of tasks in the coordinator's order (every point's theory, then the sampling
 ///   tasks), handed out dynamically;
-/// - each remote rank (1 … P−1) keeps two tasks in flight: a new task is sent when a result
-///   has been handled, and reaches the rank a message latency later; a rank runs its tasks
+/// - each remote rank (1 … P−1) keeps two tasks in flight (sixteen for tasks under a
+///   millisecond, ``Coordinator/inFlightDepth(taskSeconds:)``): new tasks are sent when a
+///   result has been handled, and reaches the rank a message latency later; a rank runs its tasks
 ///   one after another, and a result above MPI's eager limit holds it in its send until the
 ///   coordinator receives it;
 /// - rank 0's compute threads take tasks from the same queue without messages, and share
@@ -80,7 +81,8 @@ public struct CoordinatorModel: Sendable {
         var running = [Int?](repeating: nil, count: workers)
         var waiting = [[Int]](repeating: [], count: workers)   // delivered, not yet started
         var sending = [Bool](repeating: false, count: workers)  // in a blocking send of a result
-        var arrivals: [(time: Double, worker: Int)] = []        // results waiting for the coordinator
+        var arrivals: [(time: Double, worker: Int, task: Int)] = []   // results waiting for the coordinator
+        var inFlight = [Int](repeating: 0, count: workers)
         var coordinatorFree = 0.0, lastProgress = 0.0, coordinatorBusy = 0.0
         var handled = 0
 
@@ -91,6 +93,7 @@ public struct CoordinatorModel: Sendable {
         }
         func send(to w: Int, at t: Double) {
             guard next < taskSeconds.count else { return }
+            inFlight[w] += 1
             queue.push(t + latency, .delivered(worker: w, task: next))
             next += 1
         }
@@ -132,7 +135,11 @@ public struct CoordinatorModel: Sendable {
                     t += resultSeconds
                     coordinatorBusy += resultSeconds
                     handled += 1
-                    if r.worker >= rank0Threads { send(to: r.worker, at: t) }
+                    if r.worker >= rank0Threads {
+                        inFlight[r.worker] -= 1
+                        let depth = Coordinator.inFlightDepth(taskSeconds: taskSeconds[r.task] / speed(r.worker))
+                        repeat { send(to: r.worker, at: t) } while next < taskSeconds.count && inFlight[r.worker] < depth
+                    }
                 }
                 coordinatorFree = t
                 lastProgress = t
@@ -141,9 +148,10 @@ public struct CoordinatorModel: Sendable {
             guard let (t, event) = queue.pop() else { break }
             switch event {
             case .finished(let w):
+                let task = running[w]!
                 running[w] = nil
                 let arrival = w < rank0Threads ? t : t + latency
-                arrivals.insert((arrival, w), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
+                arrivals.insert((arrival, w, task), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
                 if w < rank0Threads {
                     if next < taskSeconds.count { start(w, next, at: t); next += 1 }
                 } else if blockingSends {
