@@ -141,3 +141,39 @@ extension BLASScalar {
              beta, c, Int32(ldc))
     }
 }
+
+extension Matrix where T == Double {
+    /// The upper triangle of `HᵀH` for the rows×c matrix H at `h` (column-major, leading
+    /// dimension `ld`), into `g` (c×c, column-major: `g[b·c + a]`, a ≤ b). The rows are taken
+    /// 256 at a time, so each block of H is read from memory once and its c(c+1)/2 column
+    /// dot products run from L1, four rows to a SIMD register with two accumulators each.
+    /// For a few columns this is several times BLAS `syrk` (``gram(into:alpha:)``), whose
+    /// packing costs more than its arithmetic there.
+    public static func gramUpper(_ h: UnsafePointer<Double>, rows n: Int, columns c: Int, leadingDimension ld: Int,
+                                 into g: UnsafeMutablePointer<Double>) {
+        for k in 0..<(c * c) { g[k] = 0 }
+        var first = 0
+        while first < n {
+            let rows = Swift.min(256, n - first)
+            for b in 0..<c {
+                let y = h + b * ld + first
+                for a in 0...b {
+                    let x = h + a * ld + first
+                    var s0 = SIMD4<Double>(repeating: 0), s1 = SIMD4<Double>(repeating: 0)
+                    var i = 0
+                    while i + 8 <= rows {
+                        let rx = UnsafeRawPointer(x + i), ry = UnsafeRawPointer(y + i)
+                        s0.addProduct(rx.loadUnaligned(as: SIMD4<Double>.self), ry.loadUnaligned(as: SIMD4<Double>.self))
+                        s1.addProduct(rx.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self),
+                                      ry.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self))
+                        i += 8
+                    }
+                    var sum = (s0 + s1).sum()
+                    while i < rows { sum.addProduct(x[i], y[i]); i += 1 }
+                    g[b * c + a] += sum
+                }
+            }
+            first += rows
+        }
+    }
+}

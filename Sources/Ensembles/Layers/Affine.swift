@@ -150,7 +150,10 @@ public struct Affine: LayerMap {
         throws(LAPACKError) {
         let n = spec.width, c = network.columns
         guard let r = try layerFactor(&network) else { return }
-        let factor = Matrix<T>(rows: c, columns: c, elements: r.elements.map { T($0) })
+        // float64 with few columns: scale·R for the triangular kernel; otherwise R for BLAS.
+        let kernel = T.self == Double.self && c <= 32
+        let scaledR = kernel ? r.elements.map { scale * $0 } : []
+        let factor = kernel ? Matrix<T>(rows: 0, columns: 0) : Matrix<T>(rows: c, columns: c, elements: r.elements.map { T($0) })
         let block = network.panel.rows
         var first = 0
         while first < n {
@@ -164,9 +167,9 @@ public struct Affine: LayerMap {
             network.panel.elements.withUnsafeBufferPointer { pz in
                 factor.elements.withUnsafeBufferPointer { pr in
                     network.output.elements.withUnsafeMutableBufferPointer { ph in
-                        if T.self == Double.self && c <= 32 {
+                        if kernel {
                             Self.triangularProduct(UnsafeRawPointer(pz.baseAddress!).assumingMemoryBound(to: Double.self),
-                                                   rows: rows, columns: c, r: r.elements, scale: scale,
+                                                   rows: rows, columns: c, scaledR: scaledR,
                                                    into: UnsafeMutableRawPointer(ph.baseAddress! + first)
                                                        .assumingMemoryBound(to: Double.self), ld: n)
                         } else {
@@ -180,14 +183,13 @@ public struct Affine: LayerMap {
         }
     }
 
-    /// `H = scale · Z R` for a block of `rows` rows: Z rows×C (leading dimension rows), R C×C
-    /// upper triangular (column-major), H with leading dimension `ld`. Four rows at a time,
+    /// `H = Z (scale R)` for a block of `rows` rows: Z rows×C (leading dimension rows), scale·R
+    /// C×C upper triangular (column-major), H with leading dimension `ld`. Four rows at a time,
     /// `h_j = Σ_{k ≤ j} z_k (scale R_kj)`: C(C+1)/2 fused multiply–adds per four rows,
     /// about half a GEMM's, and no packing or β pass (a few C: BLAS's overheads dominate).
-    private static func triangularProduct(_ z: UnsafePointer<Double>, rows: Int, columns c: Int, r: [Double],
-                                          scale: Double, into h: UnsafeMutablePointer<Double>, ld: Int) {
-        let sr = r.map { scale * $0 }
-        sr.withUnsafeBufferPointer { sr in
+    private static func triangularProduct(_ z: UnsafePointer<Double>, rows: Int, columns c: Int, scaledR: [Double],
+                                          into h: UnsafeMutablePointer<Double>, ld: Int) {
+        scaledR.withUnsafeBufferPointer { sr in
             var i = 0
             while i + 4 <= rows {
                 for j in 0..<c {

@@ -112,7 +112,7 @@ struct Coordinator {
     static func inFlightDepth(taskSeconds: Double) -> Int { taskSeconds < 1e-3 ? 16 : 2 }
 
     private enum LocalEvent: Sendable {
-        case result(task: Int, [UInt8], seconds: Double)
+        case result(task: Int, TaskResult, seconds: Double)
         case failure(TaskError)
     }
 
@@ -153,9 +153,9 @@ struct Coordinator {
                 while let task = shared.take() {
                     let clock = ContinuousClock.now
                     do throws(TaskError) {
-                        let payload = try catalog.runEncoded(task)
+                        let result = try catalog.result(of: task)
                         let seconds = ProgressReporter.seconds(ContinuousClock.now - clock)
-                        shared.inbox.withLock { $0.append(.result(task: task, payload, seconds: seconds)) }
+                        shared.inbox.withLock { $0.append(.result(task: task, result, seconds: seconds)) }
                     } catch {
                         shared.stop.store(true, ordering: .relaxed)
                         shared.inbox.withLock { $0.append(.failure(error)) }
@@ -193,19 +193,17 @@ struct Coordinator {
         }
 
         var done = 0
-        func finished(task: Int, _ payload: [UInt8], seconds: Double, rank: Int) throws {
+        /// Journals a result (`payload`: its encoded form) and merges it.
+        func finished(task: Int, _ result: TaskResult, payload: [UInt8], seconds: Double, rank: Int) throws {
             try journal.append(task: task, payload: payload)
-            if let point = catalog.theoryPoint(ofTask: task) {
-                guard let theory = PointTheory(decoding: payload) else {
-                    throw CoordinatorError(message: "the theory of point \(point) from rank \(rank) does not decode")
-                }
+            switch result {
+            case .theory(let theory):
+                let point = catalog.theoryPoint(ofTask: task)!
                 theories[point] = theory
                 timings.theorySeconds[point] = seconds
                 timings.theoriesRun += 1
                 timings.theory[rank] += seconds
-            } else {
-                let partial = try EnsembleStatistics(decoding: payload,
-                                                     shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
+            case .partial(let partial):
                 merger.add(task: task, partial)
                 timings.taskSeconds.append(seconds)
                 timings.sampling[rank] += seconds
@@ -220,8 +218,8 @@ struct Coordinator {
             for event in shared.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
                 progressed = true
                 switch event {
-                case .result(let task, let payload, let seconds):
-                    try finished(task: task, payload, seconds: seconds, rank: 0)
+                case .result(let task, let result, let seconds):
+                    try finished(task: task, result, payload: result.encoded, seconds: seconds, rank: 0)
                 case .failure(let error):
                     throw error
                 }
@@ -235,7 +233,11 @@ struct Coordinator {
                     case .result:
                         let seconds = try r.read(Double.self)
                         inFlight[message.source] -= 1
-                        try finished(task: task, try r.readBytes(r.remaining), seconds: seconds, rank: message.source)
+                        let payload = try r.readBytes(r.remaining)
+                        guard let result = catalog.decode(task: task, payload: payload) else {
+                            throw CoordinatorError(message: "the result of task \(task) from rank \(message.source) does not decode")
+                        }
+                        try finished(task: task, result, payload: payload, seconds: seconds, rank: message.source)
                         // Refill to the depth the task's length asks for: a worker whose tasks
                         // take less than the coordinator's polling (~0.1 ms, sleeps included)
                         // would otherwise idle between them.
@@ -288,7 +290,7 @@ enum Worker {
             w.write(Int64(task))
             let tag: MessageTag
             do throws(TaskError) {
-                let payload = try catalog.runEncoded(task)
+                let payload = try catalog.result(of: task).encoded
                 w.write(ProgressReporter.seconds(ContinuousClock.now - clock))
                 w.write(payload)
                 tag = .result

@@ -172,7 +172,7 @@ public struct SweepRun {
             throw JournalError(message: "\(options.outputDirectory): cannot create the output folder: \(error.localizedDescription)")
         }
         return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume,
-                                decodable: catalog.decodes)
+                                decodable: { catalog.decode(task: $0, payload: $1) != nil })
     }
 
     private func coordinate(catalog: TaskCatalog, journal: Journal, recovered: Journal.Recovered,
@@ -181,11 +181,10 @@ public struct SweepRun {
         for note in recovered.notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
         var partials: [Int: EnsembleStatistics] = [:], theories: [Int: PointTheory] = [:]
         for (task, payload) in recovered.partials {
-            if let point = catalog.theoryPoint(ofTask: task) {
-                theories[point] = PointTheory(decoding: payload)
-            } else {
-                partials[task] = try EnsembleStatistics(decoding: payload,
-                                                        shapedLike: catalog.emptyStatistics(point: catalog.point(ofTask: task)))
+            switch catalog.decode(task: task, payload: payload) {
+            case .theory(let theory): theories[catalog.theoryPoint(ofTask: task)!] = theory
+            case .partial(let partial): partials[task] = partial
+            case nil: preconditionFailure("the journal kept a record of task \(task) that does not decode")
             }
         }
         if options.showProgress, !recovered.partials.isEmpty {

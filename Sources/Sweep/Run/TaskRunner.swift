@@ -35,6 +35,20 @@ struct PreparedPoint: Sendable {
     }
 }
 
+/// What a task produces: a partial of its point's statistics, or its point's theory.
+enum TaskResult: Sendable {
+    case partial(EnsembleStatistics)
+    case theory(PointTheory)
+
+    /// The form journalled and sent to the coordinator.
+    var encoded: [UInt8] {
+        switch self {
+        case .partial(let statistics): statistics.encoded()
+        case .theory(let theory): theory.encoded()
+        }
+    }
+}
+
 /// The campaign's tasks and what every rank needs to run any of them. Every rank builds the
 /// same catalogue from the campaign file.
 ///
@@ -87,20 +101,20 @@ final class TaskCatalog: Sendable {
         PointTheory(network: points[point].network, inputs: try prepared(point).inputs, observables: campaign.observables)
     }
 
-    /// Runs task `task` of either kind, as journalled and sent to the coordinator.
-    func runEncoded(_ task: Int) throws(TaskError) -> [UInt8] {
-        if let point = theoryPoint(ofTask: task) { return try theory(point: point).encoded() }
-        return try run(task).encoded()
+    /// Runs task `task` of either kind.
+    func result(of task: Int) throws(TaskError) -> TaskResult {
+        if let point = theoryPoint(ofTask: task) { return .theory(try theory(point: point)) }
+        return .partial(try run(task))
     }
 
-    /// Whether `payload` is a complete result of `task`: a theory, or a partial over all of
-    /// the task's samples.
-    func decodes(task: Int, payload: [UInt8]) -> Bool {
-        guard task >= 0, task < totalCount else { return false }
-        if theoryPoint(ofTask: task) != nil { return PointTheory(decoding: payload) != nil }
-        guard let partial = try? EnsembleStatistics(decoding: payload, shapedLike: emptyStatistics(point: point(ofTask: task)))
-        else { return false }
-        return partial.networks == samples(ofTask: task).count
+    /// The result encoded in `payload` (a journal record or a worker's message), nil unless
+    /// it is a complete result of `task`: a theory, or a partial over all of the task's samples.
+    func decode(task: Int, payload: [UInt8]) -> TaskResult? {
+        guard task >= 0, task < totalCount else { return nil }
+        if theoryPoint(ofTask: task) != nil { return PointTheory(decoding: payload).map { .theory($0) } }
+        guard let partial = try? EnsembleStatistics(decoding: payload, shapedLike: emptyStatistics(point: point(ofTask: task))),
+              partial.networks == samples(ofTask: task).count else { return nil }
+        return .partial(partial)
     }
 
     /// Runs sampling task `task`: a fresh sampler, the task's samples in order, one partial.
