@@ -145,7 +145,7 @@ struct SweepCommand: ParsableCommand {
                                  status: 1)
         }
         guard let summary else { return }
-        for note in summary.diverged { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
+        for note in summary.warnings { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
         if !quiet { for line in summary.utilisation { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
         let rate = summary.seconds > 0 ? Double(summary.tasks - summary.tasksFromJournal) / summary.seconds : 0
         print("\(campaign.name): \(summary.points) grid points × \(campaign.samples) networks, \(summary.tasks) tasks "

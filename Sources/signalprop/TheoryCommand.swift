@@ -46,6 +46,13 @@ struct TheoryCommand: ParsableCommand {
         let fixed = maps.fixedPoints()
         let critical = try? MeanFieldMaps.criticalSigmaW(sigmaB: sigmaB, activation: activation)
         let q = layers.map(\.meanQ), c = layers.map { $0.meanC ?? .nan }
+        var warnings: [String] = []
+        if let l = layers.first(where: \.overflows) {
+            warnings.append("q^l is beyond Double's range from layer \(l.layer): null in q, exact in log10_q")
+        }
+        if let l = layers.first(where: \.underflows) {
+            warnings.append("q^l is below Double's normal range from layer \(l.layer): rounded in q, exact in log10_q")
+        }
         if json {
             let object: [String: Any] = [
                 "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
@@ -55,6 +62,7 @@ struct TheoryCommand: ParsableCommand {
                 "status": fixed.status, "layers_to_1pct": fixed.layersToOnePercent.map { $0 as Any } ?? NSNull(),
                 "critical_sigma_w": JSON.number(critical ?? nil),
                 "q": q.map { JSON.number($0) }, "c": c.map { JSON.number($0) },
+                "log10_q": layers.map { JSON.number($0.log2MeanQ * Self.log10Of2) }, "warnings": warnings,
             ]
             print(try JSON.text(object))
             return
@@ -65,10 +73,23 @@ struct TheoryCommand: ParsableCommand {
         print("  ξ_q = \(show(fixed.xiQ))   ξ_c = \(show(fixed.xiC))   σ_w* at this σ_b = \(show(critical ?? nil))"
               + "   layers to 1% of q*: \(fixed.layersToOnePercent.map(String.init) ?? "—")")
         if fixed.status != "ok" { print("  status: \(fixed.status)") }
+        for warning in warnings { print("  note: \(warning)") }
         print("\n  layer            q^l            c^l")
         for (l, layer) in layers.enumerated() {
-            print("  " + String(l + 1).leftPadded(5) + show(layer.meanQ).leftPadded(15) + show(layer.meanC).leftPadded(15))
+            print("  " + String(l + 1).leftPadded(5) + Self.magnitude(layer).leftPadded(15) + show(layer.meanC).leftPadded(15))
         }
+    }
+
+    static let log10Of2 = 0.301_029_995_663_981_2
+
+    /// q^l to six digits, from its logarithm where Double cannot hold it (10⁴⁰⁰ is printed
+    /// as such, not as inf).
+    static func magnitude(_ layer: LayerTheory) -> String {
+        if layer.meanQ.isNormal || layer.meanQ == 0 && layer.log2MeanQ == -.infinity {
+            return String(format: "%.6g", layer.meanQ)
+        }
+        let decimal = layer.log2MeanQ * log10Of2, exponent = decimal.rounded(.down)
+        return String(format: "%.5fe%+d", pow(10, decimal - exponent), Int(exponent))
     }
 }
 

@@ -40,7 +40,7 @@ private let campaignText = broken("samples", with: "samples = 6")
     @Test func layersTableIsTidyWithTheoryBesideMeasurement() throws {
         let out = temporaryDirectory("tidy")
         let summary = try run(threads: 2, out: out)
-        #expect(summary.points == 4 && summary.networks == 24 && summary.diverged.isEmpty)
+        #expect(summary.points == 4 && summary.networks == 24 && summary.warnings.isEmpty)
         let lines = try read(out + "/layers.csv").split(separator: "\n")
         #expect(lines[0] == "point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,observable,mean,stderr,n,theory")
         // 4 points × 3 layers × (q, c, 6 gram entries)

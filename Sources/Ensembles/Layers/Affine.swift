@@ -54,9 +54,8 @@ public struct Affine: LayerMap {
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
         var next = state
-        next.input = (state.covariance, state.means)
-        let variance = sigmaW * sigmaW
-        next.covariance = state.covariance.map { variance * $0 }
+        next.input = state.moments
+        next.moments = state.moments.scaled(by: sigmaW * sigmaW).centred
         return next
     }
 

@@ -18,8 +18,7 @@ public struct Bias: LayerMap {
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
         var next = state
-        let variance = sigmaB * sigmaB
-        next.covariance = state.covariance.map { $0 + variance }
+        next.moments = state.moments.adding(sigmaB * sigmaB)
         return next
     }
 

@@ -20,27 +20,22 @@ public protocol LayerMap: Sendable {
 
 /// The mean-field state of the batch at one point of a layer: the B×B second moments of
 /// the vectors there (`x_a·x_b/N` entering a layer, `q_ab = h_a·h_b/N` after its affine
-/// map), and, where a skip connection needs them, the means `E x_{a,i}` and the layer's
-/// input.
+/// map) and, where a skip connection needs them, their means `E x_{a,i}`, with the layer's
+/// input. Held per vector with a power-of-two scale (``ScaledMoments``), so lengths far
+/// beyond Double's range (a chaotic relu net's 16·8^(l−1), a vanishing net's 10^(−2l))
+/// propagate exactly.
 public struct MeanFieldState: Sendable {
     /// B.
-    public let count: Int
-    /// B×B, row-major.
-    public var covariance: [Double]
-    /// `μ_a = E x_{a,i}` per input; nil when no map of the network needs it.
-    public var means: [Double]?
-    /// The layer's input `x^{l−1}` (its second moments and means), kept by ``Affine`` for a
-    /// skip connection.
-    public var input: (covariance: [Double], means: [Double]?)
-    /// `E φ(h_a)` of the layer's nonlinearity, where means are tracked, for the skip's cross term.
-    public var activationMeans: [Double]?
+    public var count: Int { moments.count }
+    /// The moments here; means where tracked.
+    public var moments: ScaledMoments
+    /// The layer's input `x^{l−1}`, kept by ``Affine`` for a skip connection.
+    public var input: ScaledMoments
 
     /// The inputs' state: `G0_ab = x_a·x_b/N₀` and, when tracked, their means.
     public init(inputGram: [Double], count: Int, means: [Double]?) {
-        self.count = count
-        covariance = inputGram
-        self.means = means
-        input = (inputGram, means)
+        moments = ScaledMoments(covariance: inputGram, means: means, count: count)
+        input = moments
     }
 }
 
@@ -72,7 +67,7 @@ public struct Composition: Sendable {
                 guard let next = map.propagate(state) else { return [] }
                 state = next
             }
-            layers.append(LayerTheory(layer: layer, covariance: state.covariance, count: count))
+            layers.append(LayerTheory(layer: layer, moments: state.moments))
             guard layer < depth else { break }
             for map in post {
                 guard let next = map.propagate(state) else { return layers }

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import MeanField
 
 /// Layer norm of the pre-activations at initialisation (Ba, Kiros & Hinton 2016, eq. 4,
 /// without the learned gain and bias): each input's pre-activation vector centred and
@@ -17,14 +18,8 @@ public struct LayerNorm: LayerMap {
     public init() {}
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
-        let b = state.count, q = state.covariance
         var next = state
-        for i in 0..<b {
-            for j in 0..<b {
-                let scale = (q[i * b + i] * q[j * b + j]).squareRoot()
-                next.covariance[i * b + j] = scale > 0 ? q[i * b + j] / scale : 0
-            }
-        }
+        next.moments = state.moments.correlations
         return next
     }
 

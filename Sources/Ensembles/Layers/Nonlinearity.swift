@@ -10,7 +10,8 @@ import MeanField
 /// columns (at the batch's first input, or at each column's own input: ``TangentColumns``).
 ///
 /// Mean field: `x_a·x_b/N → E φ(u_a) φ(u_b)`, `u ~ N(0, q)` (Poole et al. 2016, eq. 3 and
-/// the covariance map of their eq. 5), and where a skip needs them the means `E φ(u_a)`.
+/// the covariance map of their eq. 5), and where a skip needs them the means `E φ(u_a)`,
+/// at any size of q (``MeanFieldMaps/activationMoments(_:)``).
 ///
 /// For a positively homogeneous φ in a net without normalisation, the stored batch (and
 /// the stream it is added to) is divided by a power of two whenever it leaves 2^±256,
@@ -31,18 +32,8 @@ public struct Nonlinearity: LayerMap {
     }
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
-        let b = state.count, q = state.covariance
         var next = state
-        for i in 0..<b {
-            for j in i..<b {
-                let value = kernel.secondMoment(qaa: q[i * b + i], qbb: q[j * b + j], qab: q[i * b + j])
-                next.covariance[i * b + j] = value
-                next.covariance[j * b + i] = value
-            }
-        }
-        if state.means != nil {
-            next.activationMeans = (0..<b).map { kernel.activationMean(q: q[$0 * b + $0]) }
-        }
+        next.moments = kernel.activationMoments(state.moments)
         return next
     }
 

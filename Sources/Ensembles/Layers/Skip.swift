@@ -1,4 +1,5 @@
 import LinearAlgebra
+import MeanField
 
 /// The stream update that ends every layer: `x^l = y` without a skip connection, or
 /// `x^l = ν (y + a x^{l−1})` with one (Tarnowski et al. 2019's `x^l = φ(h^l) + a x^{l−1}`;
@@ -28,20 +29,10 @@ public struct Skip: LayerMap {
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
         guard let a = scale else { return state }
-        guard let mu = state.input.means, let means = state.activationMeans else {
-            preconditionFailure("a skip connection's theory needs the means tracked (Composition.tracksMeans)")
-        }
-        let b = state.count, r = state.input.covariance, nu = normalization
+        precondition(state.input.normalizedMeans != nil && state.moments.normalizedMeans != nil,
+                     "a skip connection's theory needs the means tracked (Composition.tracksMeans)")
         var next = state
-        for i in 0..<b {
-            for j in i..<b {
-                let phiPhi = state.covariance[i * b + j]
-                let value = phiPhi + a * (means[i] * mu[j] + mu[i] * means[j]) + a * a * r[i * b + j]
-                next.covariance[i * b + j] = nu * nu * value
-                next.covariance[j * b + i] = nu * nu * value
-            }
-        }
-        next.means = (0..<b).map { nu * (means[$0] + a * mu[$0]) }
+        next.moments = ScaledMoments.sum(normalization * a, state.input, normalization, state.moments)
         return next
     }
 

@@ -31,10 +31,18 @@ extension GramFunction {
     public func predict(_ theory: TheoryContext) -> Prediction {
         let shape = theory.shape
         let count = quantities(shape).count, b = theory.batch
-        let perLayer = theory.layers.map { t in
-            count > 0 && measures(layer: t.layer, depth: theory.network.depth)
-                ? (try? values(t.covariance, count: b, scale: 1)) : nil
+        let perLayer = theory.layers.map { t -> [Double]? in
+            guard count > 0 && measures(layer: t.layer, depth: theory.network.depth) else { return nil }
+            guard t.overflows || t.underflows else { return try? values(t.covariance, count: b, scale: 1) }
+            // Lengths beyond Double's range: the formula on the covariance at a common power-of-two
+            // scale, so that scale-free quantities (c, eff_rank, …) stay exact and the others
+            // round to ±∞ or 0 as Double would.
+            let (gram, scale) = t.commonScaled
+            return try? values(gram, count: b, scale: scale)
         }
-        return Prediction(quantities: count, theory: theory) { k, l in perLayer[l - 1]?[k] }
+        return Prediction(quantities: count, theory: theory) { k, l -> Double? in
+            guard let row = perLayer[l - 1], !row[k].isNaN else { return nil }
+            return row[k]
+        }
     }
 }

@@ -14,7 +14,13 @@ public struct MeanCorrelation: GramFunction {
     public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] {
         var s = 0.0
         for j in 1..<b {
-            for a in 0..<j { s += g[a * b + j] / (g[a * b + a] * g[j * b + j]).squareRoot() }
+            for a in 0..<j {
+                // √(G_aa G_bb), as √G_aa √G_bb where the product leaves Double's normal range
+                // (lengths near 10^±154 are ordinary doubles; their product is not).
+                let product = g[a * b + a] * g[j * b + j]
+                let norm = product.isNormal ? product.squareRoot() : g[a * b + a].squareRoot() * g[j * b + j].squareRoot()
+                s += g[a * b + j] / norm
+            }
         }
         return [s / Double(b * (b - 1) / 2)]
     }

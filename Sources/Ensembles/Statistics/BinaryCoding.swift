@@ -53,7 +53,7 @@ public struct BinaryReader {
 
 extension EnsembleStatistics {
     /// The partial as bytes: networks, then for every quantity and layer
-    /// (count, mean, M2, non-finite count) — 32 bytes each — then each histogram's bin
+    /// (count, mean, √(M2/n), non-finite count) — 32 bytes each — then each histogram's bin
     /// counts, underflow, overflow and below-floor counts. Names, depth and bins are not
     /// sent: both sides derive them from the campaign.
     public func encoded() -> [UInt8] {
@@ -63,7 +63,7 @@ extension EnsembleStatistics {
             for m in row {
                 w.write(Int64(m.count))
                 w.write(m.mean)
-                w.write(m.m2)
+                w.write(m.spread)
                 w.write(Int64(m.nonFinite))
             }
         }
@@ -91,9 +91,9 @@ extension EnsembleStatistics {
         networks = Int(try r.read(Int64.self))
         for k in 0..<names.count {
             for l in 0..<depth {
-                let count = Int(try r.read(Int64.self)), mean = try r.read(Double.self), m2 = try r.read(Double.self)
+                let count = Int(try r.read(Int64.self)), mean = try r.read(Double.self), spread = try r.read(Double.self)
                 let nonFinite = Int(try r.read(Int64.self))
-                moments[k][l] = RunningMoments(count: count, mean: mean, m2: m2, nonFinite: nonFinite)
+                moments[k][l] = RunningMoments(count: count, mean: mean, spread: spread, nonFinite: nonFinite)
             }
         }
         for i in histograms.indices {

@@ -79,29 +79,59 @@ struct Manifest {
     let hosts: [String]
     let points: [PreparedPoint]
     let statistics: [EnsembleStatistics]
+    let theories: [PointTheory]
     let tasks: Int
     let journalNotes: [String]
 
-    /// "point 3 (…): q non-finite in 5 networks from layer 12" for every affected point.
-    var divergedPoints: [String] {
-        var notes: [String] = []
-        for (i, s) in statistics.enumerated() {
-            for (k, name) in s.names.enumerated() {
-                guard let layer = s.moments[k].firstIndex(where: { $0.nonFinite > 0 }) else { continue }
+    /// What is out of the ordinary at point i, each as (flag, warning): a quantity non-finite
+    /// in some networks — "diverged" where the lengths overflowed, "vanished" where they
+    /// underflowed to 0 (q itself finite, the ratios 0/0) —, a mean or standard error beyond
+    /// Double's range ("overflow", written inf), and theory lengths beyond Double's range
+    /// ("theory_overflow", written inf) or below its normal range ("theory_underflow",
+    /// written 0 or a subnormal); correlations and other scale-free theory stay exact there.
+    func findings(_ i: Int) -> [(flag: String, warning: String)] {
+        var found: [(String, String)] = []
+        let s = statistics[i], point = "point \(points[i].point.index)"
+        let q = s.names.firstIndex(of: "q")
+        for (k, name) in s.names.enumerated() {
+            if let layer = s.moments[k].firstIndex(where: { $0.nonFinite > 0 }) {
                 let worst = s.moments[k].map(\.nonFinite).max() ?? 0
-                notes.append("point \(points[i].point.index): \(name) diverged at layer \(layer + 1) "
-                             + "(non-finite in up to \(worst) of \(s.networks) networks; excluded from the means)")
+                let vanished = k != q && q.map { s.moments[$0][layer].nonFinite == 0 && s.moments[$0][layer].mean < 0x1p-1000 } == true
+                let what = vanished ? "undefined from layer \(layer + 1): the lengths underflowed to 0 (a vanishing net)"
+                                    : "diverged at layer \(layer + 1)"
+                found.append((vanished ? "vanished" : "diverged",
+                              "\(point): \(name) \(what) (non-finite in up to \(worst) of \(s.networks) networks; excluded from the means)"))
+            }
+            if let layer = s.moments[k].firstIndex(where: { m in
+                m.count > 0 && (!m.mean.isFinite || !(m.standardError ?? 0).isFinite) }) {
+                found.append(("overflow", "\(point): the mean or standard error of \(name) is beyond Double's range from layer "
+                              + "\(layer + 1) (written inf)"))
             }
         }
-        return notes
+        let layers = theories[i].layers
+        if let l = layers.firstIndex(where: \.overflows) {
+            found.append(("theory_overflow", "\(point): theory q beyond Double's range from layer \(layers[l].layer) "
+                          + "(log10 q = \(Self.log10(layers[l].log2MeanQ)); written inf; correlations stay exact)"))
+        }
+        if let l = layers.firstIndex(where: \.underflows) {
+            found.append(("theory_underflow", "\(point): theory q below Double's normal range from layer \(layers[l].layer) "
+                          + "(log10 q = \(Self.log10(layers[l].log2MeanQ)); written 0 or a subnormal; correlations stay exact)"))
+        }
+        return found
     }
+
+    private static func log10(_ log2: Double) -> String { String(format: "%.2f", log2 * 0.301_029_995_663_981_2) }
+
+    /// Every point's warnings, for the manifest and stderr.
+    var pointWarnings: [String] { points.indices.flatMap { findings($0).map(\.warning) } }
 
     func json() throws(OutputError) -> String {
         let iso = ISO8601DateFormatter()
         var perPoint: [[String: Any]] = []
         for (i, p) in points.enumerated() {
-            let diverged = statistics[i].moments.contains { $0.contains { $0.nonFinite > 0 } }
-            perPoint.append(["point": p.point.index, "status": diverged ? "diverged" : "ok",
+            var flags: [String] = []
+            for f in findings(i).map(\.flag) where !flags.contains(f) { flags.append(f) }
+            perPoint.append(["point": p.point.index, "status": flags.isEmpty ? "ok" : flags.joined(separator: "+"),
                              "networks": statistics[i].networks, "backend": campaign.backend(for: p.point.network).rawValue])
         }
         let object: [String: Any] = [
@@ -118,7 +148,7 @@ struct Manifest {
                 .merging(timings.summary, uniquingKeysWith: { a, _ in a }),
             "software": SoftwareVersions.dictionary,
             "points": perPoint,
-            "warnings": divergedPoints + journalNotes,
+            "warnings": pointWarnings + journalNotes,
         ]
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

@@ -27,7 +27,7 @@ public struct JournalError: Error, CustomStringConvertible, Sendable {
 /// The checkpoint of a sweep: every finished task's partial statistics, appended by the
 /// coordinator as tasks finish, so `--resume` can skip them after a crash or a kill.
 ///
-/// `journal/tasks.journal` is a header (`SPJRNL01` + the campaign hash, 24 bytes) and
+/// `journal/tasks.journal` is a header (`SPJRNL02` + the campaign hash, 24 bytes) and
 /// then records:
 ///
 ///     magic "SPR1" (u32) | task (u64) | length (u32) | payload (length bytes) | checksum (u64)
@@ -39,7 +39,9 @@ public struct JournalError: Error, CustomStringConvertible, Sendable {
 /// the journal is rewritten with the good records only. `journal/campaign.json` holds
 /// the normalised campaign, to say what changed when a resume is refused.
 struct Journal {
-    static let fileMagic = Array("SPJRNL01".utf8)
+    static let fileMagic = Array("SPJRNL02".utf8)
+    /// Format 01 held M2 where format 02 holds √(M2/n): its records are recomputed, never read.
+    static let formerMagic = Array("SPJRNL01".utf8)
     static let recordMagic: UInt32 = 0x3152_5053  // "SPR1"
     static let recordOverhead = 4 + 8 + 4 + 8
 
@@ -66,8 +68,14 @@ struct Journal {
             guard let data = fm.contents(atPath: path) else {
                 throw JournalError(message: "\(path): no journal to resume from (run without --resume to start)")
             }
-            try checkSameCampaign(directory: directory, campaign: campaign, header: [UInt8](data.prefix(24)))
-            recovered = scan([UInt8](data), decodable: decodable)
+            let header = [UInt8](data.prefix(24))
+            try checkSameCampaign(directory: directory, campaign: campaign, header: header)
+            if Array(header.prefix(8)) == formerMagic {
+                recovered.notes.append("\(path) was written by an older signalprop (journal format 01, whose partials hold "
+                                       + "M2 instead of √(M2/n)): every task is recomputed")
+            } else {
+                recovered = scan([UInt8](data), decodable: decodable)
+            }
         } else {
             try? fm.removeItem(atPath: directory)
         }
@@ -145,7 +153,7 @@ struct Journal {
 
     /// Refuses a resume whose campaign differs from the journal's, naming what changed.
     static func checkSameCampaign(directory: String, campaign: Campaign, header: [UInt8]) throws(JournalError) {
-        guard header.count == 24, Array(header.prefix(8)) == fileMagic else {
+        guard header.count == 24, [fileMagic, formerMagic].contains(Array(header.prefix(8))) else {
             throw JournalError(message: "\(directory)/tasks.journal is not a SignalProp journal")
         }
         let recorded = String(decoding: header.suffix(16), as: UTF8.self)

@@ -47,8 +47,8 @@ public struct SweepSummary: Sendable {
     public let tasks: Int
     public let tasksFromJournal: Int
     public let seconds: Double
-    /// Human-readable notes on points where some values were non-finite.
-    public let diverged: [String]
+    /// Per-point findings: diverged or vanished quantities, values beyond Double's range.
+    public let warnings: [String]
     /// Notes on journal records that were dropped on resume.
     public let journalNotes: [String]
     /// One line per rank: busy share of the wall time.
@@ -206,11 +206,11 @@ public struct SweepRun {
         }
         let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started, finished: Date(),
                                 timings: timings, hosts: hosts, points: prepared, statistics: statistics,
-                                tasks: catalog.count, journalNotes: recovered.notes + theoryNotes)
+                                theories: theoryList, tasks: catalog.count, journalNotes: recovered.notes + theoryNotes)
         try AtomicFile.write(try manifest.json(), to: out + "/manifest.json")
         return SweepSummary(points: prepared.count, networks: campaign.samples * prepared.count, tasks: catalog.count,
                             tasksFromJournal: timings.tasksFromJournal, seconds: timings.wallSeconds,
-                            diverged: manifest.divergedPoints, journalNotes: recovered.notes,
+                            warnings: manifest.pointWarnings, journalNotes: recovered.notes,
                             utilisation: Self.utilisationLines(timings, hosts: hosts))
     }
 
