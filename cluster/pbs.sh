@@ -60,9 +60,10 @@ cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 # oversubscribe them (OpenBLAS otherwise sizes its pool from the affinity mask).
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
-# A rerun job finds the journal of the killed run and continues it.
+# A rerun job continues the killed run: from its journal, or from the start when the
+# kill came before the journal existed (--resume recognises that folder).
 args=(sweep "$CAMPAIGN" --out "$OUT")
-if [[ -f "$OUT/journal/tasks.journal" ]]; then
+if [[ -d "$OUT" ]]; then
     args+=(--resume)
 fi
 read -r -a extra <<< "${SWEEP_ARGS:-}"

@@ -6,10 +6,13 @@ import Synchronization
 
 /// An evenly spaced range written `from:to:steps`.
 struct Span: ExpressibleByArgument {
+    /// Steps per axis at most.
+    static let maxSteps = 10_000
     let values: [Double]
     init?(argument: String) {
         let parts = argument.split(separator: ":").map { Double($0) }
-        guard parts.count == 3, let from = parts[0], let to = parts[1], let n = parts[2], n >= 2, n == n.rounded()
+        guard parts.count == 3, let from = parts[0], let to = parts[1], let n = parts[2], from.isFinite, to.isFinite,
+              n >= 2, n <= Double(Self.maxSteps), n == n.rounded()
         else { return nil }
         values = (0..<Int(n)).map { from + (to - from) * Double($0) / (n - 1) }
     }
@@ -32,13 +35,16 @@ struct PhaseDiagramCommand: ParsableCommand {
         """
     )
 
+    /// Grid points at most: each is a fixed-point search (ms), and the table is held whole.
+    static let maxCells = 4_000_000
+
     @Option(parsing: .upToNextOption, help: ArgumentHelp("One or more activations.", valueName: "name"))
     var activation: [Activation] = [.tanh]
 
-    @Option(name: .customLong("sigma-w"), help: ArgumentHelp("σ_w range (σ_w > 0).", valueName: "from:to:steps"))
+    @Option(name: .customLong("sigma-w"), help: ArgumentHelp("σ_w range (σ_w > 0), 2 to 10000 steps.", valueName: "from:to:steps"))
     var sigmaW: Span = Span(argument: "0.5:4:50")!
 
-    @Option(name: .customLong("sigma-b"), help: ArgumentHelp("σ_b range (σ_b ≥ 0).", valueName: "from:to:steps"))
+    @Option(name: .customLong("sigma-b"), help: ArgumentHelp("σ_b range (σ_b ≥ 0), 2 to 10000 steps.", valueName: "from:to:steps"))
     var sigmaB: Span = Span(argument: "0:0.5:30")!
 
     @Option(help: ArgumentHelp("CSV file to write (default: standard output).", valueName: "file"))
@@ -47,6 +53,11 @@ struct PhaseDiagramCommand: ParsableCommand {
     func validate() throws {
         guard sigmaW.values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--sigma-w values must be > 0") }
         guard sigmaB.values.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--sigma-b values must be ≥ 0") }
+        let cells = activation.count * sigmaW.values.count * sigmaB.values.count
+        guard cells <= Self.maxCells else {
+            throw ValidationError("the grid has \(cells) points (activations × σ_w steps × σ_b steps); at most "
+                                  + "\(Self.maxCells) (about a minute per million on one core): use fewer steps")
+        }
     }
 
     func run() throws {

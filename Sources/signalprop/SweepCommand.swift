@@ -85,9 +85,12 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("""
         Compute threads on rank 0, one BLAS thread each (default: all cores on a single rank; \
-        1 beside the coordinator under mpirun; 0: rank 0 only coordinates).
+        1 beside the coordinator under mpirun; 0: rank 0 only coordinates; at most 1024).
         """, valueName: "n"))
     var threads: Int?
+
+    /// Threads at most: each holds a network's buffers; more than the cores only queue.
+    static let maxThreads = 1024
 
     @Option(name: .customLong("memory-limit"),
             help: ArgumentHelp("Per-rank memory limit, e.g. 8G (default: available memory / ranks on the node).",
@@ -98,9 +101,11 @@ struct SweepCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if let threads, threads < 0 { throw ValidationError("--threads must be ≥ 0, got \(threads)") }
+        if let threads, threads < 0 || threads > Self.maxThreads {
+            throw ValidationError("--threads must be between 0 and \(Self.maxThreads), got \(threads)")
+        }
         if let memoryLimit, MemoryEstimate.parse(memoryLimit) == nil {
-            throw ValidationError("--memory-limit '\(memoryLimit)' is not a size; write e.g. 512M, 8G, 1.5T")
+            throw ValidationError("--memory-limit '\(memoryLimit)' is not a size between 1 byte and 4 EiB; write e.g. 512M, 8G, 1.5T")
         }
         if force && resume { throw ValidationError("--force starts over and --resume continues; pass one of them") }
     }

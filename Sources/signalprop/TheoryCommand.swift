@@ -95,6 +95,10 @@ struct TheoryCommand: ParsableCommand {
 
 /// The options naming one network family, shared by `theory` and `spectrum`.
 struct NetworkFamilyOptions: ParsableArguments {
+    /// Layers at most: the recursion keeps every layer's B×B state (and `spectrum` its
+    /// density inputs); 10⁶ layers take seconds.
+    static let maxDepth = 1_000_000
+
     @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
     var activation: Activation
 
@@ -113,7 +117,9 @@ struct NetworkFamilyOptions: ParsableArguments {
     func validate() throws {
         guard sigmaW > 0, sigmaW.isFinite else { throw ValidationError("--sigma-w must be finite and > 0, got \(sigmaW)") }
         guard sigmaB >= 0, sigmaB.isFinite else { throw ValidationError("--sigma-b must be finite and ≥ 0, got \(sigmaB)") }
-        guard depth >= 1 else { throw ValidationError("--depth must be ≥ 1, got \(depth)") }
+        guard (1...Self.maxDepth).contains(depth) else {
+            throw ValidationError("--depth must be between 1 and \(Self.maxDepth), got \(depth)")
+        }
         guard q0 > 0, q0.isFinite else { throw ValidationError("--q0 must be finite and > 0, got \(q0)") }
     }
 }

@@ -16,11 +16,16 @@ enum AtomicFile {
 
     static func write(_ data: Data, to path: String) throws(OutputError) {
         let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw OutputError(path: temporary, reason: "cannot create the file")
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw OutputError(path: path, reason: "cannot write it (\(SystemMessage.describe(error)))")
         }
         guard rename(temporary, path) == 0 else {
-            throw OutputError(path: path, reason: "cannot rename \(temporary) into place (errno \(errno))")
+            let reason = SystemMessage.text(errno)
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw OutputError(path: path, reason: "cannot move \(temporary) into place (\(reason))")
         }
     }
 }

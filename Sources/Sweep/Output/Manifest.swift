@@ -96,7 +96,9 @@ struct Manifest {
         for (k, name) in s.names.enumerated() {
             if let layer = s.moments[k].firstIndex(where: { $0.nonFinite > 0 }) {
                 let worst = s.moments[k].map(\.nonFinite).max() ?? 0
-                let vanished = k != q && q.map { s.moments[$0][layer].nonFinite == 0 && s.moments[$0][layer].mean < 0x1p-1000 } == true
+                // q finite in every network where the ratio is not: the lengths did not overflow,
+                // they reached 0 (overflowing lengths make q itself non-finite).
+                let vanished = k != q && q.map { s.moments[$0][layer].nonFinite == 0 } == true
                 let what = vanished ? "undefined from layer \(layer + 1): the lengths underflowed to 0 (a vanishing net)"
                                     : "diverged at layer \(layer + 1)"
                 found.append((vanished ? "vanished" : "diverged",

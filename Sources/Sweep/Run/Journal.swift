@@ -84,14 +84,14 @@ struct Journal {
             let json = try JSONSerialization.data(withJSONObject: campaign.normalized, options: [.prettyPrinted, .sortedKeys])
             try AtomicFile.write(String(decoding: json, as: UTF8.self) + "\n", to: directory + "/campaign.json")
         } catch {
-            throw JournalError(message: "\(directory): cannot write the journal: \(error)")
+            throw JournalError(message: "\(directory): cannot write the journal (\(SystemMessage.describe(error)))")
         }
         var content = fileMagic + Array(campaign.hash.utf8)
         for task in recovered.partials.keys.sorted() { content += record(task: task, payload: recovered.partials[task]!) }
         do {
             try AtomicFile.write(Data(content), to: path)
         } catch {
-            throw JournalError(message: "cannot create the journal: \(error)")
+            throw JournalError(message: "\(path): cannot create the journal (\(error.reason))")
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw JournalError(message: "\(path): cannot open the journal for appending")

@@ -50,7 +50,8 @@ public struct MemoryEstimate: Sendable {
         if s.hasSuffix("IB") { s.removeLast(2) } else if s.hasSuffix("B") { s.removeLast() }
         var factor = 1.0
         if let u = s.last, let f = units[u] { factor = f; s.removeLast() }
-        guard let v = Double(s), v > 0, v.isFinite else { return nil }
+        // Beyond 2⁶² bytes (4 EiB) a limit is not a size any machine has: refused, not wrapped.
+        guard let v = Double(s), v > 0, v.isFinite, v * factor >= 1, v * factor <= 0x1p62 else { return nil }
         return Int(v * factor)
     }
 

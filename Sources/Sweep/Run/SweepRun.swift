@@ -96,10 +96,13 @@ public struct SweepRun {
         let catalog = TaskCatalog(campaign: campaign)
         var refusal: SweepRefusal?
         var opened: (Journal, Journal.Recovered)?
+        var lock: OutputLock?
         if world.rank == 0 {
             do {
-                try preflight(catalog: catalog, ranksOnNode: ranksOnNode)
-                opened = try openJournal(catalog: catalog)
+                let mode: StartMode
+                (mode, lock) = try preflight(catalog: catalog, ranksOnNode: ranksOnNode)
+                if lock == nil { lock = try createFolder() }
+                opened = try openJournal(catalog: catalog, mode: mode)
             } catch let error as SweepRefusal {
                 refusal = error
             } catch let error as JournalError {
@@ -116,7 +119,18 @@ public struct SweepRun {
             return nil
         }
         defer { journal.close() }
-        return try coordinate(catalog: catalog, journal: journal, recovered: recovered, hosts: hosts)
+        // The folder stays locked until the tables are written.
+        return try withExtendedLifetime(lock) {
+            try coordinate(catalog: catalog, journal: journal, recovered: recovered, hosts: hosts)
+        }
+    }
+
+    /// How rank 0 starts on its output folder.
+    enum StartMode: Equatable {
+        case fresh
+        case resume
+        /// `--resume` of a folder a kill left before its journal existed: started over.
+        case restart(note: String)
     }
 
     /// Every rank read its own copy of the campaign (and input file): refuse to mix
@@ -133,22 +147,32 @@ public struct SweepRun {
         }
     }
 
-    /// Checks on rank 0 before anything is written: the output folder and the memory guard.
-    func preflight(catalog: TaskCatalog, ranksOnNode: Int) throws(SweepRefusal) {
+    /// Checks on rank 0 before anything is written: the output folder (locked first, so a
+    /// second run on it is told so before anything else), whether there is anything to
+    /// resume, and the memory guard.
+    func preflight(catalog: TaskCatalog, ranksOnNode: Int) throws(SweepRefusal) -> (StartMode, OutputLock?) {
         let fm = FileManager.default
         let out = options.outputDirectory
+        guard !out.isEmpty else { throw SweepRefusal(message: "--out is empty: name the folder for the results") }
         var isDirectory: ObjCBool = false
         let exists = fm.fileExists(atPath: out, isDirectory: &isDirectory)
+        if exists && !isDirectory.boolValue { throw SweepRefusal(message: "\(out): exists and is not a folder") }
+        let lock = exists ? try OutputLock(directory: out) : nil
+        var mode = StartMode.fresh
         if options.resume {
-            guard exists, isDirectory.boolValue else {
-                throw SweepRefusal(message: "\(out): nothing to resume (no such folder)")
+            guard exists else { throw SweepRefusal(message: "\(out): nothing to resume (no such folder)") }
+            if !fm.fileExists(atPath: out + "/journal/tasks.journal") {
+                guard OutputFolder.holdsOnlyRunFiles(out) else {
+                    throw SweepRefusal(message: "\(out): nothing to resume (no journal), and it holds files signalprop "
+                                       + "did not write; choose another --out")
+                }
+                mode = .restart(note: "\(out) has no journal (the run was killed during start-up): starting from the beginning")
+            } else {
+                mode = .resume
             }
-        } else if exists {
-            guard options.force else {
-                throw SweepRefusal(message: "\(out): already exists; choose another --out, pass --force to overwrite it, "
-                                   + "or --resume to continue a killed run")
-            }
-            guard isDirectory.boolValue else { throw SweepRefusal(message: "\(out): exists and is not a folder") }
+        } else if exists && !options.force {
+            throw SweepRefusal(message: "\(out): already exists; choose another --out, pass --force to overwrite it, "
+                               + "or --resume to continue a killed run")
         }
         let estimate = MemoryEstimate(campaign: campaign, threads: max(localThreads, 1))
         let limit = options.memoryLimit ?? MemoryEstimate.defaultLimit(ranksOnNode: ranksOnNode)
@@ -158,21 +182,34 @@ public struct SweepRun {
                                + (options.memoryLimit == nil ? " (available memory / ranks on this node)" : "")
                                + "; pass --memory-limit to override")
         }
+        return (mode, lock)
     }
 
-    func openJournal(catalog: TaskCatalog) throws(JournalError) -> (Journal, Journal.Recovered) {
+    /// Creates the output folder of a fresh run and locks it.
+    func createFolder() throws(SweepRefusal) -> OutputLock {
+        let out = options.outputDirectory
         do {
-            try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
-            if !options.resume {  // a fresh run: no table of an earlier campaign may survive a kill of this one
-                for table in ["points.csv", "layers.csv", "spectra.csv", "manifest.json"] {
-                    try? FileManager.default.removeItem(atPath: options.outputDirectory + "/" + table)
-                }
-            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
-            throw JournalError(message: "\(options.outputDirectory): cannot create the output folder: \(error.localizedDescription)")
+            throw SweepRefusal(message: "\(out): cannot create the output folder (\(SystemMessage.describe(error)))")
         }
-        return try Journal.open(outputDirectory: options.outputDirectory, campaign: campaign, resume: options.resume,
-                                decodable: { catalog.decode(task: $0, payload: $1) != nil })
+        return try OutputLock(directory: out)
+    }
+
+    /// Clears what a fresh start must not keep (an earlier campaign's tables, a killed run's
+    /// temporaries) and opens the journal.
+    func openJournal(catalog: TaskCatalog, mode: StartMode) throws(JournalError) -> (Journal, Journal.Recovered) {
+        let out = options.outputDirectory
+        OutputFolder.removeTemporaries(out)
+        if mode != .resume {  // a fresh run: no table of an earlier campaign may survive a kill of this one
+            for table in ["points.csv", "layers.csv", "spectra.csv", "manifest.json"] {
+                try? FileManager.default.removeItem(atPath: out + "/" + table)
+            }
+        }
+        var (journal, recovered) = try Journal.open(outputDirectory: out, campaign: campaign, resume: mode == .resume,
+                                                    decodable: { catalog.decode(task: $0, payload: $1) != nil })
+        if case .restart(let note) = mode { recovered.notes.append(note) }
+        return (journal, recovered)
     }
 
     private func coordinate(catalog: TaskCatalog, journal: Journal, recovered: Journal.Recovered,
