@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
         .testTarget(name: "MeanFieldTests", dependencies: ["MeanField"]),
         .testTarget(name: "FreeProbabilityTests", dependencies: ["FreeProbability", "MeanField"]),
-        .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness"]),
+        .testTarget(name: "EnsemblesTests", dependencies: ["Ensembles", "MeanField", "Randomness", "FreeProbability"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "MPI", "signalprop"]),
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "GaussianProcessTests", dependencies: ["GaussianProcess", "Ensembles", "MeanField", "LinearAlgebra"]),

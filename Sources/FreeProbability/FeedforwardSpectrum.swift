@@ -187,6 +187,9 @@ public struct FeedforwardSpectrum: Sendable {
         return (r.lowerBound * scale)...(r.upperBound * scale)
     }
 
+    /// The point masses of λ/m1.
+    public var normalizedAtoms: [SpectralAtom] { product.atoms }
+
     /// The support of λ/m1.
     public func normalizedSupportRange() throws -> ClosedRange<Double> {
         if product.atoms.count == 1 && product.atoms[0].weight == 1 {

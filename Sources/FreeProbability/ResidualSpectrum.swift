@@ -117,4 +117,7 @@ public struct ResidualSpectrum: Sendable {
 
     /// The support of λ/m1.
     public func normalizedSupportRange() -> ClosedRange<Double> { product.support() }
+
+    /// The point masses of λ/m1.
+    public var normalizedAtoms: [SpectralAtom] { product.atoms }
 }

@@ -4,7 +4,19 @@ import MeanField
 
 /// Why a posterior could not be computed.
 public struct GaussianProcessError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable {
+        /// The inputs or targets do not fit together (shapes, counts, jitter).
+        case input
+        /// The kernels cannot be solved: singular, or beyond Double's range.
+        case numerical
+    }
+    public let kind: Kind
     public let description: String
+
+    init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
 }
 
 /// The posterior of a prediction at each test input: one mean per target column, one
@@ -72,15 +84,29 @@ public struct NetworkGaussianProcess: Sendable {
     public func posterior(train: [[Double]], targets: [[Double]], test: [[Double]], jitter: Double = 0)
         throws(GaussianProcessError) -> (nngp: Posterior, ntk: Posterior) {
         let n = train.count, m = test.count
-        guard n >= 1, m >= 1 else { throw GaussianProcessError(description: "need at least one training and one test input") }
+        guard n >= 1, m >= 1 else { throw GaussianProcessError(.input, "need at least one training and one test input") }
         guard targets.count == n, let outputs = targets.first?.count, outputs >= 1, targets.allSatisfy({ $0.count == outputs }) else {
-            throw GaussianProcessError(description: "targets have \(targets.count) rows for \(n) training inputs; give one row per input")
+            throw GaussianProcessError(.input, "targets have \(targets.count) rows for \(n) training inputs; give one row per input")
         }
         guard let d = train.first?.count, d >= 1, (train + test).allSatisfy({ $0.count == d }) else {
-            throw GaussianProcessError(description: "training and test inputs must have the same number (≥ 1) of features")
+            throw GaussianProcessError(.input, "training and test inputs must have the same number (≥ 1) of features")
         }
-        guard jitter >= 0, jitter.isFinite else { throw GaussianProcessError(description: "jitter must be finite and ≥ 0") }
+        guard jitter >= 0, jitter.isFinite else { throw GaussianProcessError(.input, "jitter must be finite and ≥ 0") }
         let (k, theta) = kernels(train + test)
+        // Out of range, the Cholesky test below would blame the inputs for what is the kernels' size.
+        for (name, kernel) in [("K", k), ("Θ", theta)] {
+            let diagonal = (0..<(n + m)).map { kernel[$0, $0] }
+            if let bad = diagonal.firstIndex(where: { !$0.isFinite }) {
+                throw GaussianProcessError(.numerical, "\(name) at depth \(depth) is beyond Double's range (input \(bad): "
+                                           + "\(diagonal[bad])); the kernel grows like (σ_w² E φ′²)^L with the inputs' "
+                                           + "|x|²/N₀: use smaller inputs, σ_w or depth")
+            }
+            if let bad = diagonal.firstIndex(where: { $0 > 0 && !$0.isNormal }) {
+                throw GaussianProcessError(.numerical, "\(name) at depth \(depth) is below Double's normal range (input "
+                                           + "\(bad): \(diagonal[bad])); the kernel shrinks like (σ_w² E φ′²)^L with the "
+                                           + "inputs' |x|²/N₀: use larger inputs, σ_w or σ_b, or fewer layers")
+            }
+        }
         func block(_ a: Matrix<Double>, rows: Range<Int>, columns: Range<Int>) -> Matrix<Double> {
             var out = Matrix<Double>(rows: rows.count, columns: columns.count)
             for (j, c) in columns.enumerated() { for (i, r) in rows.enumerated() { out[i, j] = a[r, c] } }
@@ -98,12 +124,12 @@ public struct NetworkGaussianProcess: Sendable {
             let remedy = "duplicate or nearly collinear training inputs? add --jitter, e.g. 1e-10 × its mean diagonal"
             let l: Matrix<Double>
             do { l = try a.cholesky() } catch {
-                throw GaussianProcessError(description: "\(name)(X, X) is not numerically positive definite (\(error)); \(remedy)")
+                throw GaussianProcessError(.numerical, "\(name)(X, X) is not numerically positive definite (\(error)); \(remedy)")
             }
             let largest = (0..<n).map { a[$0, $0] }.max() ?? 0
             let smallest = (0..<n).map { l[$0, $0] * l[$0, $0] }.min() ?? 0
             if smallest < Double(n) * Double.ulpOfOne * largest {
-                throw GaussianProcessError(description: "\(name)(X, X) is numerically singular: its smallest Cholesky pivot² is "
+                throw GaussianProcessError(.numerical, "\(name)(X, X) is numerically singular: its smallest Cholesky pivot² is "
                                            + "\(smallest / largest) of its largest diagonal entry, below n·ε; \(remedy)")
             }
             return l
@@ -137,7 +163,7 @@ public struct NetworkGaussianProcess: Sendable {
         } catch let error as GaussianProcessError {
             throw error
         } catch {
-            throw GaussianProcessError(description: "LAPACK: \(error)")
+            throw GaussianProcessError(.numerical, "LAPACK: \(error)")
         }
     }
 }

@@ -136,3 +136,28 @@ extension MeanFieldMaps {
         return f.negative * g.negative * qab + (f.negative * dg + df * g.negative) * qab / 2 + df * dg * k1
     }
 }
+
+extension MeanFieldMaps {
+    /// A variance at which the law of `φ′(h)`, h ~ N(0, q), is the law at the length
+    /// `q = 2^log2Q` given (`value` its rounded double), within the limits of ``scaleLimit``;
+    /// nil where it has none.
+    ///
+    /// - positively homogeneous φ: φ′'s law does not depend on q; 1 stands for every q > 0;
+    /// - `2^−500 ≤ q < 2^500`: q itself;
+    /// - below: `2^−500`, where φ′ is within O(2^−250) of its value at 0 (or of the slopes of
+    ///   ``Activation/smallScale``);
+    /// - above, for φ growing linearly (``Activation/largeScale``): `2^500`, where φ′ takes the
+    ///   limit's slopes but on a Gaussian mass O(2^−250);
+    /// - above, for a bounded φ: nil. φ′ then vanishes except on a window of mass O(q^−½)
+    ///   that keeps shrinking: no finite q stands for it.
+    ///
+    /// q = 0 (`log2Q = −∞`) is the limit q → 0⁺, which the slope laws take at 0 itself.
+    public func slopeVariance(log2Q: Double, value: Double) -> Double? {
+        let bound = Double(2 * Self.scaleLimit)
+        if log2Q == -.infinity { return 0 }
+        if activation.isPositivelyHomogeneous { return 1 }
+        if log2Q < -bound { return exp2(-bound) }
+        if log2Q < bound { return value }
+        return activation.largeScale == nil ? nil : exp2(bound)
+    }
+}

@@ -41,6 +41,14 @@ public struct ScaledMoments: Sendable, Codable, Equatable {
         renormalize()
     }
 
+    /// The same moments without the means.
+    public func droppingMeans() -> ScaledMoments {
+        ScaledMoments(exponents: exponents, normalized: normalized, means: nil, count: count)
+    }
+
+    /// `μ_a`, rounded to Double (0 where means are not tracked).
+    public func mean(_ a: Int) -> Double { normalizedMeans.map { Self.scale($0[a], by: exponents[a]) } ?? 0 }
+
     /// `Σ_ab`, rounded to Double: ±∞ beyond its range, 0 (or a subnormal) below it.
     public func value(_ a: Int, _ b: Int) -> Double {
         Self.scale(normalized[a * count + b], by: exponents[a] + exponents[b])

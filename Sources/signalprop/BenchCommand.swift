@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    @Option(help: "Repeats per measurement (the median is reported).")
+    @Option(parsing: .unconditional, help: "Repeats per measurement (the median is reported).")
     var repeats: Int = 7
 
     func validate() throws {

@@ -42,16 +42,16 @@ struct GPCommand: ParsableCommand {
     @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
     var activation: Activation?
 
-    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0).")
+    @Option(name: .customLong("sigma-w"), parsing: .unconditional, help: "Weight scale σ_w (> 0).")
     var sigmaW: Double?
 
-    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0; default 0).")
+    @Option(name: .customLong("sigma-b"), parsing: .unconditional, help: "Bias scale σ_b (≥ 0; default 0).")
     var sigmaB: Double?
 
-    @Option(help: "Number of layers (default 1).")
+    @Option(parsing: .unconditional, help: "Number of layers (default 1).")
     var depth: Int?
 
-    @Option(help: "Added to the diagonal of the training kernels (≥ 0).")
+    @Option(parsing: .unconditional, help: "Added to the diagonal of the training kernels (≥ 0).")
     var jitter: Double = 0
 
     @Option(help: ArgumentHelp("Also write the posterior as CSV here.", valueName: "file.csv"))
@@ -100,7 +100,7 @@ struct GPCommand: ParsableCommand {
         let gp = NetworkGaussianProcess(activation: phi, sigmaW: sw, sigmaB: sb, depth: l)
         let (nngp, ntk): (Posterior, Posterior)
         do { (nngp, ntk) = try gp.posterior(train: x, targets: y, test: xs, jitter: jitter) } catch {
-            throw CommandFailure(message: error.description, status: 1)
+            throw CommandFailure(message: error.description, status: error.kind == .input ? usageExitCode : 1)
         }
         let outputs = y[0].count
         let header = ["test"] + (0..<outputs).map { "nngp_mean_\($0)" } + ["nngp_var"]
@@ -112,9 +112,7 @@ struct GPCommand: ParsableCommand {
             let text = ([header.joined(separator: ",")] + rows.map { r in
                 ([String(Int(r[0]))] + r.dropFirst().map { "\($0)" }).joined(separator: ",")
             }).joined(separator: "\n") + "\n"
-            do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure(message: "cannot write \(out): \(error.localizedDescription)", status: 1)
-            }
+            do { try AtomicFile.write(text, to: out) } catch { throw CommandFailure(message: error.description, status: 1) }
         }
         if json {
             print(try JSON.text([

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MeanField
+import Sweep
 import Synchronization
 
 /// An evenly spaced range written `from:to:steps`.
@@ -74,9 +75,7 @@ struct PhaseDiagramCommand: ParsableCommand {
         let text = "activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase\n"
             + rows.withLock { $0.map { $0! + "\n" }.joined() }
         if let out {
-            guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
-                throw CommandFailure(message: "cannot write \(out)", status: 1)
-            }
+            do { try AtomicFile.write(text, to: out) } catch { throw CommandFailure(message: error.description, status: 1) }
             FileHandle.standardError.write(Data("phase-diagram: \(cells.count) points → \(out)\n".utf8))
         } else {
             print(text, terminator: "")

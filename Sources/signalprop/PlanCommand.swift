@@ -27,10 +27,10 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "The campaign file (TOML).")
     var config: String
 
-    @Option(help: ArgumentHelp("Ranks to plan for.", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Ranks to plan for.", valueName: "P"))
     var ranks: Int = 1
 
-    @Option(help: ArgumentHelp("Compute threads on rank 0, as `sweep --threads` (default: every core on a single rank, else 1).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Compute threads on rank 0, as `sweep --threads` (default: every core on a single rank, else 1).",
                                valueName: "T"))
     var threads: Int?
 

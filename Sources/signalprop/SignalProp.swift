@@ -28,6 +28,10 @@ struct SignalProp: ParsableCommand {
 /// Exit status for bad configuration or arguments: refused before any work, nothing written.
 let usageExitCode: Int32 = 2
 
+/// Exit status of a sweep whose tables are complete but one of whose worker ranks stopped
+/// answering: its tasks ran on other ranks, and the job is ended (MPI_Abort) to free it.
+let stalledRankExitCode: Int32 = 3
+
 @main
 enum Main {
     static func main() {

@@ -19,6 +19,10 @@ struct SpectrumCommand: ParsableCommand {
         architectures, from the two-moment recursion through (a + DW) A (a + DW)ᵀ), the point
         masses, and the density ρ(λ) on a log grid over the support.
         The same code writes the theory column of spectra.csv in a sweep.
+        m1 and m2 come from ln m1 and m2/m1², so depths where they leave Double's range are
+        printed in full (8^400 as 1.72185e+361; JSON: log10_m1, log10_m2, m1/m2 null); where λ
+        itself leaves the range the support and density are those of λ/m1, said in a note.
+        A bounded φ at q beyond 2^500 has no limiting law of φ′²: exit 1, saying so.
 
         Example:
           signalprop spectrum --activation tanh --sigma-w 1.05 --sigma-b 0.05 --depth 16 --init orthogonal --json
@@ -30,10 +34,10 @@ struct SpectrumCommand: ParsableCommand {
     @Option(help: "gaussian or orthogonal weights.")
     var `init`: String = "gaussian"
 
-    @Option(help: ArgumentHelp("Residual scale a: x^l = φ(h^l) + a x^{l−1} (weights σ_w²/(N·L)).", valueName: "a"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Residual scale a: x^l = φ(h^l) + a x^{l−1} (weights σ_w²/(N·L)).", valueName: "a"))
     var residual: Double?
 
-    @Option(help: "Grid points for the density.")
+    @Option(parsing: .unconditional, help: "Grid points for the density.")
     var points: Int = 100
 
     @Flag(help: "Print one JSON object.")
@@ -59,31 +63,50 @@ struct SpectrumCommand: ParsableCommand {
         let inputs = try InputBatch(spec: .gram(count: 1, q0: q0, c0: 1), dimension: 2, stream: stream)
         let (jacobian, law, note) = JacobianSpectrum.theory(TheoryContext(network: spec, inputs: inputs), layer: depth)
         guard let law, let moments = jacobian else { throw CommandFailure(message: note ?? "", status: 1) }
-        let (support, atoms): (ClosedRange<Double>, [SpectralAtom]) = try {
-            switch law {
-            case .feedforward(let f): return (try f.supportRange(), f.atoms)
-            case .residual(let r): return (try r.supportRange(), r.atoms)
-            }
-        }()
+        // log₂ m1 and log₂ m2 (m2 = m1² · m2/m1²), exact where m1, m2 leave Double's range.
+        let log2M1 = moments.logFirstMoment / M_LN2
+        let log2M2 = 2 * log2M1 + Foundation.log2(moments.normalizedSecondMoment)
+        let (m1, m2) = (moments.firstMoment, moments.secondMoment)
+        // λ itself where every λ and ρ(λ) on the grid is a normal double, else λ/m1 (mean 1).
+        let unit = try law.normalizedSupportRange()
+        let unitLow = max(unit.lowerBound, unit.upperBound * 1e-12)
+        let plain = log2M1 == -.infinity || [unitLow * m1, unit.upperBound * m1, 1 / (unitLow * m1), 1 / (unit.upperBound * m1)]
+            .allSatisfy(\.isNormal)
+        let scale = plain ? m1 : 1
+        let support = log2M1 == -.infinity ? 0...0 : (unit.lowerBound * scale)...(unit.upperBound * scale)
+        let atoms = plain ? law.normalizedAtoms.map { SpectralAtom(location: $0.location * scale, weight: $0.weight) }
+                          : law.normalizedAtoms
         let lo = max(support.lowerBound, support.upperBound * 1e-12), hi = support.upperBound
         let grid = (0..<points).map { lo * pow(hi / lo, Double($0) / Double(points - 1)) }
-        let density = hi > lo ? try law.density(at: grid) : grid.map { _ in 0 }
+        let density = hi > lo ? try (plain ? law.density(at: grid) : law.normalizedDensity(at: grid)) : grid.map { _ in 0 }
+        var warnings: [String] = []
+        if !m1.isNormal && m1 != 0 || m1 == 0 && log2M1 > -.infinity {
+            warnings.append("m1 is beyond Double's range: null in m1, exact in log10_m1")
+        }
+        if !m2.isNormal && log2M2 > -.infinity { warnings.append("m2 is beyond Double's range: null in m2, exact in log10_m2") }
+        if !plain { warnings.append("λ spans beyond Double's range: lambda, support, atoms and density are of λ/m1 (mean 1)") }
         if json {
             print(try JSON.text([
                 "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
                 "init": weightInit.rawValue, "residual_scale": residual.map { $0 as Any } ?? NSNull(),
-                "m1": JSON.number(moments.firstMoment), "m2": JSON.number(moments.secondMoment),
-                "atoms": atoms.map { ["location": $0.location, "weight": $0.weight] },
-                "support": [support.lowerBound, support.upperBound], "lambda": grid, "density": density.map { JSON.number($0) },
+                "m1": JSON.number(m1.isNormal || m1 == 0 && log2M1 == -.infinity ? m1 : nil),
+                "m2": JSON.number(m2.isNormal || m2 == 0 && log2M2 == -.infinity ? m2 : nil),
+                "log10_m1": JSON.number(log2M1 * TheoryCommand.log10Of2), "log10_m2": JSON.number(log2M2 * TheoryCommand.log10Of2),
+                "normalized": !plain, "warnings": warnings,
+                "atoms": atoms.map { ["location": JSON.number($0.location), "weight": JSON.number($0.weight)] },
+                "support": [JSON.number(support.lowerBound), JSON.number(support.upperBound)],
+                "lambda": grid.map { JSON.number($0) }, "density": density.map { JSON.number($0) },
             ]))
             return
         }
+        let x = plain ? "λ" : "λ/m1"
         print("\(residual == nil ? "feedforward" : "residual (a = \(residual!))") \(activation.name), σ_w = \(sigmaW), "
               + "σ_b = \(sigmaB), depth \(depth), \(weightInit.rawValue) weights")
-        print(String(format: "  m1 = %.6g   m2 = %.6g   support ⊂ [%.4g, %.4g]", moments.firstMoment, moments.secondMoment,
-                     support.lowerBound, support.upperBound))
-        for atom in atoms { print(String(format: "  atom: %.4g of the mass at λ = %.6g", atom.weight, atom.location)) }
-        print("\n        λ          ρ(λ)")
+        print("  m1 = \(TheoryCommand.magnitude(m1, log2: log2M1))   m2 = \(TheoryCommand.magnitude(m2, log2: log2M2))   "
+              + String(format: "support of %@ ⊂ [%.4g, %.4g]", x, support.lowerBound, support.upperBound))
+        for warning in warnings { print("  note: \(warning)") }
+        for atom in atoms { print(String(format: "  atom: %.4g of the mass at %@ = %.6g", atom.weight, x, atom.location)) }
+        print("\n" + x.leftPadded(10) + "ρ(\(x))".leftPadded(14))
         for (x, r) in zip(grid, density) { print(String(format: "  %10.4g  %12.6g", x, r)) }
     }
 }

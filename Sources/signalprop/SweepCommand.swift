@@ -62,6 +62,9 @@ struct SweepCommand: ParsableCommand {
         the other ranks as they ask; the tables are byte-identical for any number of ranks.
         Every finished task is journalled in OUT/journal/; after a kill or preemption,
         the same command with --resume finishes the campaign with byte-identical tables.
+        A worker rank silent for longer than max(--stall-timeout, 10 × its task's expected
+        time from the measured task times) is taken as stalled: its tasks go to the other
+        ranks, the tables are finished, and the job ends with status 3 naming the rank.
 
         Example:
           signalprop sweep examples/quickstart.toml --out out/quickstart
@@ -83,7 +86,7 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Continue a killed or preempted run from OUT/journal/; the campaign must be unchanged.")
     var resume = false
 
-    @Option(help: ArgumentHelp("""
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
         Compute threads on rank 0, one BLAS thread each (default: all cores on a single rank; \
         1 beside the coordinator under mpirun; 0: rank 0 only coordinates; at most 1024).
         """, valueName: "n"))
@@ -97,6 +100,12 @@ struct SweepCommand: ParsableCommand {
                                valueName: "size"))
     var memoryLimit: String?
 
+    @Option(name: .customLong("stall-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("""
+                Seconds a worker rank may stay silent, at least, before it is taken as stalled and its tasks go                 to other ranks; the limit is 10× the task's expected time from the measured task times where                 that is longer (1 … 10⁶; default 60).
+                """, valueName: "seconds"))
+    var stallTimeout: Double = 60
+
     @Flag(help: "No progress line on stderr.")
     var quiet = false
 
@@ -106,6 +115,9 @@ struct SweepCommand: ParsableCommand {
         }
         if let memoryLimit, MemoryEstimate.parse(memoryLimit) == nil {
             throw ValidationError("--memory-limit '\(memoryLimit)' is not a size between 1 byte and 4 EiB; write e.g. 512M, 8G, 1.5T")
+        }
+        guard stallTimeout >= 1 && stallTimeout <= 1e6 else {
+            throw ValidationError("--stall-timeout must be between 1 and 1000000 seconds, got \(stallTimeout)")
         }
         if force && resume { throw ValidationError("--force starts over and --resume continues; pass one of them") }
     }
@@ -130,7 +142,7 @@ struct SweepCommand: ParsableCommand {
         }
         let options = SweepOptions(outputDirectory: out, force: force, resume: resume, threads: threads,
                                    showProgress: !quiet && world.rank == 0, configPath: config,
-                                   memoryLimit: memoryLimit.flatMap(MemoryEstimate.parse))
+                                   memoryLimit: memoryLimit.flatMap(MemoryEstimate.parse), stallTimeout: stallTimeout)
         let summary: SweepSummary?
         do {
             summary = try SweepRun(campaign: campaign, options: options, world: world).run()
@@ -157,5 +169,12 @@ struct SweepCommand: ParsableCommand {
               + (summary.tasksFromJournal > 0 ? "(\(summary.tasksFromJournal) from the journal) " : "")
               + "on \(world.size) rank\(world.size == 1 ? "" : "s") in \(String(format: "%.2f", summary.seconds)) s "
               + "(\(String(format: "%.0f", rate)) tasks/s) → \(out)/{points.csv,layers.csv,manifest.json}")
+        if !summary.stalled.isEmpty {
+            // The stalled rank may never reach MPI_Finalize: end the job here, naming it.
+            let text = summary.stalled.map { "error: \($0)\n" }.joined()
+                + "error: the tables are complete; ending all \(world.size) ranks with status \(stalledRankExitCode)\n"
+            FileHandle.standardError.write(Data(text.utf8))
+            world.abort(code: stalledRankExitCode)
+        }
     }
 }

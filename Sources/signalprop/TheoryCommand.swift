@@ -27,7 +27,7 @@ struct TheoryCommand: ParsableCommand {
 
     @OptionGroup var family: NetworkFamilyOptions
 
-    @Option(help: "Correlation of the two inputs, in [-1, 1].")
+    @Option(parsing: .unconditional, help: "Correlation of the two inputs, in [-1, 1].")
     var c0: Double = 0.5
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -84,11 +84,12 @@ struct TheoryCommand: ParsableCommand {
 
     /// q^l to six digits, from its logarithm where Double cannot hold it (10⁴⁰⁰ is printed
     /// as such, not as inf).
-    static func magnitude(_ layer: LayerTheory) -> String {
-        if layer.meanQ.isNormal || layer.meanQ == 0 && layer.log2MeanQ == -.infinity {
-            return String(format: "%.6g", layer.meanQ)
-        }
-        let decimal = layer.log2MeanQ * log10Of2, exponent = decimal.rounded(.down)
+    static func magnitude(_ layer: LayerTheory) -> String { magnitude(layer.meanQ, log2: layer.log2MeanQ) }
+
+    /// x to six digits, from log₂ x where x itself (its rounded double) is not normal.
+    static func magnitude(_ x: Double, log2: Double) -> String {
+        if x.isNormal || x == 0 && log2 == -.infinity { return String(format: "%.6g", x) }
+        let decimal = log2 * log10Of2, exponent = decimal.rounded(.down)
         return String(format: "%.5fe%+d", pow(10, decimal - exponent), Int(exponent))
     }
 }
@@ -102,16 +103,16 @@ struct NetworkFamilyOptions: ParsableArguments {
     @Option(help: ArgumentHelp("φ: \(Activation.allowedNames.joined(separator: ", ")).", valueName: "name"))
     var activation: Activation
 
-    @Option(name: .customLong("sigma-w"), help: "Weight scale σ_w (> 0); W_ij ~ N(0, σ_w²/N).")
+    @Option(name: .customLong("sigma-w"), parsing: .unconditional, help: "Weight scale σ_w (> 0); W_ij ~ N(0, σ_w²/N).")
     var sigmaW: Double
 
-    @Option(name: .customLong("sigma-b"), help: "Bias scale σ_b (≥ 0).")
+    @Option(name: .customLong("sigma-b"), parsing: .unconditional, help: "Bias scale σ_b (≥ 0).")
     var sigmaB: Double = 0
 
-    @Option(help: "Number of layers.")
+    @Option(parsing: .unconditional, help: "Number of layers.")
     var depth: Int = 10
 
-    @Option(help: "Input squared length per dimension |x|²/N₀ (> 0).")
+    @Option(parsing: .unconditional, help: "Input squared length per dimension |x|²/N₀ (> 0).")
     var q0: Double = 1
 
     func validate() throws {

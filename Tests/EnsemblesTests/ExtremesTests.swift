@@ -1,6 +1,8 @@
 import Ensembles
 import Foundation
+import FreeProbability
 import MeanField
+import Randomness
 import Testing
 
 /// Theory and statistics across the whole double range: lengths that leave Double's range
@@ -92,6 +94,68 @@ import Testing
         for layer in spec.meanField(inputGram: g, count: 2) {
             #expect(layer.log2Q.allSatisfy(\.isFinite) && layer.meanC!.isFinite && abs(layer.meanC!) <= 1)
         }
+    }
+}
+
+/// Input batches and Jacobian spectra whose sizes leave Double's range.
+@Suite struct InputAndSpectrumExtremesTests {
+    private func batch(_ spec: InputSpec, dimension: Int) throws -> InputBatch {
+        try InputBatch(spec: spec, dimension: dimension, stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0,
+                                                                                         layer: 0, purpose: .inputs)))
+    }
+
+    @Test("q0 = 10³⁰⁸ at width 64: finite inputs, G0 = q0 and c0 exact though N₀·q0 overflows")
+    func hugeGramInputs() throws {
+        let inputs = try batch(.gram(count: 2, q0: 1e308, c0: 0.5), dimension: 64)
+        #expect(inputs.matrix.elements.allSatisfy { $0.isFinite })
+        #expect(abs(inputs.moments.log2Variance(0) - log2(1e308)) < 1e-13)
+        #expect(abs(inputs.gram[0, 1] / 1e308 - 0.5) < 1e-15)
+        let layers = NetworkSpec(width: 64, depth: 2, sigmaW: 1.5, sigmaB: 0, activation: .tanh).meanField(input: inputs.moments)
+        #expect(abs(layers[1].meanQ - 2.25) < 1e-12 && abs(layers[1].meanC! - 2 / Double.pi * asin(0.5)) < 1e-12)
+    }
+
+    @Test("file inputs of entries 10³⁰⁰: |x|²/N₀ = 10⁶⁰⁰ carried exactly; in range the bits of XᵀX/N₀")
+    func hugeFileInputs() throws {
+        let rows = [[3e300, -4e300], [1e300, 1e300]]
+        let inputs = try batch(.file(path: "x.csv", rows: rows, q0: nil), dimension: 2)
+        // |x_0|²/2 = 12.5·10⁶⁰⁰, x_0·x_1/2 = −0.5·10⁶⁰⁰.
+        #expect(abs(inputs.moments.log2Variance(0) - (log2(12.5) + 600 * log2(10.0))) < 1e-12)
+        #expect(inputs.moments.correlation(0, 1).map { abs($0 - (-0.5 / (12.5).squareRoot())) < 1e-15 } == true)
+        let small = try batch(.file(path: "x.csv", rows: [[0.3, -1.7, 2.9], [1.1, 0.2, -0.7]], q0: nil), dimension: 3)
+        #expect(small.gram.elements == small.matrix.gram(alpha: 1 / 3).elements)
+    }
+
+    private func spectrum(_ phi: Activation, sigmaW: Double, depth: Int, q0: Double = 1)
+        throws -> (moments: JacobianMoments?, law: JacobianLaw?, note: String?) {
+        let spec = NetworkSpec(width: 2, depth: depth, sigmaW: sigmaW, sigmaB: 0, activation: phi)
+        let inputs = try batch(.gram(count: 1, q0: q0, c0: 1), dimension: 2)
+        return JacobianSpectrum.theory(TheoryContext(network: spec, inputs: inputs), layer: depth)
+    }
+
+    @Test("relu σ_w = 4 at depth 400: ln m1 = 400 ln 8 and m2/m1² = 1 + 2L (Pennington et al. 2017), law of λ/m1 finite")
+    func chaoticReLUSpectrum() throws {
+        let (moments, law, _) = try spectrum(.relu, sigmaW: 4, depth: 400)
+        #expect(abs(moments!.logFirstMoment / (400 * log(8.0)) - 1) < 1e-14)
+        #expect(abs(moments!.normalizedSecondMoment - 801) < 1e-9)
+        let support = try law!.normalizedSupportRange()
+        #expect(support.upperBound.isFinite && support.upperBound > 1)
+        let density = try law!.normalizedDensity(at: [0.01, 0.1, 1])
+        #expect(density.allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
+    @Test("tanh σ_w = 0.1 at depth 300: m1 = 10^(−600.0…) in log, its law of λ/m1 finite")
+    func vanishingTanhSpectrum() throws {
+        let (moments, law, note) = try spectrum(.tanh, sigmaW: 0.1, depth: 300)
+        #expect(note == nil)
+        // Once q is tiny, tanh′² → 1: each layer multiplies m1 by σ_w² to O(q).
+        #expect(abs(moments!.logFirstMoment / log(10.0) + 600) < 0.1 && moments!.logFirstMoment.isFinite)
+        #expect(try law!.normalizedDensity(at: [0.1, 1]).allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
+    @Test("tanh at q¹ beyond 2^500: no law, a note naming the layer, no crash")
+    func saturatedTanhSpectrum() throws {
+        let (moments, law, note) = try spectrum(.tanh, sigmaW: 3, depth: 5, q0: 1e308)
+        #expect(moments == nil && law == nil && note?.contains("no spectrum theory from layer 1") == true)
     }
 }
 

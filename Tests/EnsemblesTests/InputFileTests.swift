@@ -50,7 +50,10 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
     @Test func refusesBrokenFilesWithTheReason() throws {
         let cases: [(String, String)] = [
             ("nan.csv", "non-finite value nan at row 1, column 0"),
-            ("ragged.csv", "line 2 has 1 values"),
+            ("ragged.csv", "line 2 has 1 values, the first row has 2"),
+            ("mixed-header.csv", "line 1: 'x' is not a number (a header line must name every column"),
+            ("short-header.csv", "line 2 has 2 values, the header has 1"),
+            ("gap.csv", "line 3: an empty field is not a number"),
             ("fortran.npy", "Fortran-ordered"),
             ("cube.npy", "expected a 2-D array (inputs × features) or a 1-D one"),
             ("int.npy", "dtype '<i8' is not supported"),
@@ -60,6 +63,9 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
         ]
         try "1,2\nnan,3\n".write(toFile: dir + "/nan.csv", atomically: true, encoding: .utf8)
         try "1,2\n3\n".write(toFile: dir + "/ragged.csv", atomically: true, encoding: .utf8)
+        try "1.5,x\n1,2\n".write(toFile: dir + "/mixed-header.csv", atomically: true, encoding: .utf8)
+        try "a\n1,2\n".write(toFile: dir + "/short-header.csv", atomically: true, encoding: .utf8)
+        try "1,2\n\n1,\n".write(toFile: dir + "/gap.csv", atomically: true, encoding: .utf8)
         try "1\n".write(toFile: dir + "/x.txt", atomically: true, encoding: .utf8)
         try npy(dir + "/fortran.npy", shape: [2, 2], descr: "<f8", fortran: true, values: [1, 2, 3, 4])
         try npy(dir + "/cube.npy", shape: [1, 1, 2], descr: "<f8", values: [1, 2])

@@ -89,6 +89,12 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (valid + "\n[observe]\nforward = [\"nngp\"]\nnngp_depths = [9]", "observe.nngp_depths", "deeper than every net"),
     (broken("kind", with: "kind = \"circle\"").replacingOccurrences(of: "count = 3", with: "count = 2")
         .replacingOccurrences(of: "c0 = 0.5", with: ""), "inputs.count", "≥ 3 points"),
+    (broken("sigma_w", with: "sigma_w = [1.0, 2.0, 1.0]"), "grid.sigma_w", "lists 1.0 twice"),
+    (broken("width", with: "width = [16, 32, 16]"), "grid.width", "lists 16 twice"),
+    (broken("activation", with: "activation = [\"tanh\", \"tanh\"]"), "grid.activation", "lists tanh twice"),
+    (valid + "\n[observe]\njacobian = { depths = [2, 4] }", "observe.jacobian.depths", "4 is deeper than the deepest network"),
+    (valid + "\n[observe]\nlyapunov = { k = 17 }", "observe.lyapunov.k", "exceeds the narrowest width 16"),
+    (broken("width", with: "width = [1e12]"), "grid.width", "an integer, a width ≥ 1, below 10⁹"),
 ]
 
 @Suite struct ConfigTests {

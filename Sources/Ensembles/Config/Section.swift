@@ -115,7 +115,7 @@ public struct Section: Sendable {
         var out: [Int] = []
         for x in try realAxis(k, default: nil) {
             guard x == x.rounded(), x >= Double(min), x < 1e9 else {
-                throw ConfigError(key: key(k), "\(x) is out of range; each value must be \(what)")
+                throw ConfigError(key: key(k), "\(x) is out of range; each value must be an integer, \(what), below 10⁹")
             }
             out.append(Int(x))
         }

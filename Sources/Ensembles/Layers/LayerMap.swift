@@ -34,8 +34,13 @@ public struct MeanFieldState: Sendable {
 
     /// The inputs' state: `G0_ab = x_a·x_b/N₀` and, when tracked, their means.
     public init(inputGram: [Double], count: Int, means: [Double]?) {
-        moments = ScaledMoments(covariance: inputGram, means: means, count: count)
-        input = moments
+        self.init(input: ScaledMoments(covariance: inputGram, means: means, count: count))
+    }
+
+    /// The inputs' state from their scaled moments (means kept as given).
+    public init(input: ScaledMoments) {
+        moments = input
+        self.input = input
     }
 }
 
@@ -59,7 +64,12 @@ public struct Composition: Sendable {
     /// The mean-field pre-activation covariances `q^l_ab`, layer 1 first, from the inputs'
     /// Gram `G0` and means: each layer's maps in order. Empty when a map has no theory.
     public func propagate(inputGram: [Double], inputMeans: [Double], count: Int, depth: Int) -> [LayerTheory] {
-        var state = MeanFieldState(inputGram: inputGram, count: count, means: tracksMeans ? inputMeans : nil)
+        propagate(input: ScaledMoments(covariance: inputGram, means: inputMeans, count: count), depth: depth)
+    }
+
+    /// The same from the inputs' scaled moments (``InputBatch/moments``), exact for inputs of any size.
+    public func propagate(input: ScaledMoments, depth: Int) -> [LayerTheory] {
+        var state = MeanFieldState(input: tracksMeans ? input : input.droppingMeans())
         var layers: [LayerTheory] = []
         layers.reserveCapacity(depth)
         for layer in 1...max(depth, 1) where depth > 0 {

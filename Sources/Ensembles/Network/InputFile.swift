@@ -102,23 +102,33 @@ public enum InputFile {
         return rows
     }
 
+    /// A header is the first line only when every one of its fields is a non-empty name that does not read as a
+    /// number and it has as many fields as the rows below it; any other non-number is refused with its line.
     static func readCSV(_ data: Data, path: String) throws(InputFileError) -> [[Double]] {
-        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated().map { (number: $0.offset + 1, text: $0.element.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            .filter { !$0.text.isEmpty && !$0.text.hasPrefix("#") }
         var rows: [[Double]] = []
+        var headerFields: Int?
         for (i, line) in lines.enumerated() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            let fields = line.text.split(separator: ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             let values = fields.map { Double($0) }
-            if values.contains(where: { $0 == nil }) {
-                if i == 0 { continue }
-                let bad = fields[values.firstIndex(where: { $0 == nil })!]
-                throw InputFileError(path: path, reason: "line \(i + 1): '\(bad)' is not a number")
+            if let bad = values.firstIndex(where: { $0 == nil }) {
+                if i == 0, values.allSatisfy({ $0 == nil }), fields.allSatisfy({ !$0.isEmpty }) {
+                    headerFields = fields.count
+                    continue
+                }
+                let shown = fields[bad].isEmpty ? "an empty field" : "'\(fields[bad])'"
+                throw InputFileError(path: path, reason: "line \(line.number): \(shown) is not a number"
+                                     + (i == 0 ? " (a header line must name every column and hold no number)" : ""))
+            }
+            let width = rows.first?.count ?? headerFields ?? values.count
+            guard values.count == width else {
+                let what = rows.isEmpty ? "the header has" : "the first row has"
+                throw InputFileError(path: path, reason: "line \(line.number) has \(values.count) values, \(what) \(width)")
             }
             rows.append(values.map { $0! })
-            if rows[rows.count - 1].count != rows[0].count {
-                throw InputFileError(path: path, reason: "line \(i + 1) has \(fields.count) values, the first row has \(rows[0].count)")
-            }
         }
         return rows
     }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import LinearAlgebra
+import MeanField
 import Randomness
 
 /// The batch of inputs `x^0_1 … x^0_B` pushed through every sampled network: a campaign's
@@ -41,9 +42,13 @@ public enum InputSpec: Sendable, Hashable {
 public struct InputBatch: Sendable {
     /// `N₀ × B`, column `a` is input `x_a`.
     public let matrix: Matrix<Double>
-    /// `G0_ab = x_a·x_b / N₀`, the input the mean-field recursion starts from.
+    /// `G0_ab = x_a·x_b / N₀` and `μ0_a = (1/N₀) Σ_i x_{a,i}`, each input with its own power of
+    /// two, so that inputs whose `|x|²/N₀` leaves Double's range still start the mean-field
+    /// recursion exactly.
+    public let moments: ScaledMoments
+    /// G0, rounded to Double (±∞ beyond its range).
     public let gram: Matrix<Double>
-    /// `μ0_a = (1/N₀) Σ_i x_{a,i}`, the start of the residual recursion's means.
+    /// μ0, the start of the residual recursion's means.
     public let means: [Double]
 
     public var dimension: Int { matrix.rows }
@@ -62,8 +67,8 @@ public struct InputBatch: Sendable {
         case .gram(let count, let q0, let c0):
             x = Matrix(rows: dimension, columns: count)
             if c0 >= 0 {
-                let shared = (Double(dimension) * q0 * c0).squareRoot()
-                let own = (Double(dimension) * q0 * (1 - c0)).squareRoot()
+                let shared = rootOfProduct(Double(dimension), q0 * c0)
+                let own = rootOfProduct(Double(dimension), q0 * (1 - c0))
                 for a in 0..<count {
                     x[0, a] = shared
                     x[a + 1, a] = own
@@ -81,7 +86,7 @@ public struct InputBatch: Sendable {
         case .circle(let count, let q0):
             precondition(dimension >= 2, "a circle of inputs needs dimension ≥ 2")
             x = Matrix(rows: dimension, columns: count)
-            let radius = (Double(dimension) * q0).squareRoot()
+            let radius = rootOfProduct(Double(dimension), q0)
             for k in 0..<count {
                 let theta = 2 * Double.pi * Double(k) / Double(count)
                 x[0, k] = radius * cos(theta)
@@ -94,8 +99,28 @@ public struct InputBatch: Sendable {
             if let q0 { x.normalizeColumns(q0: q0) }
         }
         matrix = x
-        gram = x.gram(alpha: 1 / Double(x.rows))
-        means = (0..<x.columns).map { a in (0..<x.rows).reduce(0) { $0 + x[$1, a] } / Double(x.rows) }
+        let moments = Self.moments(of: x)
+        self.moments = moments
+        gram = Matrix(rows: x.columns, columns: x.columns, elements: moments.covariance)
+        means = moments.means ?? []
+    }
+
+    /// G0 and μ0 of the columns of x: column a divided by `2^(e_a)`, its largest entry's power of
+    /// two (exact), the Gram of the scaled columns (BLAS `?syrk`) and their means; the same
+    /// doubles as the plain `XᵀX/N₀` wherever no intermediate leaves Double's normal range.
+    static func moments(of x: Matrix<Double>) -> ScaledMoments {
+        let (n, b) = (x.rows, x.columns)
+        var scaled = x
+        var exponents = [Int](repeating: 0, count: b)
+        for a in 0..<b {
+            let largest = (0..<n).reduce(0.0) { max($0, abs(x[$1, a])) }
+            guard largest.isNormal else { continue }
+            exponents[a] = Int(largest.exponent)
+            for i in 0..<n { scaled[i, a] = Double(sign: .plus, exponent: -exponents[a], significand: x[i, a]) }
+        }
+        let k = scaled.gram(alpha: 1 / Double(n))
+        let means = (0..<b).map { a in (0..<n).reduce(0) { $0 + scaled[$1, a] } / Double(n) }
+        return ScaledMoments(exponents: exponents, normalized: k.elements, means: means, count: b)
     }
 }
 
@@ -106,8 +131,15 @@ extension Matrix where T == Double {
             var s = 0.0
             for i in 0..<rows { s += self[i, a] * self[i, a] }
             guard s > 0 else { continue }
-            let f = (q0 * Double(rows) / s).squareRoot()
+            let f = rootOfProduct(q0, Double(rows) / s)
             for i in 0..<rows { self[i, a] *= f }
         }
     }
+}
+
+/// `√(u v)`, as `√u·√v` where the product would overflow (an input's `N₀·q0` beyond Double's
+/// range), else as written, so that inputs in range keep their bits.
+func rootOfProduct(_ u: Double, _ v: Double) -> Double {
+    let product = u * v
+    return product.isFinite ? product.squareRoot() : u.squareRoot() * v.squareRoot()
 }

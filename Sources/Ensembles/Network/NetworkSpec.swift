@@ -180,4 +180,9 @@ extension NetworkSpec {
                                                  inputMeans: inputMeans ?? Array(repeating: 0, count: count),
                                                  count: count, depth: depth)
     }
+
+    /// The same from the inputs' scaled moments (``InputBatch/moments``), exact for inputs of any size.
+    public func meanField(input: ScaledMoments) -> [LayerTheory] {
+        architecture.composition(self).propagate(input: input, depth: depth)
+    }
 }

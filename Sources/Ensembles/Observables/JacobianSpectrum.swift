@@ -28,6 +28,10 @@ public struct JacobianSpectrum: Observable {
             try t.allow(["depths", "bins", "range"])
             try refuseWithoutSingleInputJacobian("observe.jacobian", context)
             let depths = try t.intAxis("depths", min: 1, what: "a layer ≥ 1", default: [])
+            if let deepest = context.depths.max(), let d = depths.first(where: { $0 > deepest }) {
+                throw ConfigError(key: t.key("depths"), "\(d) is deeper than the deepest network (grid.depth at most "
+                                  + "\(deepest)); a net shallower than every listed depth is measured at its last layer")
+            }
             let (bins, range) = try t.histogram(bins: 200, range: 1e-12...1e4, of: "λ")
             return JacobianSpectrum(depths: Array(Set(depths)).sorted(), bins: bins, range: range)
         })
@@ -180,7 +184,12 @@ public struct JacobianSpectrum: Observable {
             return (nil, nil, "no spectrum theory: J is \(network.width)×\(theory.inputs.dimension), not square")
         }
         let sigmaW = network.sigmaW / network.varianceDivisor.squareRoot()
-        let variances = theory.layers[..<layer].map { $0.q[0] }
+        let slopes = theory.slopeVariances[..<layer]
+        if let l = slopes.firstIndex(where: { $0 == nil }) {
+            return (nil, nil, "no spectrum theory from layer \(l + 1): log10 q = \(Int(theory.layers[l].log2Q[0] * 0.30103)) is beyond 2^500, "
+                    + "where \(network.activation.name)′(h)² vanishes but on a shrinking window and has no limiting law")
+        }
+        let variances = slopes.map { $0! }
         let moments = JacobianMoments(activation: network.activation, sigmaW: sigmaW, layerVariances: variances,
                                       weights: network.weightInit, residualScale: network.architecture.residualScale)
         switch network.architecture {
@@ -189,7 +198,7 @@ public struct JacobianSpectrum: Observable {
                                                               layerVariances: variances, weights: network.weightInit)), nil)
         case .residual(let a):
             // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
-            let gains = Array(theory.layerGains[..<layer])
+            let gains = theory.layerGains[..<layer].map { $0! }
             guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
                 return (moments, nil, "no spectrum theory at layer \(layer): the residual law needs a > 0, Gaussian "
                         + "weights and every layer gain below a²")
@@ -211,6 +220,29 @@ public enum JacobianLaw: Sendable {
         switch self {
         case .feedforward(let f): return try f.density(at: x)
         case .residual(let r): return try r.density(at: x)
+        }
+    }
+
+    /// The law of λ/m1 (mean 1), for depths where λ leaves Double's range: the density of
+    /// its continuous part at each x, its support and its point masses.
+    public func normalizedDensity(at x: [Double]) throws -> [Double] {
+        switch self {
+        case .feedforward(let f): return try f.normalizedDensity(at: x)
+        case .residual(let r): return try r.normalizedDensity(at: x)
+        }
+    }
+
+    public func normalizedSupportRange() throws -> ClosedRange<Double> {
+        switch self {
+        case .feedforward(let f): return try f.normalizedSupportRange()
+        case .residual(let r): return r.normalizedSupportRange()
+        }
+    }
+
+    public var normalizedAtoms: [SpectralAtom] {
+        switch self {
+        case .feedforward(let f): return f.normalizedAtoms
+        case .residual(let r): return r.normalizedAtoms
         }
     }
 }

@@ -28,6 +28,10 @@ public struct LyapunovExponents: Observable {
             guard let k = v.int, k >= 1 else {
                 throw ConfigError(key: t.key("k"), "expected an integer ≥ 1 or \"all\", got \(v.described)")
             }
+            if let narrowest = context.widths.min(), k > narrowest {
+                throw ConfigError(key: t.key("k"), "\(k) exceeds the narrowest width \(narrowest): a product of N×N Jacobians "
+                                  + "has at most N exponents; use k ≤ \(narrowest) or k = \"all\"")
+            }
             return LyapunovExponents(k: k)
         })
 
@@ -102,7 +106,10 @@ public struct LyapunovExponents: Observable {
             }
             if k >= 2 { exponents[k] = exponents[0]! - exponents[1]! }
         } else {
-            exponents[0] = theory.layerGains.reduce(0) { $0 + 0.5 * log($1) } / Double(network.depth)
+            let gains = theory.layerGains.compactMap { $0 }
+            if gains.count == theory.layerGains.count {
+                exponents[0] = gains.reduce(0) { $0 + 0.5 * log($1) } / Double(network.depth)
+            }
         }
         return Prediction(quantities: names, theory: theory) { q, _ in exponents[q] }
     }

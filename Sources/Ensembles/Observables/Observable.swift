@@ -191,7 +191,7 @@ public final class TheoryContext {
         self.inputs = inputs
         maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW / network.varianceDivisor.squareRoot(),
                              sigmaB: network.sigmaB)
-        layers = network.meanField(inputGram: inputs.gram.elements, inputMeans: inputs.means, count: inputs.count)
+        layers = network.meanField(input: inputs.moments)
     }
 
     /// B.
@@ -200,9 +200,17 @@ public final class TheoryContext {
     /// The network, batch and input dimension the observables are measured on.
     public var shape: NetworkShape { NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension) }
 
+    /// A variance standing for the batch's first input's q^l in the law of φ′ (see
+    /// ``MeanFieldMaps/slopeVariance(log2Q:value:)``), layer 1 first; nil where that law has no
+    /// limit (a bounded φ at q beyond 2^500).
+    public private(set) lazy var slopeVariances: [Double?] = layers.map {
+        maps.slopeVariance(log2Q: $0.log2Q[0], value: $0.q[0])
+    }
+
     /// `χ^l = (σ_w²/s) E φ′(√q^l z)²` at the batch's first input, layer 1 first: the
-    /// per-layer mean squared singular value of the Jacobian (Poole et al. 2016's χ1 at q^l).
-    public private(set) lazy var layerGains: [Double] = layers.map { maps.chi1(q: $0.q[0]) }
+    /// per-layer mean squared singular value of the Jacobian (Poole et al. 2016's χ1 at q^l);
+    /// nil where ``slopeVariances`` is.
+    public private(set) lazy var layerGains: [Double?] = slopeVariances.map { $0.map(maps.chi1(q:)) }
 }
 
 /// Averages of a density over log-spaced bins.

@@ -29,8 +29,9 @@ public struct ObserveContext: Sendable {
     public let section: Section
     /// The `forward` names, as listed (each a forward entry's key).
     public let forward: [String]
-    /// The grid's depths.
+    /// The grid's depths and widths.
     public let depths: [Int]
+    public let widths: [Int]
     public let inputs: InputSpec
     public let architectures: [Architecture]
 
@@ -56,7 +57,7 @@ public enum ObservableRegistry {
     }
 
     /// Reads `[observe]`: the `forward` list (default q and c), then each entry's options.
-    public static func parse(_ observe: Section, depths: [Int], inputs: InputSpec, architectures: [Architecture])
+    public static func parse(_ observe: Section, depths: [Int], widths: [Int], inputs: InputSpec, architectures: [Architecture])
         throws(ConfigError) -> Observables {
         try observe.allow(observeKeys)
         let names = try observe.stringList("forward", default: ["q", "c"])
@@ -69,7 +70,7 @@ public enum ObservableRegistry {
             if !forward.contains(n) { forward.append(n) }
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
-        let context = ObserveContext(section: observe, forward: forward, depths: depths, inputs: inputs,
+        let context = ObserveContext(section: observe, forward: forward, depths: depths, widths: widths, inputs: inputs,
                                      architectures: architectures)
         var members: [any Observable] = []
         for entry in entries {

@@ -103,7 +103,7 @@ extension Campaign {
         }
 
         let observe = try top.table("observe") ?? Section(table: ConfigTable(), path: "observe")
-        observables = try ObservableRegistry.parse(observe, depths: grid.depth, inputs: inputs, architectures: architectures)
+        observables = try ObservableRegistry.parse(observe, depths: grid.depth, widths: grid.width, inputs: inputs, architectures: architectures)
 
         let backendName = try network.string("backend", default: "auto")
         guard let choice = BackendChoice(rawValue: backendName) else {
@@ -173,6 +173,19 @@ extension Campaign {
         for (key, count) in [("grid.activation", activations.count), ("network.init", inits.count)] where count == 0 {
             throw ConfigError(key: key, "is an empty list; give at least one value")
         }
+        // Two equal values would make two grid points that look identical in every table.
+        func refuseRepeats<T: Hashable>(_ key: String, _ values: [T], _ show: (T) -> String) throws(ConfigError) {
+            var seen: Set<T> = []
+            for v in values where !seen.insert(v).inserted {
+                throw ConfigError(key: key, "lists \(show(v)) twice; each value once (repeats would make identical-looking points)")
+            }
+        }
+        try refuseRepeats("grid.width", width) { "\($0)" }
+        try refuseRepeats("grid.depth", depth) { "\($0)" }
+        try refuseRepeats("grid.sigma_w", sigmaW) { "\($0)" }
+        try refuseRepeats("grid.sigma_b", sigmaB) { "\($0)" }
+        try refuseRepeats("grid.activation", activations) { $0.name }
+        try refuseRepeats("network.init", inits) { $0.rawValue }
         let grid = Grid(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: activations, weightInit: inits,
                         architecture: architectures)
         guard grid.count <= 10_000_000 else {

@@ -9,12 +9,12 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 
 /// Writes a file by writing a temporary sibling and renaming it over the target, so a
 /// killed run never leaves a half-written table (rename is atomic within a file system).
-enum AtomicFile {
-    static func write(_ text: String, to path: String) throws(OutputError) {
+public enum AtomicFile {
+    public static func write(_ text: String, to path: String) throws(OutputError) {
         try write(Data(text.utf8), to: path)
     }
 
-    static func write(_ data: Data, to path: String) throws(OutputError) {
+    public static func write(_ data: Data, to path: String) throws(OutputError) {
         let temporary = path + ".tmp"
         do {
             try data.write(to: URL(fileURLWithPath: temporary))

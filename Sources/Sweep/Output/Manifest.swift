@@ -88,7 +88,9 @@ struct Manifest {
     /// underflowed to 0 (q itself finite, the ratios 0/0) —, a mean or standard error beyond
     /// Double's range ("overflow", written inf), and theory lengths beyond Double's range
     /// ("theory_overflow", written inf) or below its normal range ("theory_underflow",
-    /// written 0 or a subnormal); correlations and other scale-free theory stay exact there.
+    /// written 0 or a subnormal), and any other theory column beyond Double's range (such as
+    /// the Jacobian's m2 = m1²·(m2/m1²), "theory_overflow"); correlations and other
+    /// scale-free theory stay exact there.
     func findings(_ i: Int) -> [(flag: String, warning: String)] {
         var found: [(String, String)] = []
         let s = statistics[i], point = "point \(points[i].point.index)"
@@ -118,6 +120,12 @@ struct Manifest {
         if let l = layers.firstIndex(where: \.underflows) {
             found.append(("theory_underflow", "\(point): theory q below Double's normal range from layer \(layers[l].layer) "
                           + "(log10 q = \(Self.log10(layers[l].log2MeanQ)); written 0 or a subnormal; correlations stay exact)"))
+        }
+        let theory = theories[i]
+        for (k, name) in theory.names.enumerated() where name != "q" {
+            if let l = theory.values[k].firstIndex(where: { $0.map { !$0.isFinite } == true }) {
+                found.append(("theory_overflow", "\(point): theory \(name) beyond Double's range from layer \(l + 1) (written inf)"))
+            }
         }
         return found
     }

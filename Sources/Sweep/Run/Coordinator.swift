@@ -56,6 +56,8 @@ struct RunTimings: Sendable {
     var tasksRun = 0
     var tasksFromJournal = 0
     var theoriesFromJournal = 0
+    /// Worker ranks taken as stalled (``StallRule``), in the order they were.
+    var stalled: [StalledRank] = []
 
     /// Busy seconds per rank.
     var busy: [Double] { zip(sampling, theory).map(+) }
@@ -70,7 +72,27 @@ struct RunTimings: Sendable {
                 "theory_seconds_total": theorySeconds.reduce(0, +), "theory_seconds": theorySeconds,
                 "rank_busy_seconds": busy, "rank_sampling_seconds": sampling, "rank_theory_seconds": theory,
                 "rank_utilisation": busy.indices.map { r in
-                    wallSeconds > 0 ? busy[r] / (wallSeconds * Double(max(threadsPerRank[r], 1))) : 0 }]
+                    wallSeconds > 0 ? busy[r] / (wallSeconds * Double(max(threadsPerRank[r], 1))) : 0 },
+                "stalled_ranks": stalled.map(\.rank)]
+    }
+}
+
+/// A worker rank that stopped answering: silent for `silentSeconds`, past its task's limit.
+struct StalledRank: Sendable, CustomStringConvertible {
+    let rank: Int
+    let silentSeconds: Double
+    let limitSeconds: Double
+    /// Its tasks in flight, handed to other ranks.
+    let tasks: [Int]
+
+    var description: String { description(host: nil) }
+
+    /// The description, naming the rank's host where known.
+    func description(host: String?) -> String {
+        "rank \(rank)\(host.map { " (host \($0))" } ?? "") stopped answering: no result for \(String(format: "%.1f", silentSeconds)) s, past the "
+            + "\(String(format: "%.1f", limitSeconds)) s its task allows (\(Int(StallRule.factor))× its expected time from "
+            + "the measured task times, at least the stall timeout); its \(tasks.count) task\(tasks.count == 1 ? "" : "s") in "
+            + "flight went to other ranks"
     }
 }
 
@@ -80,6 +102,12 @@ struct RunTimings: Sendable {
 /// travels), runs tasks on local threads too, journals each result as it arrives
 /// and merges the partials in task order. With no local threads (`--threads 0`) rank 0 only
 /// coordinates.
+///
+/// A worker silent past its task's limit (``StallRule``) is taken as stalled: it gets no more
+/// tasks, its tasks in flight go to the other ranks, and the run finishes without it (the
+/// caller then ends the job naming it). Idle workers are told to stop only at the end, so
+/// that they can take tasks handed back. A result that arrives twice (from a stalled rank
+/// that woke up) is used once; results do not depend on the rank, so either copy is the same.
 ///
 /// Only the calling (main) thread calls MPI (`MPI_THREAD_FUNNELED`); local compute
 /// threads take tasks from the shared dispenser and post results to an inbox the main
@@ -91,16 +119,21 @@ struct Coordinator {
     let localThreads: Int
     let journal: Journal
     let showProgress: Bool
+    /// The shortest time a worker may stay silent before it is taken as stalled (``StallRule/floor``).
+    let stallTimeout: Double
 
     private final class Shared: Sendable {
         let queue: [Int]
         let cursor = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
         let inbox = Mutex<[LocalEvent]>([])
+        /// Tasks handed back by stalled ranks, taken before the queue's rest.
+        let requeued = Mutex<[Int]>([])
         init(queue: [Int]) { self.queue = queue }
 
         func take() -> Int? {
             guard !stop.load(ordering: .relaxed) else { return nil }
+            if let task = requeued.withLock({ $0.popLast() }) { return task }
             let i = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
             return i < queue.count ? queue[i] : nil
         }
@@ -150,7 +183,9 @@ struct Coordinator {
             running.enter()
             Thread.detachNewThread {
                 defer { running.leave() }
-                while let task = shared.take() {
+                // Until the run ends: a stalled rank's tasks may come back after the queue ran out.
+                while !shared.stop.load(ordering: .relaxed) {
+                    guard let task = shared.take() else { usleep(1000); continue }
                     let clock = ContinuousClock.now
                     do throws(TaskError) {
                         let result = try catalog.result(of: task)
@@ -164,37 +199,37 @@ struct Coordinator {
             }
         }
 
-        var inFlight = Array(repeating: 0, count: world.size)
+        let ranks = 1..<max(1, world.size)
+        // Each worker's tasks in flight, in the order sent (it runs them in that order), and
+        // since when it has been on the first of them.
+        var pending = [[Int]](repeating: [], count: world.size)
+        var since = [ContinuousClock.Instant](repeating: start, count: world.size)
+        var isStalled = [Bool](repeating: false, count: world.size)
+        var rule = StallRule(catalog: catalog, floor: stallTimeout)
+        var remaining = Set(todo)
         // Task messages are sent without blocking (a worker may itself be blocked sending a
         // result); each keeps its buffer until MPI has delivered it.
-        var sends: [PendingSend] = []
-        /// Sends `rank` its next task, or its stop when nothing is left and none is in flight;
-        /// whether a task went.
-        @discardableResult
+        var sends: [(rank: Int, send: PendingSend)] = []
+        /// Sends `rank` its next task, if any is left; whether one went.
         func dispatch(to rank: Int) throws -> Bool {
+            guard !isStalled[rank], let task = shared.take() else { return false }
             var w = BinaryWriter()
-            let sent: Bool
-            if let task = shared.take() {
-                w.write(Int64(task))
-                inFlight[rank] += 1
-                sent = true
-            } else if inFlight[rank] == 0 {
-                w.write(Int64(-1))
-                inFlight[rank] = -1
-                sent = false
-            } else {
-                return false
-            }
-            sends.append(try world.sendAsync(w.bytes, to: rank, tag: MessageTag.task.rawValue))
-            return sent
+            w.write(Int64(task))
+            if pending[rank].isEmpty { since[rank] = .now }
+            pending[rank].append(task)
+            sends.append((rank, try world.sendAsync(w.bytes, to: rank, tag: MessageTag.task.rawValue)))
+            return true
         }
-        for rank in 1..<max(1, world.size) {
-            if try dispatch(to: rank) { try dispatch(to: rank) }
+        /// Tops `rank` up to `depth` tasks in flight.
+        func refill(_ rank: Int, depth: Int) throws {
+            while pending[rank].count < depth, try dispatch(to: rank) {}
         }
+        for rank in ranks { try refill(rank, depth: 2) }
 
-        var done = 0
-        /// Journals a result (`payload`: its encoded form) and merges it.
+        /// Journals a result (`payload`: its encoded form) and merges it; a second copy is dropped.
         func finished(task: Int, _ result: TaskResult, payload: [UInt8], seconds: Double, rank: Int) throws {
+            guard remaining.remove(task) != nil else { return }
+            rule.record(task: task, seconds: seconds)
             try journal.append(task: task, payload: payload)
             switch result {
             case .theory(let theory):
@@ -209,11 +244,34 @@ struct Coordinator {
                 timings.sampling[rank] += seconds
                 progress.taskFinished(networks: catalog.samples(ofTask: task).count)
             }
-            done += 1
+        }
+
+        /// Takes every worker silent past its first task's limit as stalled and hands its
+        /// tasks to the idle workers and the local threads.
+        func handBackStalled() throws {
+            let now = ContinuousClock.now
+            for rank in ranks where !isStalled[rank] {
+                guard let task = pending[rank].first, let limit = rule.limit(task: task) else { continue }
+                let silent = ProgressReporter.seconds(now - since[rank])
+                guard silent > limit else { continue }
+                isStalled[rank] = true
+                let tasks = pending[rank].filter { remaining.contains($0) }
+                pending[rank] = []
+                shared.requeued.withLock { $0 += tasks.reversed() }
+                let stalled = StalledRank(rank: rank, silentSeconds: silent, limitSeconds: limit, tasks: tasks)
+                timings.stalled.append(stalled)
+                FileHandle.standardError.write(Data("warning: \(stalled)\n".utf8))
+                guard localThreads > 0 || ranks.contains(where: { !isStalled[$0] }) else {
+                    throw CoordinatorError(message: "every worker rank stopped answering and rank 0 computes nothing "
+                                           + "(--threads 0): \(timings.stalled.map(\.description).joined(separator: "; "))")
+                }
+                for idle in ranks where !isStalled[idle] && pending[idle].isEmpty { try refill(idle, depth: 2) }
+            }
         }
 
         var backoff = 10e-6
-        while done < todo.count {
+        var lastStallCheck = start
+        while !remaining.isEmpty {
             var progressed = false
             for event in shared.inbox.withLock({ box in defer { box.removeAll() }; return box }) {
                 progressed = true
@@ -229,29 +287,35 @@ struct Coordinator {
                     progressed = true
                     var r = BinaryReader(try world.receive(message))
                     let task = Int(try r.read(Int64.self))
+                    let rank = message.source
                     switch MessageTag(rawValue: message.tag) {
                     case .result:
                         let seconds = try r.read(Double.self)
-                        inFlight[message.source] -= 1
+                        if let i = pending[rank].firstIndex(of: task) { pending[rank].remove(at: i) }
+                        since[rank] = .now
                         let payload = try r.readBytes(r.remaining)
                         guard let result = catalog.decode(task: task, payload: payload) else {
-                            throw CoordinatorError(message: "the result of task \(task) from rank \(message.source) does not decode")
+                            throw CoordinatorError(message: "the result of task \(task) from rank \(rank) does not decode")
                         }
-                        try finished(task: task, result, payload: payload, seconds: seconds, rank: message.source)
+                        try finished(task: task, result, payload: payload, seconds: seconds, rank: rank)
                         // Refill to the depth the task's length asks for: a worker whose tasks
                         // take less than the coordinator's polling (~0.1 ms, sleeps included)
                         // would otherwise idle between them.
-                        let depth = Self.inFlightDepth(taskSeconds: seconds)
-                        while try dispatch(to: message.source), inFlight[message.source] < depth {}
+                        try refill(rank, depth: Self.inFlightDepth(taskSeconds: seconds))
                     case .failure:
                         throw CoordinatorError(message: String(decoding: try r.readBytes(r.remaining), as: UTF8.self)
-                                               + " (on rank \(message.source))")
+                                               + " (on rank \(rank))")
                     default:
-                        throw CoordinatorError(message: "unexpected message tag \(message.tag) from rank \(message.source)")
+                        throw CoordinatorError(message: "unexpected message tag \(message.tag) from rank \(rank)")
                     }
                 }
+                if ContinuousClock.now - lastStallCheck > .milliseconds(100) {
+                    lastStallCheck = .now
+                    try handBackStalled()
+                }
             }
-            sends = try sends.filter { try !$0.isComplete() }
+            // A stalled rank's sends may never complete: they stay listed, keeping their buffers.
+            sends = try sends.filter { try isStalled[$0.rank] || !$0.send.isComplete() }
             if progressed {
                 backoff = 10e-6
             } else {
@@ -259,9 +323,14 @@ struct Coordinator {
                 backoff = min(backoff * 2, 1e-3)
             }
         }
-        // Every worker got its stop (−1) with its last result; make sure it went out.
-        for send in sends { try send.wait() }
-        precondition(inFlight.dropFirst().allSatisfy { $0 == -1 }, "a worker was not told to stop")
+        // Every live worker is idle now: tell it to stop, and make sure every message to it went
+        // out. A stalled rank gets nothing more; the caller ends the job.
+        for rank in ranks where !isStalled[rank] {
+            var w = BinaryWriter()
+            w.write(Int64(-1))
+            sends.append((rank, try world.sendAsync(w.bytes, to: rank, tag: MessageTag.task.rawValue)))
+        }
+        for (rank, send) in sends where !isStalled[rank] { try send.wait() }
         precondition(merger.complete, "all tasks finished but a point's merge is incomplete")
         timings.tasksRun = timings.taskSeconds.count
         timings.wallSeconds = ProgressReporter.seconds(ContinuousClock.now - start)

@@ -16,9 +16,11 @@ public struct SweepOptions: Sendable {
     public var configPath: String
     /// Per-rank memory limit in bytes (nil: available memory / ranks on this node).
     public var memoryLimit: Int?
+    /// The shortest silence, in seconds, after which a worker rank is taken as stalled (``StallRule``).
+    public var stallTimeout: Double
 
     public init(outputDirectory: String, force: Bool = false, resume: Bool = false, threads: Int? = nil,
-                showProgress: Bool = true, configPath: String, memoryLimit: Int? = nil) {
+                showProgress: Bool = true, configPath: String, memoryLimit: Int? = nil, stallTimeout: Double = 60) {
         self.outputDirectory = outputDirectory
         self.force = force
         self.resume = resume
@@ -26,6 +28,7 @@ public struct SweepOptions: Sendable {
         self.showProgress = showProgress
         self.configPath = configPath
         self.memoryLimit = memoryLimit
+        self.stallTimeout = stallTimeout
     }
 }
 
@@ -53,6 +56,8 @@ public struct SweepSummary: Sendable {
     public let journalNotes: [String]
     /// One line per rank: busy share of the wall time.
     public let utilisation: [String]
+    /// Worker ranks that stopped answering (their tasks ran elsewhere; the tables are complete).
+    public let stalled: [String]
 }
 
 /// A whole sweep on one or many ranks: rank 0 checks, journals, coordinates, computes and
@@ -229,7 +234,7 @@ public struct SweepRun {
                                                  + "\(theories.count) of \(catalog.points.count) theories from the journal\n").utf8))
         }
         let coordinator = Coordinator(catalog: catalog, world: world, localThreads: localThreads, journal: journal,
-                                      showProgress: options.showProgress)
+                                      showProgress: options.showProgress, stallTimeout: options.stallTimeout)
         var timings = RunTimings()
         let (statistics, theoryList) = try coordinator.run(recovered: partials, recoveredTheories: theories, timings: &timings)
         let prepared = try catalog.points.indices.map { try catalog.prepared($0) }
@@ -237,18 +242,20 @@ public struct SweepRun {
         let tables = Tables(campaign: campaign, points: prepared, theories: theoryList, statistics: statistics)
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
+        let stalled = timings.stalled.map { $0.description(host: $0.rank < hosts.count ? hosts[$0.rank] : nil) }
         let theoryNotes = theoryList.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
         if let first = catalog.points.first, !campaign.observables.histograms(campaign.shape(first.network)).isEmpty {
             try AtomicFile.write(tables.spectraCSV(), to: out + "/spectra.csv")
         }
         let manifest = Manifest(campaign: campaign, configPath: options.configPath, started: started, finished: Date(),
                                 timings: timings, hosts: hosts, points: prepared, statistics: statistics,
-                                theories: theoryList, tasks: catalog.count, journalNotes: recovered.notes + theoryNotes)
+                                theories: theoryList, tasks: catalog.count,
+                                journalNotes: recovered.notes + theoryNotes + stalled)
         try AtomicFile.write(try manifest.json(), to: out + "/manifest.json")
         return SweepSummary(points: prepared.count, networks: campaign.samples * prepared.count, tasks: catalog.count,
                             tasksFromJournal: timings.tasksFromJournal, seconds: timings.wallSeconds,
                             warnings: manifest.pointWarnings, journalNotes: recovered.notes,
-                            utilisation: Self.utilisationLines(timings, hosts: hosts))
+                            utilisation: Self.utilisationLines(timings, hosts: hosts), stalled: stalled)
     }
 
     static func utilisationLines(_ t: RunTimings, hosts: [String]) -> [String] {
