@@ -115,7 +115,9 @@ public struct Section: Sendable {
         var out: [Int] = []
         for x in try realAxis(k, default: nil) {
             guard x == x.rounded(), x >= Double(min), x < 1e9 else {
-                throw ConfigError(key: key(k), "\(x) is out of range; each value must be an integer, \(what), below 10⁹")
+                // As typed: 0 and 16, not 0.0 and 16.0.
+                let shown = x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+                throw ConfigError(key: key(k), "\(shown) is out of range; each value must be an integer, \(what), below 10⁹")
             }
             out.append(Int(x))
         }

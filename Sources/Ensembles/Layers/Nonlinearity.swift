@@ -93,12 +93,14 @@ public struct Nonlinearity: LayerMap {
     }
 
     /// Divides h (and the stream it will be added to) by 2^e when its largest entry leaves
-    /// [2^-256, 2^256]; exact in binary floating point.
+    /// [2^-k, 2^k], k a quarter of T's exponent range (256 for Double, 32 for Float), so that
+    /// the next layer's h and the Gram's squares stay within T; exact in binary floating point.
     private func rescaleForward<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) {
         let n = network.width, ld = network.source.rows, batch = network.batch
         var largest = 0.0
         for c in 0..<batch { for i in 0..<n { largest = max(largest, abs(Double(network.output.elements[c * n + i]))) } }
-        guard largest > 0x1p256 || (largest < 0x1p-256 && largest > 0), largest.isFinite else { return }
+        let k = Double((Int(T.greatestFiniteMagnitude.exponent) + 1) / 4)
+        guard largest > exp2(k) || (largest < exp2(-k) && largest > 0), largest.isFinite else { return }
         let e = Double(Int(log2(largest)))
         let factor = T(exp2(-e))
         for c in 0..<batch {
