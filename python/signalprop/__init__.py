@@ -1,0 +1,18 @@
+"""SignalProp from Python: a campaign's output folder as one xarray Dataset.
+
+    >>> import signalprop
+    >>> ds = signalprop.load("out/quickstart")      # grid axes × layer, every observable
+    >>> ds["q"].sel(activation="tanh", sigma_w=1.5)  # mean over the networks
+    >>> ds["q_theory"]                               # the mean-field prediction beside it
+
+``load`` reads ``layers.csv`` (one variable per observable: its mean, ``_stderr``, ``_n`` and
+``_theory``), ``points.csv`` and ``spectra.csv`` (as pandas frames, in ``ds.attrs`` via
+``points(out)`` and ``spectra(out)``) and ``manifest.json`` (attributes). ``run`` writes a
+campaign (a TOML file or a dict), runs the ``signalprop`` binary and loads the result.
+"""
+
+from .reader import CampaignOutputError, GRID_AXES, load, manifest, points, spectra
+from .runner import SignalPropRunError, binary, run, to_toml
+
+__all__ = ["CampaignOutputError", "GRID_AXES", "SignalPropRunError", "binary", "load", "manifest", "points", "run",
+           "spectra", "to_toml"]
