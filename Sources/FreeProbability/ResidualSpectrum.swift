@@ -78,6 +78,29 @@ public struct ResidualSpectrum: Sendable {
                                 logS0: -2 * Double(L) * log(a) - kappa, slope: -2 * kappa, product: product)
     }
 
+    /// The first four moments of λ/a^{2L} under the universal law, κ = c/a², in closed form:
+    /// the series inversion of `χ(z) = z S(z)/(1 + z)`, `S(z) = e^{−κ(1+2z)}`, gives
+    ///
+    ///     m1 = e^κ,  m2 = (1 + 2κ) e^{2κ},  m3 = (1 + 6κ + 6κ²) e^{3κ},
+    ///     m4 = (1 + 12κ + 32κ² + 64κ³/3) e^{4κ}
+    ///
+    /// (m1, m2 as in Tarnowski et al. 2019).
+    public static func universalMoments(kappa k: Double) -> [Double] {
+        [exp(k), (1 + 2 * k) * exp(2 * k), (1 + 6 * k + 6 * k * k) * exp(3 * k),
+         (1 + 12 * k + 32 * k * k + 64 * k * k * k / 3) * exp(4 * k)]
+    }
+
+    /// The support of λ/a^{2L} under the universal law, κ = c/a² > 0: its edges are the
+    /// critical values of `λ(z) = 1/χ(z) = (1 + z) e^{κ(1+2z)}/z`, where
+    /// `λ′ = 0 ⇔ z(1 + z) = 1/(2κ)`, `z± = (−1 ± √(1 + 2/κ))/2`.
+    public static func universalSupport(kappa k: Double) -> ClosedRange<Double> {
+        precondition(k > 0 && k.isFinite, "κ must be positive and finite")
+        let root = (1 + 2 / k).squareRoot()
+        func edge(_ z: Double) -> Double { (1 + z) * exp(k * (1 + 2 * z)) / z }
+        let (inner, outer) = (edge((-1 - root) / 2), edge((-1 + root) / 2))
+        return min(inner, outer)...max(inner, outer)
+    }
+
     private init(scale: Double, depth: Int, gains: [Double], universal: Bool, logS0: Double, slope: Double,
                  product: FreeProduct) {
         self.scale = scale

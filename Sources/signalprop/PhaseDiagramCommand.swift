@@ -27,8 +27,9 @@ struct PhaseDiagramCommand: ParsableCommand {
         For every (σ_w, σ_b) on the grid, the mean-field fixed points and depth scales of
         Poole et al. (2016) and Schoenholz et al. (2017). The critical line χ1 = 1 separates
         the ordered (χ1 < 1) from the chaotic (χ1 > 1) phase; ξ_c diverges on it.
-        Columns: activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
-        (an empty cell is undefined or infinite).
+        Columns: activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase,layers_to_1pct
+        (an empty cell is undefined or infinite; layers_to_1pct: layers from q⁰ = 1 until q^l is
+        within 1 % of q*, Poole et al. Fig. 1D).
 
         Example (the figure of Poole et al. Fig. 2 / Schoenholz et al. Fig. 1):
           signalprop phase-diagram --activation tanh --sigma-w 0.5:4:60 --sigma-b 0:0.5:40 --out out/quickstart/phase_diagram.csv
@@ -69,10 +70,10 @@ struct PhaseDiagramCommand: ParsableCommand {
             let f = MeanFieldMaps(activation: a, sigmaW: w, sigmaB: b).fixedPoints()
             let cellsText = [a.name, "\(w)", "\(b)"] + [f.qStar, f.cStar, f.chi1, f.xiQ, f.xiC].map { x in
                 x.flatMap { $0.isFinite ? "\($0)" : nil } ?? ""
-            } + [f.phase.rawValue]
+            } + [f.phase.rawValue, f.layersToOnePercent.map(String.init) ?? ""]
             rows.withLock { $0[i] = cellsText.joined(separator: ",") }
         }
-        let text = "activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase\n"
+        let text = "activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase,layers_to_1pct\n"
             + rows.withLock { $0.map { $0! + "\n" }.joined() }
         if let out {
             do { try AtomicFile.write(text, to: out) } catch { throw CommandFailure(message: error.description, status: 1) }

@@ -26,6 +26,16 @@ struct SpectrumCommand: ParsableCommand {
 
         Example:
           signalprop spectrum --activation tanh --sigma-w 1.05 --sigma-b 0.05 --depth 16 --init orthogonal --json
+
+        --universal-residual c prints Tarnowski et al.'s L → ∞ residual law instead, the same
+        for every φ and for Gaussian and orthogonal weights: S(z) = a^{−2L} e^{−κ(1+2z)},
+        κ = c/a² (a = --residual, default 1; L = --depth): m1 … m4 in closed form, the support
+        edges λ(z±), z±(1 + z±) = 1/(2κ), and the density (at --at points, or on a grid).
+        --d-law q prints the law of d = φ′(h)², h ~ N(0, q), the factor D² of every layer
+        (atoms, E d² = χ1/σ_w², support, density).
+
+          signalprop spectrum --activation tanh --sigma-w 1 --universal-residual 0.5 --at 0.5,1,2
+          signalprop spectrum --activation tanh --sigma-w 1 --d-law 0.8 --json
         """
     )
 
@@ -43,15 +53,42 @@ struct SpectrumCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .customLong("universal-residual"), parsing: .unconditional,
+            help: ArgumentHelp("Print Tarnowski's universal residual law at gain c (≥ 0) instead.", valueName: "c"))
+    var universalResidual: Double?
+
+    @Option(name: .customLong("d-law"), parsing: .unconditional,
+            help: ArgumentHelp("Print the law of φ′(h)², h ~ N(0, q), instead.", valueName: "q"))
+    var dLaw: Double?
+
+    @Option(help: ArgumentHelp("Comma-separated points at which to print the density (default: a grid).",
+                               valueName: "x,y,…"))
+    var at: String?
+
+    /// The `--at` points, parsed.
+    private var atPoints: [Double]? {
+        at.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+    }
+
     func validate() throws {
         guard WeightLaw(rawValue: self.`init`) != nil else {
             throw ValidationError("--init must be gaussian or orthogonal, got \(self.`init`)")
         }
         if let residual, !(residual > 0) { throw ValidationError("--residual a must be > 0, got \(residual)") }
         guard (2...100_000).contains(points) else { throw ValidationError("--points must be in 2 … 100000") }
+        if let c = universalResidual, !(c >= 0 && c.isFinite) {
+            throw ValidationError("--universal-residual c must be finite and ≥ 0, got \(c)")
+        }
+        if let q = dLaw, !(q >= 0 && q.isFinite) { throw ValidationError("--d-law q must be finite and ≥ 0, got \(q)") }
+        if universalResidual != nil && dLaw != nil { throw ValidationError("--universal-residual and --d-law: pass one") }
+        if let at, atPoints?.count != at.split(separator: ",").count || atPoints?.isEmpty == true {
+            throw ValidationError("--at takes comma-separated numbers, e.g. 0.5,1,2; got '\(at)'")
+        }
     }
 
     func run() throws {
+        if let c = universalResidual { return try printUniversal(c: c) }
+        if let q = dLaw { return try printSlopeLaw(q: q) }
         let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
                                                       family.q0)
         let weightInit = WeightLaw(rawValue: self.`init`)!
@@ -108,5 +145,58 @@ struct SpectrumCommand: ParsableCommand {
         for atom in atoms { print(String(format: "  atom: %.4g of the mass at %@ = %.6g", atom.weight, x, atom.location)) }
         print("\n" + x.leftPadded(10) + "ρ(\(x))".leftPadded(14))
         for (x, r) in zip(grid, density) { print(String(format: "  %10.4g  %12.6g", x, r)) }
+    }
+
+    /// `--universal-residual c`: the L → ∞ law of λ = a^{2L} λ̂.
+    private func printUniversal(c: Double) throws {
+        let a = residual ?? 1, depth = family.depth, kappa = c / (a * a)
+        let scale = pow(a, 2 * Double(depth))
+        let moments = ResidualSpectrum.universalMoments(kappa: kappa).enumerated().map { k, m in m * pow(scale, Double(k + 1)) }
+        let law = ResidualSpectrum.universal(scale: a, depth: depth, c: c)
+        let support = kappa > 0 ? ResidualSpectrum.universalSupport(kappa: kappa) : 1...1
+        let edges = (support.lowerBound * scale)...(support.upperBound * scale)
+        let grid = atPoints ?? (0..<points).map { edges.lowerBound + (edges.upperBound - edges.lowerBound) * Double($0) / Double(points - 1) }
+        let density = kappa > 0 ? try law.density(at: grid) : grid.map { _ in 0 }
+        if json {
+            print(try JSON.text([
+                "universal_residual": c, "residual_scale": a, "depth": depth, "kappa": kappa,
+                "moments": moments.map { JSON.number($0) }, "support": [JSON.number(edges.lowerBound), JSON.number(edges.upperBound)],
+                "atoms": law.atoms.map { ["location": JSON.number($0.location), "weight": $0.weight] },
+                "lambda": grid, "density": density.map { JSON.number($0) },
+            ]))
+            return
+        }
+        print("universal residual law (Tarnowski et al. 2019): c = \(c), a = \(a), L = \(depth), κ = c/a² = \(kappa)")
+        print(String(format: "  m1 = %.12g   m2 = %.12g   m3 = %.12g   m4 = %.12g", moments[0], moments[1], moments[2], moments[3]))
+        print(String(format: "  support [%.12g, %.12g]", edges.lowerBound, edges.upperBound))
+        for atom in law.atoms { print(String(format: "  atom: %.4g of the mass at λ = %.6g", atom.weight, atom.location)) }
+        print("\n" + "λ".leftPadded(12) + "ρ(λ)".leftPadded(14))
+        for (x, r) in zip(grid, density) { print(String(format: "  %10.6g  %12.6g", x, r)) }
+    }
+
+    /// `--d-law q`: the law of φ′(h)², h ~ N(0, q).
+    private func printSlopeLaw(q: Double) throws {
+        let law = SlopeLaw(activation: family.activation, q: q)
+        let support = law.support
+        let grid = atPoints ?? (0..<points).map {
+            support.lowerBound + (support.upperBound - support.lowerBound) * (Double($0) + 0.5) / Double(points)
+        }
+        let density = law.density(at: grid)
+        let chi1 = family.sigmaW * family.sigmaW * law.mean
+        if json {
+            print(try JSON.text([
+                "activation": family.activation.name, "q": q, "sigma_w": family.sigmaW, "mean": law.mean,
+                "second_moment": law.secondMoment, "chi1": chi1, "continuous_mass": law.continuousMass,
+                "atoms": law.atoms.map { ["location": $0.location, "weight": $0.weight] },
+                "support": [support.lowerBound, support.upperBound], "t": grid, "density": density.map { JSON.number($0) },
+            ]))
+            return
+        }
+        print("law of d = \(family.activation.name)′(h)², h ~ N(0, \(q)) (the D² of one layer; Pennington et al. 2017)")
+        print(String(format: "  E d = %.12g (χ1 = σ_w² E d = %.12g at σ_w = %g)   E d² = %.12g   support [%.6g, %.6g]",
+                     law.mean, chi1, family.sigmaW, law.secondMoment, support.lowerBound, support.upperBound))
+        for atom in law.atoms { print(String(format: "  atom: %.6g of the mass at d = %.6g", atom.weight, atom.location)) }
+        print("\n" + "d".leftPadded(12) + "ρ(d)".leftPadded(14))
+        for (x, r) in zip(grid, density) { print(String(format: "  %10.6g  %12.6g", x, r)) }
     }
 }

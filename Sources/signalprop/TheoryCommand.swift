@@ -3,6 +3,8 @@ import Ensembles
 import Foundation
 import MeanField
 
+extension MapCurve.Kind: ExpressibleByArgument {}
+
 /// Parses an activation name as an option value.
 extension Activation: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
@@ -20,8 +22,13 @@ struct TheoryCommand: ParsableCommand {
         (Schoenholz et al. 2017), the phase, the critical σ_w at this σ_b, and the layers
         until q^l is within 1% of q*. Undefined values are null with a status saying why.
 
-        Example:
+        --map q prints the length map V(q) = σ_w² E φ(√q z)² + σ_b² on [0, --to] instead
+        (Poole et al. 2016, Fig. 1A), --map c the correlation map C(c) at q* on [−1, 1]
+        (Fig. 2A), each with its fixed point (q*, or c*), where the curve crosses the diagonal.
+
+        Examples:
           signalprop theory --activation tanh --sigma-w 1.5 --sigma-b 0.3 --depth 10 --q0 1 --c0 0.5 --json
+          signalprop theory --activation tanh --sigma-w 2.5 --sigma-b 0.3 --map c --points 201 --csv
         """
     )
 
@@ -33,11 +40,30 @@ struct TheoryCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Option(help: ArgumentHelp("Print a map on a grid instead: q (V(q) on [0, --to]) or c (C(c) at q* on [−1, 1]).",
+                               valueName: "q|c"))
+    var map: MapCurve.Kind?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Upper end of the q grid of --map q (default: 2 max(q*, q0, 1)).",
+                                                        valueName: "q"))
+    var to: Double?
+
+    @Option(parsing: .unconditional, help: "Grid points of --map (2 … 100000).")
+    var points: Int = 101
+
+    @Flag(help: "With --map: print CSV (x, map) instead of a table.")
+    var csv = false
+
     func validate() throws {
         guard (-1...1).contains(c0) else { throw ValidationError("--c0 must be in [-1, 1], got \(c0)") }
+        guard (2...100_000).contains(points) else { throw ValidationError("--points must be in 2 … 100000, got \(points)") }
+        if let to, !(to > 0 && to.isFinite) { throw ValidationError("--to must be finite and > 0, got \(to)") }
+        if map == nil && (to != nil || csv) { throw ValidationError("--to and --csv go with --map q|c") }
+        if csv && json { throw ValidationError("--csv and --json: pass one of them") }
     }
 
     func run() throws {
+        if let map { return try printMap(map) }
         let (activation, sigmaW, sigmaB, depth, q0) = (family.activation, family.sigmaW, family.sigmaB, family.depth,
                                                       family.q0)
         let maps = MeanFieldMaps(activation: activation, sigmaW: sigmaW, sigmaB: sigmaB)
@@ -81,6 +107,39 @@ struct TheoryCommand: ParsableCommand {
     }
 
     static let log10Of2 = 0.301_029_995_663_981_2
+
+    /// `--map`: the curve, as a table, CSV or JSON.
+    func printMap(_ kind: MapCurve.Kind) throws {
+        let maps = MeanFieldMaps(activation: family.activation, sigmaW: family.sigmaW, sigmaB: family.sigmaB)
+        let curve: MapCurve
+        switch kind {
+        case .q:
+            let qStar = maps.fixedPoints().qStar ?? 0
+            curve = maps.lengthCurve(upTo: to ?? 2 * max(qStar, family.q0, 1), points: points)
+        case .c:
+            guard let c = maps.correlationCurve(points: points) else {
+                throw CommandFailure(message: "no correlation map: q* is \(maps.fixedPoints().qStar.map { "\($0)" } ?? "unbounded") "
+                                     + "(the C-map needs a finite, positive q*)", status: 1)
+            }
+            curve = c
+        }
+        let name = kind == .q ? "V" : "C"
+        if csv {
+            print("\(kind.rawValue),\(name)")
+            for (x, y) in zip(curve.x, curve.y) { print("\(x),\(y)") }
+        } else if json {
+            print(try JSON.text([
+                "activation": family.activation.name, "sigma_w": family.sigmaW, "sigma_b": family.sigmaB,
+                "map": kind.rawValue, "x": curve.x, "y": curve.y.map { JSON.number($0) },
+                "fixed_point": JSON.number(curve.fixedPoint),
+            ]))
+        } else {
+            print("\(family.activation.name)  σ_w = \(family.sigmaW)  σ_b = \(family.sigmaB)   "
+                  + "fixed point \(kind == .q ? "q*" : "c*") = \(curve.fixedPoint.map { String(format: "%.12g", $0) } ?? "—")")
+            print("\n" + kind.rawValue.leftPadded(14) + "\(name)(\(kind.rawValue))".leftPadded(20))
+            for (x, y) in zip(curve.x, curve.y) { print(String(format: "  %12.6g  %18.12g", x, y)) }
+        }
+    }
 
     /// q^l to six digits, from its logarithm where Double cannot hold it (10⁴⁰⁰ is printed
     /// as such, not as inf).

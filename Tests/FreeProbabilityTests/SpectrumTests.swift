@@ -391,6 +391,23 @@ struct ResidualSpectrumTests {
         #expect(relative(moments[2], law.secondMoment) < 1e-6, "m2 \(moments[2])")
     }
 
+    @Test("universal law, a = 1: m1 … m4 in closed form against the law, support edges against the m* form",
+          arguments: [0.1, 0.5, 1.5])
+    func universalClosedForms(_ kappa: Double) throws {
+        let law = ResidualSpectrum.universal(scale: 1, depth: 7, c: kappa)
+        let closed = ResidualSpectrum.universalMoments(kappa: kappa)
+        #expect(relative(closed[0], law.firstMoment) < 1e-13 && relative(closed[1], law.secondMoment) < 1e-13)
+        let edges = universalEdges(a: 1, L: 7, c: kappa), support = ResidualSpectrum.universalSupport(kappa: kappa)
+        #expect(relative(support.lowerBound, edges.lowerBound) < 1e-12 && relative(support.upperBound, edges.upperBound) < 1e-12)
+        // Soft square-root edges, lower edge > 0: one tanh-sinh panel; the density solver's accuracy
+        // (as in the test above) bounds the agreement.
+        let moments = try tanhSinhVector(support.lowerBound, support.upperBound, tolerance: 1e-11) { xs in
+            zip(xs, try law.density(at: xs)).map { x, r in [r, r * x, r * x * x, r * x * x * x, r * x * x * x * x] }
+        }
+        #expect(abs(moments[0] - 1) < 1e-6, "mass \(moments[0])")
+        for k in 1...4 { #expect(relative(moments[k], closed[k - 1]) < 1e-6, "m\(k): \(moments[k]) vs \(closed[k - 1])") }
+    }
+
     @Test("the finite-L product form approaches the universal law as L grows")
     func productApproachesUniversal() throws {
         let (a, c) = (1.0, 1.0)
@@ -484,4 +501,23 @@ func layerVariances(_ maps: MeanFieldMaps, q0: Double, depth: Int) -> [Double] {
         qs.append(q)
     }
     return Array(qs.prefix(depth))
+}
+
+// MARK: - The law of D² (SlopeLaw)
+
+@Suite("Free probability: the law of φ′(h)²")
+struct SlopeLawTests {
+    /// E d² of the law against χ1(q)/σ_w² from the mean-field quadrature (two independent
+    /// routes: the law's nodes and atoms, and the adaptive Gauss–Kronrod of MeanFieldMaps).
+    @Test("E φ′(h)² of the law = χ1(q)/σ_w² to 1e-10; masses sum to 1",
+          arguments: [(Activation.tanh, 0.8), (.erf, 2.0), (.sigmoid, 1.5), (.selu, 1.0), (.gelu, 1.3),
+                      (.relu, 1.0), (.hardTanh, 0.7), (.tanh, 1e-3)])
+    func meanIsChi1(_ phi: Activation, _ q: Double) throws {
+        let law = SlopeLaw(activation: phi, q: q)
+        let chi1 = MeanFieldMaps(activation: phi, sigmaW: 1, sigmaB: 0).chi1(q: q)
+        #expect(relative(law.mean, chi1) < 1e-10, "\(phi.name) q = \(q): \(law.mean) vs \(chi1)")
+        #expect(abs(law.continuousMass + law.atoms.reduce(0) { $0 + $1.weight } - 1) < 1e-14)
+        #expect(law.density(at: [law.support.lowerBound + 0.5 * (law.support.upperBound - law.support.lowerBound)])
+            .allSatisfy { $0 >= 0 && $0.isFinite })
+    }
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,16 @@ def binary() -> str:
         return found
     raise SignalPropRunError("no signalprop binary: set SIGNALPROP_BIN, build with `swift build -c release`, "
                              "or put signalprop on the PATH")
+
+
+def command(*args: str) -> dict[str, Any]:
+    """Runs ``signalprop ARGS... --json`` (``theory``, ``spectrum``, ``gp``, ``bench``, …) and returns
+    its JSON object, e.g. ``command("theory", "--activation", "tanh", "--sigma-w", "1.5", "--map", "q")``."""
+    finished = subprocess.run([binary(), *args, "--json"], capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise SignalPropRunError(f"signalprop {' '.join(args)} exited with status {finished.returncode}:\n"
+                                 + finished.stderr.strip())
+    return json.loads(finished.stdout)
 
 
 def _value(v: Any) -> str:

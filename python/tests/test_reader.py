@@ -11,6 +11,8 @@ import random
 import shutil
 import tomllib
 
+import nbclient
+import nbformat
 import numpy as np
 import pytest
 
@@ -147,3 +149,16 @@ def test_a_bad_campaign_raises_with_the_engines_message(tmp_path):
     with pytest.raises(signalprop.SignalPropRunError, match=r"(?s)status 2.*grid.width: 0 is out of range"):
         signalprop.run(bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_notebook_runs_and_draws_both_figures(tmp_path):
+    """examples/poole-figures.ipynb from a fresh kernel, in well under two minutes."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "poole-figures.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    os.environ["NOTEBOOK_OUT"] = str(tmp_path)
+    try:
+        nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    finally:
+        del os.environ["NOTEBOOK_OUT"]
+    assert (tmp_path / "poole_fig1a.png").stat().st_size > 0 and (tmp_path / "poole_fig2.png").stat().st_size > 0
+    assert (tmp_path / "poole-fig2" / "manifest.json").exists()

@@ -1,0 +1,79 @@
+"""The figures of a campaign output folder, drawn from ``signalprop.load`` / ``points`` /
+``spectra`` (one module per family; ``scripts/plot.py`` is the command line):
+
+- forward: forward_q.png, forward_c.png (Poole et al. 2016)
+- phase: phase_diagram.png (from phase_diagram.csv), chi1.png
+- spectra: spectra.png (Pennington et al. 2017; Tarnowski et al. 2019)
+- jacobian: jacobian_moments.png
+- lyapunov: lyapunov.png, lyapunov_sigma_w.png
+- representations: representations.png, orth_gap_width.png (Daneshmand et al. 2021; Labatie 2019)
+- nngp: nngp.png
+- gram_spectrum: gram_spectrum.png (Louart, Liao & Couillet 2018)
+- finite_width: finite_width.png
+- scaling: scaling.png (from scripts/validate-plan's scaling.csv)
+
+Each figure function takes the Dataset (or a frame) and the figure folder, and returns the
+paths it wrote (an empty list when the data hold nothing for it).
+
+    >>> import signalprop.figures as figures
+    >>> figures.render("out/quickstart")           # → out/quickstart/figures/*.png
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..reader import load, points, spectra as read_spectra
+from .finite_width import finite_width
+from .forward import forward
+from .gram_spectrum import gram_spectrum
+from .jacobian import jacobian_moments
+from .lyapunov import lyapunov, lyapunov_sigma_w
+from .nngp import nngp
+from .phase import chi1, phase_diagram, phase_table
+from .representations import orth_gap_width, representations
+from .scaling import scaling, scaling_table
+from .spectra import spectra
+
+__all__ = ["chi1", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
+           "nngp", "orth_gap_width", "phase_diagram", "phase_table", "render", "representations", "scaling",
+           "scaling_table", "spectra", "INPUTS"]
+
+#: The files of an output folder that figures are drawn from.
+INPUTS = ("layers.csv", "phase_diagram.csv", "spectra.csv", "scaling.csv")
+
+
+def render(out, figdir=None, prog="signalprop.figures"):
+    """Every figure the folder's tables allow, into `figdir` (default OUT/figures); the paths
+    written. A campaign's tables are read through signalprop.load (so an unfinished run is
+    refused); phase_diagram.csv and scaling.csv may also stand alone."""
+    figdir = figdir or os.path.join(out, "figures")
+    os.makedirs(figdir, exist_ok=True)
+
+    def has(name):
+        return os.path.isfile(os.path.join(out, name))
+    written = []
+    ds = load(out) if has("layers.csv") else None
+    if ds is not None:
+        if not any(f"{v}_n" in ds for v in ds.data_vars):
+            print(f"{prog}: {os.path.join(out, 'layers.csv')} has no rows to plot", file=sys.stderr)
+        for obs in ("q", "c"):
+            written += forward(ds, obs, figdir)
+        spec = read_spectra(out)
+        if spec is not None:
+            written += spectra(ds, spec, figdir)
+            written += gram_spectrum(spec, figdir)
+        for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width):
+            written += draw(ds, figdir)
+    if has("phase_diagram.csv"):
+        table = phase_table(os.path.join(out, "phase_diagram.csv"))
+        if table is None:
+            print(f"{prog}: {os.path.join(out, 'phase_diagram.csv')} is empty; no phase diagram", file=sys.stderr)
+        else:
+            written += phase_diagram(table, figdir)
+    if ds is not None and has("points.csv"):
+        written += chi1(ds, points(out), figdir)
+    if has("scaling.csv"):
+        written += scaling(scaling_table(os.path.join(out, "scaling.csv")), figdir)
+    return written
