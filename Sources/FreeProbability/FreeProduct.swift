@@ -181,10 +181,11 @@ struct FreeProduct: Sendable {
         return (false, maxIterations)
     }
 
-    /// Solves at z = x + iε, continuing from large ε; returns G(x + iε_min)'s state.
-    private func solve(x: Double, top: Double) throws -> (State, Complex) {
+    /// Solves at z = x + iε, continuing from large ε down to `floor` (default ε_min); returns
+    /// the state at the smallest ε reached and that z.
+    private func solve(x: Double, top: Double, floor: Double? = nil) throws -> (State, Complex) {
         let spread = variance.squareRoot()
-        let epsMin = 1e-10 * Swift.max(Swift.min(Swift.abs(x), spread), 1e-300)
+        let epsMin = floor ?? 1e-10 * Swift.max(Swift.min(Swift.abs(x), spread), 1e-300)
         var eps = 2 * (top + Swift.abs(x)) + 1
         var z = Complex(x, eps)
         var state = State(z: z, groups: groups.count, zeroAtom: zeroAtom)
@@ -241,6 +242,20 @@ struct FreeProduct: Sendable {
             }
         }
         return (state, Complex(x, eps))
+    }
+
+    /// G(z) = E 1/(z − λ) of the normalised law (atoms included) at z off the real axis,
+    /// by the same continuation down to Im z; G(z̄) is the conjugate of G(z).
+    func stieltjes(at z: Complex, support: ClosedRange<Double>) throws -> Complex {
+        precondition(z.im != 0, "the Stieltjes transform is evaluated off the real axis")
+        if isPointMass { return 1 / (z - 1) }
+        let upper = Complex(z.re, Swift.abs(z.im))
+        let (state, reached) = try solve(x: upper.re, top: support.upperBound, floor: upper.im)
+        guard reached.im == upper.im else {
+            throw SpectrumError("the continuation stalled at z = \(reached.re) + \(reached.im)i before \(upper.im)i")
+        }
+        let g = state.p / upper                 // G = (1 + m)/z
+        return z.im > 0 ? g : g.conjugate
     }
 
     /// The density of the continuous part (atoms removed) at normalised points x.

@@ -130,6 +130,11 @@ public struct ResidualSpectrum: Sendable {
         try product.density(at: x, support: product.support())
     }
 
+    /// G(z) of λ/m1 off the real axis (for moments by contour integrals).
+    func normalizedStieltjes(at z: Complex) throws -> Complex {
+        try product.stieltjes(at: z, support: product.support())
+    }
+
     /// [lower, upper] edge of the support of λ (both soft, square-root edges).
     public func supportRange() throws -> ClosedRange<Double> {
         let m1 = firstMoment

@@ -133,7 +133,7 @@ struct SquaredSlopeLaw: Sendable {
                     }
                 }
                 grid.append(panels[panels.count - 1])
-                grids.append(grid)
+                grids.append(Self.withCriticalPoints(grid, activation: activation, scale: s))
             }
         }
         // Merge equal values, rescale to the exact continuous mass.
@@ -200,7 +200,7 @@ struct SquaredSlopeLaw: Sendable {
 
     /// The density of the continuous part at t = τ: `Σ ϕ(z_i)/|t′(z_i)|` over the roots z_i of
     /// t(z) = τ in the continuous intervals, `t′(z) = 2√q φ′(√q z) φ″(√q z)`. Roots are
-    /// bracketed on the grid and refined by the Illinois variant of regula falsi.
+    /// bracketed on the grid and refined by safeguarded Newton steps.
     func density(at tau: Double) -> Double {
         var total = 0.0
         for grid in grids {
@@ -219,30 +219,70 @@ struct SquaredSlopeLaw: Sendable {
     }
 
     private func rootTerm(_ z: Double) -> Double {
-        let x = scale * z
-        let slope = 2 * scale * activation.derivative(x) * activation.secondDerivative(x)
-        return standardNormalPDF(z) / Swift.abs(slope)
+        standardNormalPDF(z) / Swift.abs(slope(at: z))
     }
 
+    /// t′(z) = 2√q φ′(√q z) φ″(√q z).
+    private func slope(at z: Double) -> Double { Self.slope(at: z, activation: activation, scale: scale) }
+
+    private static func slope(at z: Double, activation: Activation, scale: Double) -> Double {
+        let x = scale * z
+        return 2 * scale * activation.derivative(x) * activation.secondDerivative(x)
+    }
+
+    /// The grid with the critical points of t(z) added: where t′ changes sign between two
+    /// grid points, its zero (by bisection). With them every grid cell is monotone in t, so a
+    /// pair of roots near an interior extremum (gelu's φ′ = 0, its maximum of φ′) is bracketed.
+    private static func withCriticalPoints(_ grid: [Double], activation: Activation, scale: Double) -> [Double] {
+        var result = [grid[0]]
+        var zPrevious = grid[0], dPrevious = slope(at: zPrevious, activation: activation, scale: scale)
+        for z in grid.dropFirst() {
+            let d = slope(at: z, activation: activation, scale: scale)
+            if (d > 0 && dPrevious < 0) || (d < 0 && dPrevious > 0) {
+                var (a, b, da) = (zPrevious, z, dPrevious)
+                while b - a > 2 * Double.ulpOfOne * Swift.max(Swift.abs(a), Swift.abs(b)) {
+                    let c = 0.5 * (a + b)
+                    guard c > a, c < b else { break }
+                    let dc = slope(at: c, activation: activation, scale: scale)
+                    if dc == 0 { a = c; b = c; break }
+                    if (dc > 0) == (da > 0) { a = c; da = dc } else { b = c }
+                }
+                result.append(0.5 * (a + b))
+            }
+            result.append(z)
+            zPrevious = z; dPrevious = d
+        }
+        return result
+    }
+
+    /// The root of t(z) = τ in the bracket [a, b] (f = t − τ of opposite signs at its ends):
+    /// Newton's method on t′, safeguarded by bisection whenever a step would leave the bracket
+    /// or shrink it by less than half (Press et al., `rtsafe`), until the bracket is a few
+    /// ulps wide or a step is below an ulp of z.
     private func refineRoot(_ a0: Double, _ fa0: Double, _ b0: Double, _ fb0: Double, _ tau: Double) -> Double {
-        var (a, fa, b, fb) = (a0, fa0, b0, fb0)
-        var side = 0
+        // Orient the bracket so that f(low) < 0 < f(high).
+        var (low, high) = fa0 < 0 ? (a0, b0) : (b0, a0)
+        var z = 0.5 * (a0 + b0)
+        var previousStep = Swift.abs(b0 - a0)
         for _ in 0..<200 {
-            let c = (a * fb - b * fa) / (fb - fa)
-            guard c > Swift.min(a, b), c < Swift.max(a, b) else { return 0.5 * (a + b) }
-            let fc = value(at: c) - tau
-            if fc == 0 || Swift.abs(b - a) <= 4 * Double.ulpOfOne * Swift.max(Swift.abs(a), Swift.abs(b)) { return c }
-            if (fc > 0) == (fb > 0) {
-                b = c; fb = fc
-                if side == -1 { fa *= 0.5 }
-                side = -1
+            let f = value(at: z) - tau
+            if f == 0 { return z }
+            if f < 0 { low = z } else { high = z }
+            let width = Swift.abs(high - low)
+            if width <= 4 * Double.ulpOfOne * Swift.max(Swift.abs(low), Swift.abs(high)) { return 0.5 * (low + high) }
+            let d = slope(at: z)
+            let newton = d != 0 ? z - f / d : .nan
+            let inside = newton > Swift.min(low, high) && newton < Swift.max(low, high)
+            if inside && Swift.abs(newton - z) < 0.5 * previousStep {
+                previousStep = Swift.abs(newton - z)
+                if previousStep <= Double.ulpOfOne * Swift.abs(z) { return newton }
+                z = newton
             } else {
-                a = c; fa = fc
-                if side == 1 { fb *= 0.5 }
-                side = 1
+                previousStep = 0.5 * width
+                z = 0.5 * (low + high)
             }
         }
-        return 0.5 * (a + b)
+        return z
     }
 
     /// The largest value of t: over the grid, refined by golden-section search around the

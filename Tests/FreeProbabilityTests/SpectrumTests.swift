@@ -408,6 +408,39 @@ struct ResidualSpectrumTests {
         for k in 1...4 { #expect(relative(moments[k], closed[k - 1]) < 1e-6, "m\(k): \(moments[k]) vs \(closed[k - 1])") }
     }
 
+    /// m_k = (1/2πi) ∮ z^k G(z) dz of the law's own Stieltjes transform (the solver's, off the
+    /// real axis) on the circle |z − c| = r around the support, c its centre and r its width:
+    /// the trapezoid rule on 2M points converges like (half-width/r)^{2M} = 2^{−2M} for an
+    /// integrand analytic outside the support, so M = 64 leaves only the solver's accuracy.
+    @Test("universal law: m1 … m4 of its Stieltjes transform (contour integrals) = the closed forms to 1e-10",
+          arguments: [0.1, 0.5, 1.5, 4.0])
+    func universalMomentsByContour(_ kappa: Double) throws {
+        let law = ResidualSpectrum.universal(scale: 1, depth: 3, c: kappa)
+        let support = law.normalizedSupportRange()
+        let centre = 0.5 * (support.lowerBound + support.upperBound), radius = support.upperBound - support.lowerBound
+        let points = 64
+        var moments = [Double](repeating: 0, count: 4)
+        for j in 0..<points {
+            let theta = Double.pi * (Double(j) + 0.5) / Double(points)
+            let e = Complex(cos(theta), sin(theta))
+            let z = Complex(centre, 0) + radius * e
+            let weighted = try law.normalizedStieltjes(at: z) * (radius * e)
+            var power = z
+            for k in 0..<4 {
+                moments[k] += (power * weighted).re / Double(points)      // the lower half: conjugates
+                power = power * z
+            }
+        }
+        let m1 = law.firstMoment, closed = ResidualSpectrum.universalMoments(kappa: kappa)
+        for k in 0..<4 {
+            let m = moments[k] * pow(m1, Double(k + 1))
+            #expect(relative(m, closed[k]) < 1e-10, "κ = \(kappa), m\(k + 1): \(m) vs \(closed[k])")
+        }
+        let edges = universalEdges(a: 1, L: 3, c: kappa), range = try law.supportRange()
+        #expect(relative(range.lowerBound, edges.lowerBound) < 1e-10 && relative(range.upperBound, edges.upperBound) < 1e-10,
+                "κ = \(kappa): \(range) vs \(edges)")
+    }
+
     @Test("the finite-L product form approaches the universal law as L grows")
     func productApproachesUniversal() throws {
         let (a, c) = (1.0, 1.0)
@@ -519,5 +552,84 @@ struct SlopeLawTests {
         #expect(abs(law.continuousMass + law.atoms.reduce(0) { $0 + $1.weight } - 1) < 1e-14)
         #expect(law.density(at: [law.support.lowerBound + 0.5 * (law.support.upperBound - law.support.lowerBound)])
             .allSatisfy { $0 >= 0 && $0.isFinite })
+    }
+
+    /// (∫ρ, ∫tρ) of the law's continuous density, by the test's own quadrature. Pieces end at
+    /// the critical values of t(z) = φ′(√q z)² (found on a fine z-grid and refined by golden
+    /// section) and at the tails t(±10); each piece is integrated in u = ln t by 8 panels of
+    /// 20-point Gauss–Legendre in θ, u = u_a + (u_b − u_a) g(θ), g = ((1 − cos θ)/2)^p near
+    /// each end (mirrored). At a critical value ρ has a square-root singularity, which p = 1
+    /// makes analytic in θ; at a tail end φ′ reaches its limit with Gaussian tails (gelu's
+    /// φ′ → 1⁺), ρ ~ (t − 1)^{1/q − 1}, which p = 3 makes smooth to high order. No node
+    /// comes closer to a critical value than ~10⁻⁶ of it: there ρ(τ) itself is conditioned
+    /// like τ/(τ_c − τ) (the root in z moves by √ of a rounding of τ), so an ulp of τ costs
+    /// ε τ/(τ_c − τ) of ρ. A critical value within 10⁻³⁰ of 0 (gelu's zero of φ′) is taken
+    /// as 0, and the first piece starts at max(its end, 10⁻³⁰⁰ of the next), with plain
+    /// Gauss–Legendre in u up to 10⁻³ of its top (ρ t is smooth in u there).
+    func densityIntegrals(_ law: SlopeLaw, _ phi: Activation, _ q: Double) -> (mass: Double, mean: Double) {
+        let s = q.squareRoot()
+        func t(_ z: Double) -> Double { let d = phi.derivative(s * z); return d * d }
+        let tails = [t(-10), t(10)]
+        var breaks = [law.support.lowerBound, law.support.upperBound] + tails
+        let n = 40_000
+        let zs = (0...n).map { -10 + 20 * Double($0) / Double(n) }, ts = zs.map(t)
+        let golden = (5.0.squareRoot() - 1) / 2
+        for i in 1..<n where (ts[i] - ts[i - 1]) * (ts[i + 1] - ts[i]) < 0 {
+            var (a, b) = (zs[i - 1], zs[i + 1])
+            let isMaximum = ts[i] > ts[i - 1]
+            for _ in 0..<100 {
+                let c = b - golden * (b - a), d = a + golden * (b - a)
+                if (t(c) > t(d)) == isMaximum { b = d } else { a = c }
+            }
+            breaks.append(t(0.5 * (a + b)))
+        }
+        var cuts: [Double] = []
+        for b in breaks.sorted() where cuts.isEmpty || b > cuts[cuts.count - 1] * (1 + 1e-12) + 1e-300 { cuts.append(b) }
+        if cuts.count > 2, cuts[1] < 1e-30 * cuts[2] { cuts.remove(at: 1) }
+        let rule = GaussLegendre(points: 20)
+        var mass = 0.0, mean = 0.0
+        func add(_ a: Double, _ b: Double, panels: Int, _ f: (Double) -> (x: Double, weightedDensity: Double)) {
+            let h = (b - a) / Double(panels)
+            for p in 0..<panels {
+                for (node, w) in zip(rule.nodes, rule.weights) {
+                    let (x, r) = f(a + (Double(p) + 0.5 + 0.5 * node) * h)
+                    mass += w * 0.5 * h * r; mean += w * 0.5 * h * r * x
+                }
+            }
+        }
+        for k in 1..<cuts.count {
+            var a = Swift.max(cuts[k - 1], 1e-300 * cuts[k])
+            let b = cuts[k]
+            if a < 1e-3 * b {
+                add(log(a), log(1e-3 * b), panels: 64) { u in
+                    let x = exp(u)
+                    return (x, law.density(at: [x])[0] * x)
+                }
+                a = 1e-3 * b
+            }
+            let (ua, ub) = (log(a), log(b))
+            add(0, Double.pi, panels: 8) { theta in
+                let lower = theta < Double.pi / 2
+                let p = tails.contains(lower ? cuts[k - 1] : b) ? 3.0 : 1.0
+                let c = lower ? (1 - cos(theta)) / 2 : (1 + cos(theta)) / 2
+                let g = pow(2 * c, p) / 2, dg = p * pow(2 * c, p - 1) * sin(theta) / 2
+                let x = exp(ua + (ub - ua) * (lower ? g : 1 - g))
+                return (x, law.density(at: [x])[0] * x * (ub - ua) * dg)
+            }
+        }
+        return (mass, mean)
+    }
+
+    @Test("the density integrates to the continuous mass, and with the atoms gives E φ′² = χ1/σ_w², to 1e-10",
+          arguments: [(Activation.tanh, 0.8), (.erf, 2.0), (.sigmoid, 1.5), (.selu, 1.0), (.gelu, 1.3),
+                      (.silu, 1.0), (.softplus, 2.0), (.elu(alpha: 1), 1.0), (.tanh, 1e-3)])
+    func densityIntegratesToOne(_ phi: Activation, _ q: Double) {
+        let law = SlopeLaw(activation: phi, q: q)
+        let (mass, continuousMean) = densityIntegrals(law, phi, q)
+        let atoms = law.atoms.reduce(0.0) { $0 + $1.weight }
+        let mean = continuousMean + law.atoms.reduce(0.0) { $0 + $1.weight * $1.location }
+        let chi1 = MeanFieldMaps(activation: phi, sigmaW: 1, sigmaB: 0).chi1(q: q)
+        #expect(abs(mass + atoms - 1) < 1e-10, "\(phi.name) q = \(q): total mass \(mass + atoms)")
+        #expect(relative(mean, chi1) < 1e-10, "\(phi.name) q = \(q): ∫tρ + atoms = \(mean) vs χ1 = \(chi1)")
     }
 }
