@@ -2,7 +2,7 @@
 ``spectra`` (one module per family; ``scripts/plot.py`` is the command line):
 
 - forward: forward_q.png, forward_c.png (Poole et al. 2016)
-- phase: phase_diagram.png (from phase_diagram.csv), chi1.png
+- phase: phase_diagram.png, phase_scales.png (from phase_diagram.csv), chi1.png
 - spectra: spectra.png (Pennington et al. 2017; Tarnowski et al. 2019)
 - jacobian: jacobian_moments.png
 - lyapunov: lyapunov.png, lyapunov_sigma_w.png
@@ -31,13 +31,13 @@ from .gram_spectrum import gram_spectrum
 from .jacobian import jacobian_moments
 from .lyapunov import lyapunov, lyapunov_sigma_w
 from .nngp import nngp
-from .phase import chi1, phase_diagram, phase_table
+from .phase import chi1, phase_diagram, phase_scales, phase_table
 from .representations import orth_gap_width, representations
 from .scaling import scaling, scaling_table
 from .spectra import spectra
 
 __all__ = ["chi1", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
-           "nngp", "orth_gap_width", "phase_diagram", "phase_table", "render", "representations", "scaling",
+           "nngp", "orth_gap_width", "phase_diagram", "phase_scales", "phase_table", "render", "representations", "scaling",
            "scaling_table", "spectra", "INPUTS"]
 
 #: The files of an output folder that figures are drawn from.
@@ -72,6 +72,7 @@ def render(out, figdir=None, prog="signalprop.figures"):
             print(f"{prog}: {os.path.join(out, 'phase_diagram.csv')} is empty; no phase diagram", file=sys.stderr)
         else:
             written += phase_diagram(table, figdir)
+            written += phase_scales(table, figdir)
     if ds is not None and has("points.csv"):
         written += chi1(ds, points(out), figdir)
     if has("scaling.csv"):

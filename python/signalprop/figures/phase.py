@@ -1,5 +1,6 @@
 """phase_diagram.png (ξ_c and c* over (σ_w, σ_b) with the critical line χ1 = 1; Poole et al.
-2016 Fig. 2C/D, Schoenholz et al. 2017 Fig. 1) and chi1.png (χ1 and the last layer's c
+2016 Fig. 2C/D, Schoenholz et al. 2017 Fig. 1), phase_scales.png (q*, layers to converge to it,
+ξ_q and ξ_c against σ_w; Poole et al. Fig. 1C/D, Schoenholz et al. Fig. 1) and chi1.png (χ1 and the last layer's c
 against σ_w)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ..reader import CampaignOutputError
 from .common import figure, g, point_table, save
 
 GREY = "0.62"
-QUANTITIES = ("chi1", "xi_c", "c_star", "q_star")
+QUANTITIES = ("chi1", "xi_c", "xi_q", "c_star", "q_star")
 
 
 def phase_table(path):
@@ -267,3 +268,81 @@ def chi1_axes(a1, a2, chiv):
     for a in (a1, a2):
         a.grid(True, alpha=0.25)
 
+
+
+# ---------------------------------------------------------------- q*, convergence and depth scales
+
+SCALE_CURVES = 4    # σ_b values drawn in the ξ against σ_w panel
+
+
+@figure
+def phase_scales(table, figdir):
+    """phase_scales.png, one row per activation: q* over (σ_w, σ_b) (Poole et al. 2016 Fig. 1C),
+    the layers until q^l is within 1 % of q* (their Fig. 1D), and ξ_q, ξ_c against σ_w at a few
+    σ_b through the critical point, where ξ_c diverges and ξ_q stays finite (Schoenholz et al.
+    2017 Fig. 1). Needs q_star and a grid in both σ_w and σ_b."""
+    if "q_star" not in table or "xi_q" not in table:
+        return []
+    acts = [a for a in dict.fromkeys(table["activation"])
+            if min(phase_grid(table, a)[0].size, phase_grid(table, a)[1].size) >= 2]
+    if not acts:
+        return []
+    fig, axes = plt.subplots(len(acts), 3, figsize=(15, 3.9 * len(acts) + 0.6), squeeze=False,
+                             layout="constrained")
+    for row, act in zip(axes, acts):
+        sw, sb, grid, chi = phase_grid(table, act)
+        steps = convergence_grid(table, act, sw, sb)
+        scale_map(fig, row[0], sw, sb, grid["q_star"], chi, "$q^*$", f"{act}: fixed point $q^*$ (grey: none)",
+                  "viridis")
+        scale_map(fig, row[1], sw, sb, steps, chi, "layers", f"{act}: layers until $|q^l-q^*| < 0.01\\,q^*$",
+                  "cividis")
+        depth_scales(row[2], act, sw, sb, grid, chi)
+    fig.legend(handles=[Line2D([], [], color="0.45", lw=2, label="critical line $\\chi_1 = 1$ (maps: white)"),
+                        Line2D([], [], color="k", lw=1.6, label="$\\xi_c$"),
+                        Line2D([], [], color="k", lw=1.2, ls="--", label="$\\xi_q$")],
+               loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle("Length fixed point, convergence to it, and the depth scales (from $q^0 = 1$)", fontsize=11)
+    return save(fig, figdir, "phase_scales.png", tight=False)
+
+
+def convergence_grid(table, act, sw, sb):
+    """layers_to_1pct on the (σ_b, σ_w) grid (NaN where absent)."""
+    if "layers_to_1pct" not in table:
+        return np.full((sb.size, sw.size), np.nan)
+    rows = table[table["activation"] == act].drop_duplicates(["sigma_b", "sigma_w"], keep="last")
+    cells = rows.set_index(["sigma_b", "sigma_w"])["layers_to_1pct"]
+    return cells.reindex(pd.MultiIndex.from_product([sb, sw])).to_numpy(float).reshape(sb.size, sw.size)
+
+
+def scale_map(fig, ax, sw, sb, z, chi, label, title, cmap):
+    """A heat map over (σ_w, σ_b) with the critical line; grey where undefined or infinite."""
+    zm = np.ma.masked_invalid(z)
+    ax.set_facecolor(GREY)
+    im = ax.pcolormesh(edges(sw), edges(sb), zm, cmap=plt.get_cmap(cmap).copy(), shading="flat")
+    fig.colorbar(im, ax=ax, label=label, pad=0.02)
+    critical_line(ax, sw, sb, chi, "w")
+    ax.set_title(title)
+    ax.set_xlabel("σ_w")
+    ax.set_ylabel("σ_b")
+
+
+def depth_scales(ax, act, sw, sb, grid, chi):
+    """ξ_c (solid) and ξ_q (dashed) against σ_w at up to SCALE_CURVES σ_b, evenly picked, with
+    each σ_b's critical σ_w as a dotted vertical line (for relu, ξ_q = ξ_c: the curves coincide)."""
+    picks = np.unique(np.linspace(0, sb.size - 1, min(SCALE_CURVES, sb.size)).round().astype(int))
+    for n, i in enumerate(picks):
+        col = plt.get_cmap("plasma")(0.85 * n / max(len(picks) - 1, 1))
+        for name, ls in (("xi_c", "-"), ("xi_q", "--")):
+            y = grid[name][i]
+            y = np.where(np.isfinite(y) & (y > 0), y, np.nan)
+            ax.plot(sw, y, ls, color=col, lw=1.6 if name == "xi_c" else 1.2,
+                    label=f"σ_b={g(sb[i])}" if name == "xi_c" else None)
+        for x0 in crossings(sw, chi[i]):
+            ax.axvline(x0, color=col, ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlim(sw[0], sw[-1])
+    ax.set_xlabel("σ_w")
+    ax.set_ylabel("depth scale (layers)")
+    ax.set_title(f"{act}: $\\xi_c$ diverges at $\\chi_1 = 1$ (dotted), $\\xi_q$ does not")
+    ax.grid(True, which="both", alpha=0.2)
+    ax.legend(frameon=False)
