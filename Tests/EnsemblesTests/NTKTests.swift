@@ -97,4 +97,33 @@ import Testing
         #expect(abs(m.mean - expected) < 4 * m.standardError! + allowance, "\(phi.name): \(m.mean) vs \(expected)")
         #expect(moments(s, "ntk_cond", layer: depth).mean > 1)
     }
+
+    /// The `ntk_eig` histogram holds every eigenvalue of every network: at depth 1 Θ = w_1 I
+    /// with w_1 = σ_w² |x⁰|²/N₀ + σ_b² = σ_w² q0 + σ_b², so all N·samples counts fall in the
+    /// bin of that value; deeper, the counts total N·samples with none outside the range, and
+    /// since the trace is N·ntk_mean per network, Σ_bins count·lo ≤ N·samples·mean(ntk_mean)
+    /// ≤ Σ_bins count·hi exactly (up to rounding).
+    @Test(arguments: [1, 5])
+    func eigenvalueHistogramHoldsTheSpectrum(_ depth: Int) throws {
+        let (n, samples, sigmaW, sigmaB) = (48, 6, 1.4, 0.3)
+        let spec = NetworkSpec(width: n, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: .tanh)
+        let ntk = EmpiricalNTK(histogram: (bins: 90, range: 1e-4...1e5))
+        #expect(ntk.histograms(NetworkShape(spec: spec, batch: 2, inputDimension: n)).map(\.observable) == ["ntk_eig"])
+        let s = try sample(spec, observables: Observables([MeanSquaredLength(), ntk]), samples: samples, seed: 8)
+        let histogram = s.histograms[0]
+        let total = samples * n
+        #expect(histogram.total + histogram.belowFloor == total && histogram.underflow == 0 && histogram.overflow == 0,
+                "\(histogram.total) + \(histogram.belowFloor) of \(total); outside \(histogram.underflow), \(histogram.overflow)")
+        let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
+        if depth == 1 {
+            let w = sigmaW * sigmaW + sigmaB * sigmaB
+            let bin = try #require(bins.firstIndex { $0.0 <= w && w < $0.1 })
+            #expect(histogram.counts[bin] == total, "\(histogram.counts[bin]) of \(total) in [\(bins[bin])] ∋ \(w)")
+        }
+        let trace = Double(total) * moments(s, "ntk_mean", layer: depth).mean
+        let low = zip(histogram.counts, bins).reduce(0) { $0 + Double($1.0) * $1.1.0 }
+        let high = zip(histogram.counts, bins).reduce(0) { $0 + Double($1.0) * $1.1.1 }
+        #expect(histogram.belowFloor == 0 && low <= trace * (1 + 1e-12) && trace <= high * (1 + 1e-12),
+                "Σ count·lo \(low) ≤ trace \(trace) ≤ Σ count·hi \(high)")
+    }
 }

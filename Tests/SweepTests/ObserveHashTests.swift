@@ -25,6 +25,8 @@ import Testing
         ("lyapunov", "lyapunov = { k = 3 }"),
         ("lyapunov", "lyapunov = { k = \"all\" }"),
         ("ntk", "ntk = true"),
+        ("ntk", "ntk = { bins = 40 }"),
+        ("ntk", "ntk = { range = [1e-3, 1e3] }"),
         ("gram_spectrum", "gram_spectrum = true"),
         ("gram_spectrum", "gram_spectrum = { bins = 20 }"),
         ("gram_spectrum", "gram_spectrum = { range = [1e-3, 1e3] }"),

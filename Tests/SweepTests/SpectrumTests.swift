@@ -1,5 +1,6 @@
 import Ensembles
 import Foundation
+import FreeProbability
 @testable import Sweep
 import Testing
 
@@ -90,5 +91,52 @@ import Testing
                 #expect(wrongDistance > 2 * noise, "the Gaussian law should not fit orthogonal data: \(wrongDistance)")
             }
         }
+    }
+
+    /// Residual nets x^l = φ(h^l) + x^{l−1} with W of variance σ_w²/(N L), Gaussian or Haar
+    /// orthogonal: the pooled histogram at L = 24 fits Tarnowski et al.'s (2019) finite-L
+    /// product law and their L → ∞ universal law at the same c (`theory_limit`), both within
+    /// twice the multinomial noise (as in `histogramsFitTheDensity`). The laws are those of
+    /// Gaussian weights; orthogonal ones share them because to first order in 1/L a block's
+    /// S-transform sees only the second moments of DW. The universal law at 1.5 c, as a wrong
+    /// law, must not fit.
+    @Test(arguments: ["gaussian", "orthogonal"])
+    func residualHistogramsFitTheUniversalLaw(_ weightInit: String) throws {
+        let toml = """
+            seed = 13
+            samples = 12
+            block = 4
+            [grid]
+            width = [192]
+            depth = [24]
+            sigma_w = [1.0]
+            sigma_b = [0.05]
+            activation = ["tanh"]
+            [network]
+            architecture = "residual"
+            residual_scale = 1.0
+            weight_scaling = "width*depth"
+            init = "\(weightInit)"
+            [inputs]
+            kind = "gram"
+            count = 2
+            q0 = 0.6
+            [observe]
+            jacobian = { depths = [24], bins = 40, range = [1e-3, 1e2] }
+            """
+        let (s, theory, campaign) = try measureCampaign(toml)
+        let histogram = s.histograms[0]
+        let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
+        func masses(_ density: [Double]) -> [Double] { zip(density, bins).map { $0 * ($1.1 - $1.0) } }
+        for (name, law) in [("product", theory.spectra[0]), ("universal", theory.limitSpectra[0])] {
+            let (distance, noise) = histogramFit(histogram, masses: masses(try #require(law, "\(name) law")))
+            #expect(distance <= 2 * noise, "\(weightInit), \(name) law: L1 \(distance) vs 2× noise \(2 * noise)")
+        }
+        let limit = try #require(JacobianSpectrum.limitLaw(try theoryContext(campaign), layer: 24))
+        let c = limit.layerGains[0]
+        let wrong = ResidualSpectrum.universal(scale: 1, depth: 24, c: 1.5 * c)
+        let wrongDensity = try LogBins.averages(bins, density: wrong.density(at:))
+        let (distance, noise) = histogramFit(histogram, masses: masses(wrongDensity))
+        #expect(distance > 2 * noise, "c = \(c): the law at 1.5 c should not fit: L1 \(distance)")
     }
 }

@@ -97,7 +97,9 @@ def spectra(out: str | os.PathLike) -> pd.DataFrame | None:
 
     ``bin_lo``/``bin_hi`` are the bin's edges (the first row of each histogram is everything
     below its range, the last everything above), ``density`` the Monte Carlo density,
-    ``count`` the count and ``theory`` the predicted density averaged over the bin.
+    ``count`` the count, ``theory`` the predicted density averaged over the bin and
+    ``theory_limit`` that of the depth → ∞ law where one is known (residual nets: Tarnowski et
+    al.'s 2019 universal law).
     """
     out = _folder(out)
     return _table(out, "spectra.csv", required=False)

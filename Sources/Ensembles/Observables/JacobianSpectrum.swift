@@ -16,9 +16,11 @@ import MeanField
 /// in either phase neither overflows nor underflows; the dense backend only (an SVD of J).
 ///
 /// Theory: Pennington, Schoenholz & Ganguli's (2017, eq. 13–16) free-probability density of
-/// JJᵀ for feedforward nets, Tarnowski et al.'s (2019) for residual ones (Gaussian weights,
-/// a > 0, every layer gain below a²), and the exact infinite-width m1, m2 (``JacobianMoments``)
-/// for both; square J only.
+/// JJᵀ for feedforward nets, Tarnowski et al.'s (2019) for residual ones (a > 0, every layer
+/// gain below a²; Gaussian or orthogonal weights alike, since to first order in 1/L a block's
+/// S-transform depends only on the second moments of DW), with their L → ∞ universal law
+/// beside it (`theory_limit`), and the exact infinite-width m1, m2 (``JacobianMoments``) for
+/// both; square J only.
 public struct JacobianSpectrum: Observable {
     public static let entry = ObservableEntry(
         key: "jacobian", placement: .key,
@@ -163,10 +165,12 @@ public struct JacobianSpectrum: Observable {
             guard let moments else { break }
             prediction.values[0][layer - 1] = moments.firstMoment
             prediction.values[1][layer - 1] = moments.secondMoment
-            guard let law else { continue }
+            let bins = LogBins.bins(of: histograms(shape)[index])
             do {
-                prediction.spectra[index] = try LogBins.averages(LogBins.bins(of: histograms(shape)[index]),
-                                                                 density: law.density(at:))
+                if let law { prediction.spectra[index] = try LogBins.averages(bins, density: law.density(at:)) }
+                if let limit = Self.limitLaw(theory, layer: layer) {
+                    prediction.limitSpectra[index] = try LogBins.averages(bins, density: limit.density(at:))
+                }
             } catch {
                 prediction.notes.append("layer \(layer), jac_sv2: \(error)")
             }
@@ -199,14 +203,30 @@ public struct JacobianSpectrum: Observable {
         case .residual(let a):
             // Tarnowski et al.: S = a^{−2l} Π (1 − c_k (1+2z)/(a² l)), c_k/l the layer gain.
             let gains = theory.layerGains[..<layer].map { $0! }
-            guard a > 0, network.weightInit == .gaussian, gains.allSatisfy({ $0 < a * a }) else {
-                return (moments, nil, "no spectrum theory at layer \(layer): the residual law needs a > 0, Gaussian "
-                        + "weights and every layer gain below a²")
+            guard a > 0, gains.allSatisfy({ $0 < a * a }) else {
+                return (moments, nil, "no finite-depth spectrum theory at layer \(layer): the residual law needs a > 0 "
+                        + "and every layer gain below a² (theory_limit holds the L → ∞ law where a > 0)")
             }
             return (moments, .residual(ResidualSpectrum(scale: a, layerGains: gains.map { $0 * Double(layer) })), nil)
         default:
             return (moments, nil, nil)   // refused by the campaign parser (Architecture.jacobianUnavailable)
         }
+    }
+}
+
+extension JacobianSpectrum {
+    /// Tarnowski et al.'s (2019) L → ∞ law of JJᵀ at `layer` of a residual net with a > 0:
+    /// `ResidualSpectrum.universal` at c = (1/l) Σ_k c_k = Σ_k g_k, the layer gains
+    /// g_k = σ_w² E φ′(h^k)² of the effective weight scale summed over the first l layers.
+    /// The same for every activation, and for Gaussian and orthogonal weights (it depends on
+    /// DW only through its second moments). nil for other architectures, a = 0, or where a
+    /// gain is unknown.
+    public static func limitLaw(_ theory: TheoryContext, layer: Int) -> ResidualSpectrum? {
+        guard case .residual(let a) = theory.network.architecture, a > 0,
+              theory.inputs.dimension == theory.network.width, layer <= theory.layerGains.count else { return nil }
+        let gains = theory.layerGains[..<layer]
+        guard gains.allSatisfy({ $0 != nil }) else { return nil }
+        return .universal(scale: a, depth: layer, c: gains.reduce(0) { $0 + $1! })
     }
 }
 

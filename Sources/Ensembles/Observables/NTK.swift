@@ -19,28 +19,50 @@ import MeanField
 /// from their random streams (``Affine/weightMatrix(_:fanIn:)``: counter-based, no matrix is
 /// kept from the forward pass), in float64; G is renormalised every layer and Θ accumulated
 /// with its log-scale carried, so deep nets give finite logs. Written at the last layer:
-/// `ntk_mean`, `ntk_max` and `ntk_cond` (λ_max/λ_min); dense backend only.
+/// `ntk_mean`, `ntk_max` and `ntk_cond` (λ_max/λ_min) and, with `ntk = { bins, range }`, all N
+/// eigenvalues pooled in a histogram (`ntk_eig` in `spectra.csv`; eigenvalues below ε λ_max are
+/// not resolved and counted apart, as for `jac_sv2`); dense backend only.
 ///
 /// Theory: the mean eigenvalue is the analytic `Θ^L(x, x)` (Jacot et al. 2018, eq. 6) for
-/// feedforward nets.
+/// feedforward nets; the histogram has none (Θ is a weighted sum of the non-free B_l B_lᵀ).
 public struct EmpiricalNTK: Observable {
     public static let entry = ObservableEntry(
-        key: "ntk", placement: .key, summary: "true: one-sample NTK at the last layer (dense)",
+        key: "ntk", placement: .key,
+        summary: "true | { bins, range }: one-sample NTK at the last layer, its eigenvalue histogram (dense)",
         parse: { context throws(ConfigError) in
-            guard try context.section.bool("ntk", default: false) else { return nil }
+            let section = context.section
+            guard let value = section.table["ntk"] else { return nil }
+            if value.table != nil, let t = try section.table("ntk") {
+                try t.allow(["bins", "range"])
+                try JacobianSpectrum.refuseWithoutSingleInputJacobian("observe.ntk", context)
+                let (bins, range) = try t.histogram(bins: 120, range: 1e-6...1e6, of: "Θ's eigenvalues")
+                return EmpiricalNTK(histogram: (bins, range))
+            }
+            guard let on = value.bool else {
+                throw ConfigError(key: section.key("ntk"), "expected true, false or a table { bins, range }, got \(value.described)")
+            }
+            guard on else { return nil }
             try JacobianSpectrum.refuseWithoutSingleInputJacobian("observe.ntk", context)
             return EmpiricalNTK()
         })
+
+    /// The eigenvalue histogram's bins and log-spaced range, or nil for the three scalars only.
+    public let histogram: (bins: Int, range: ClosedRange<Double>)?
 
     /// Per layer l (index l − 1): φ′(h^l) at the batch's first input, and
     /// ln(σ_w²|x^{l−1}|²/(s N_{l−1}) + σ_b²), the weight of layer l's parameters.
     private var derivatives: [[Double]] = []
     private var logWeights: [Double] = []
 
-    public init() {}
-
+    public init(histogram: (bins: Int, range: ClosedRange<Double>)? = nil) {
+        self.histogram = histogram
+    }
 
     public func quantities(_ shape: NetworkShape) -> [String] { ["ntk_mean", "ntk_max", "ntk_cond"] }
+
+    public func histograms(_ shape: NetworkShape) -> [HistogramSlot] {
+        histogram.map { [HistogramSlot(layer: shape.spec.depth, observable: "ntk_eig", range: $0.range, bins: $0.bins)] } ?? []
+    }
 
     public var needsDenseWeights: String? { "the empirical NTK (observe.ntk) needs the dense backend" }
 
@@ -57,7 +79,10 @@ public struct EmpiricalNTK: Observable {
         2 * (3 * Double(shape.spec.depth) + 4) * pow(Double(shape.spec.width), 3)
     }
 
-    public var normalizedOptions: [String: ManifestValue] { ["ntk": .bool(true)] }
+    public var normalizedOptions: [String: ManifestValue] {
+        guard let h = histogram else { return ["ntk": .bool(true)] }
+        return ["ntk": .table(["bins": .integer(h.bins), "range": .list([.real(h.range.lowerBound), .real(h.range.upperBound)])])]
+    }
 
     @_specialize(where T == Double)
     @_specialize(where T == Float)
@@ -95,14 +120,27 @@ public struct EmpiricalNTK: Observable {
     public mutating func endNetwork<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                        into statistics: inout EnsembleStatistics,
                                                                        slot: Slot) throws(LAPACKError) {
-        let (mean, largest, condition) = try kernel(network)
-        statistics.add(layer: network.spec.depth, [mean, largest, condition], at: slot)
+        let (eigenvalues, logScale) = try kernel(network)
+        let scale = exp(logScale)
+        let mean = eigenvalues.reduce(0, +) / Double(eigenvalues.count) * scale
+        let largest = eigenvalues.last ?? 0, smallest = eigenvalues.first ?? 0
+        statistics.add(layer: network.spec.depth,
+                       [mean, largest * scale, smallest > 0 ? largest / smallest : .infinity], at: slot)
+        guard histogram != nil else { return }
+        let floor = Double.ulpOfOne * largest
+        for v in eigenvalues {
+            if v > floor, v > 0 {
+                statistics.histograms[slot.histograms.lowerBound].add(logValue: log(v) + logScale)
+            } else {
+                statistics.histograms[slot.histograms.lowerBound].flagBelowFloor()
+            }
+        }
     }
 
-    /// (mean eigenvalue, largest eigenvalue, λ_max/λ_min) of Θ, after the forward pass
-    /// recorded D^l and w_l.
+    /// The eigenvalues of Θ̃ (ascending) and ln of the scale s with Θ = s Θ̃, after the forward
+    /// pass recorded D^l and w_l.
     private func kernel<T: BLASScalar & GaussianFillable>(_ network: SampledNetwork<T>) throws(LAPACKError)
-        -> (Double, Double, Double) {
+        -> (eigenvalues: [Double], logScale: Double) {
         let n = network.width, depth = network.spec.depth, a = network.spec.architecture.residualScale
         let affine = Affine(spec: network.spec)
         func weights(_ layer: Int) throws(LAPACKError) -> Matrix<Double> {
@@ -145,17 +183,19 @@ public struct EmpiricalNTK: Observable {
             }
         }
         for j in 0..<n { for i in (j + 1)..<n { theta[i, j] = theta[j, i] } }
-        let eigenvalues = try theta.symmetricEigenvalues()
-        let scale = exp(logTheta)
-        let mean = eigenvalues.reduce(0, +) / Double(n) * scale
-        let largest = (eigenvalues.last ?? 0) * scale, smallest = eigenvalues.first ?? 0
-        return (mean, largest, smallest > 0 ? (eigenvalues.last ?? 0) / smallest : .infinity)
+        return (try theta.symmetricEigenvalues(), logTheta)
     }
 
     public func predict(_ theory: TheoryContext) -> Prediction {
-        guard case .feedforward = theory.network.architecture else { return .none(quantities: 3, depth: theory.network.depth) }
+        let histograms = histogram == nil ? 0 : 1
+        guard case .feedforward = theory.network.architecture else {
+            return .none(quantities: 3, depth: theory.network.depth, histograms: histograms)
+        }
         let kernel = theory.network.meanField(inputGram: [theory.inputs.gram[0, 0]], count: 1).map(\.covariance)
         let diagonal = theory.maps.neuralTangentKernel(nngp: kernel, count: 1).last?[0]
-        return Prediction(quantities: 3, theory: theory) { k, _ in k == 0 ? diagonal : nil }
+        var prediction = Prediction(quantities: 3, theory: theory) { k, _ in k == 0 ? diagonal : nil }
+        prediction.spectra = Array(repeating: nil, count: histograms)
+        prediction.limitSpectra = prediction.spectra
+        return prediction
     }
 }

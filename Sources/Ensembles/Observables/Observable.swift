@@ -149,6 +149,9 @@ public struct Prediction: Sendable {
     public var values: [[Double?]]
     /// Per histogram, the density averaged over each bin (nil: no theory).
     public var spectra: [[Double]?]
+    /// Per histogram, the bin averages of the depth → ∞ law where one is known beside the
+    /// finite-depth one (Tarnowski et al.'s 2019 universal residual law); nil elsewhere.
+    public var limitSpectra: [[Double]?]
     /// Why a theory column is empty, for the manifest.
     public var notes: [String]
 
@@ -163,12 +166,14 @@ public struct Prediction: Sendable {
         let depth = theory.network.depth, known = theory.layers.count
         values = (0..<quantities).map { k in (1...depth).map { l in l <= known ? value(k, l) : nil } }
         spectra = []
+        limitSpectra = []
         notes = []
     }
 
     public init(values: [[Double?]], spectra: [[Double]?] = [], notes: [String] = []) {
         self.values = values
         self.spectra = spectra
+        self.limitSpectra = Array(repeating: nil, count: spectra.count)
         self.notes = notes
     }
 }

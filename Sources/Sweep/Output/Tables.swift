@@ -69,29 +69,33 @@ extension Tables {
     /// each measured layer (`jac_sv2`), and of the first layer's feature Gram eigenvalues
     /// (`gram_eig`, layer 1) — `density` = count / (all λ × bin width), so it integrates to
     /// the binned share of the spectrum — beside the free-probability density averaged over
-    /// the bin. Empty theory where it does not apply or could not be computed. Two tail rows
+    /// the bin, and `theory_limit`, the bin averages of the depth → ∞ law where one is known
+    /// (for residual nets Tarnowski et al.'s 2019 universal law at the same c = Σ_l g_l).
+    /// Empty theory where it does not apply or could not be computed. Two tail rows
     /// frame the bins: `[0, range low)` with the values below the range (density over that
     /// interval, no theory) and `[range high, inf)` with those above it (count only); values
     /// below the float floor are in neither (their share is `jac_floor_frac` in layers.csv).
     func spectraCSV() -> String {
-        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory"])
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "bin_lo", "bin_hi", "density", "count", "theory",
+                                                    "theory_limit"])
         for (i, prepared) in points.enumerated() {
             let s = statistics[i], prefix = Self.parameters(prepared.point)
             let slots = campaign.observables.histograms(campaign.shape(prepared.point.network))
             for (h, slot) in slots.enumerated() {
-                let histogram = s.histograms[h], theory = theories[i].spectra[h]
+                let histogram = s.histograms[h], theory = theories[i].spectra[h], limit = theories[i].limitSpectra[h]
                 let all = Double(histogram.total + histogram.belowFloor)
-                func row(_ lo: Double, _ hi: Double, _ count: Int, _ theory: Double?) -> String {
+                func row(_ lo: Double, _ hi: Double, _ count: Int, _ theory: Double?, _ limit: Double?) -> String {
                     let density = all > 0 && hi.isFinite ? Double(count) / (all * (hi - lo)) : nil
                     return CSV.row(prefix + [String(slot.layer), slot.observable, CSV.number(lo), CSV.number(hi),
-                                             CSV.number(density), String(count), CSV.number(theory)])
+                                             CSV.number(density), String(count), CSV.number(theory),
+                                             CSV.number(limit)])
                 }
-                text += row(0, histogram.lower, histogram.underflow, nil)
+                text += row(0, histogram.lower, histogram.underflow, nil, nil)
                 for b in 0..<histogram.counts.count {
                     let (lo, hi) = histogram.edges(b)
-                    text += row(lo, hi, histogram.counts[b], theory?[b])
+                    text += row(lo, hi, histogram.counts[b], theory?[b], limit?[b])
                 }
-                text += row(histogram.upper, .infinity, histogram.overflow, nil)
+                text += row(histogram.upper, .infinity, histogram.overflow, nil, nil)
             }
         }
         return text

@@ -16,10 +16,12 @@ public struct PointTheory: Sendable, Codable {
     /// The feedforward fixed points (nil for other architectures).
     public let fixedPoints: FixedPointReport?
     /// Quantity names and their predictions `values[k][l − 1]`, in the order of the point's
-    /// statistics; the theory density of each histogram, in order.
+    /// statistics; the theory density of each histogram, in order, and of its depth → ∞
+    /// law where one is known.
     public let names: [String]
     public let values: [[Double?]]
     public let spectra: [[Double]?]
+    public let limitSpectra: [[Double]?]
     /// Why a theory column is empty, for the manifest.
     public let notes: [String]
 
@@ -35,6 +37,7 @@ public struct PointTheory: Sendable, Codable {
         names = observables.names(NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension))
         values = predictions.flatMap(\.values)
         spectra = predictions.flatMap(\.spectra)
+        limitSpectra = predictions.flatMap(\.limitSpectra)
         notes = predictions.flatMap(\.notes)
     }
 

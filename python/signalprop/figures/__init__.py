@@ -8,6 +8,7 @@
 - lyapunov: lyapunov.png, lyapunov_sigma_w.png
 - representations: representations.png, orth_gap_width.png (Daneshmand et al. 2021; Labatie 2019)
 - nngp: nngp.png
+- ntk: ntk_spectrum.png (Jacot, Gabriel & Hongler 2018)
 - gram_spectrum: gram_spectrum.png (Louart, Liao & Couillet 2018)
 - finite_width: finite_width.png
 - scaling: scaling.png (from scripts/validate-plan's scaling.csv)
@@ -31,14 +32,15 @@ from .gram_spectrum import gram_spectrum
 from .jacobian import jacobian_moments
 from .lyapunov import lyapunov, lyapunov_sigma_w
 from .nngp import nngp
+from .ntk import ntk_spectrum
 from .phase import chi1, phase_diagram, phase_scales, phase_table
 from .representations import orth_gap_width, representations
 from .scaling import scaling, scaling_table
 from .spectra import spectra
 
 __all__ = ["chi1", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
-           "nngp", "orth_gap_width", "phase_diagram", "phase_scales", "phase_table", "render", "representations", "scaling",
-           "scaling_table", "spectra", "INPUTS"]
+           "nngp", "ntk_spectrum", "orth_gap_width", "phase_diagram", "phase_scales", "phase_table", "render",
+           "representations", "scaling", "scaling_table", "spectra", "INPUTS"]
 
 #: The files of an output folder that figures are drawn from.
 INPUTS = ("layers.csv", "phase_diagram.csv", "spectra.csv", "scaling.csv")
@@ -64,6 +66,7 @@ def render(out, figdir=None, prog="signalprop.figures"):
         if spec is not None:
             written += spectra(ds, spec, figdir)
             written += gram_spectrum(spec, figdir)
+            written += ntk_spectrum(ds, spec, figdir)
         for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width):
             written += draw(ds, figdir)
     if has("phase_diagram.csv"):

@@ -23,12 +23,14 @@ MIN_PER_BIN = 40        # merge bins for display until the average shown bin hol
 
 def histogram(bins):
     """One histogram (rows of spectra.csv) as arrays over its finite bins, sorted: ``lo``, ``hi``,
-    ``dens``, ``count``, ``t``, per unit ln λ ``y`` and ``yt``, and ``below`` (the share in the
-    tail row below the bins); None without a finite bin."""
+    ``dens``, ``count``, ``t`` (theory), ``tl`` (the depth → ∞ law, ``theory_limit``), per unit
+    ln λ ``y``, ``yt`` and ``ytl``, and ``below`` (the share in the tail row below the bins); None
+    without a finite bin."""
     bins = bins.sort_values("bin_lo", kind="stable")
     h = {"lo": bins["bin_lo"], "hi": bins["bin_hi"], "dens": bins["density"],
          "count": bins.get("count", pd.Series(np.nan, index=bins.index)),
-         "t": bins.get("theory", pd.Series(np.nan, index=bins.index))}
+         "t": bins.get("theory", pd.Series(np.nan, index=bins.index)),
+         "tl": bins.get("theory_limit", pd.Series(np.nan, index=bins.index))}
     h = {k: pd.to_numeric(v, errors="coerce").to_numpy(float) for k, v in h.items()}
     # the tail row [0, range low) holds the share below the bins (density × its width)
     tail = (h["lo"] == 0) & np.isfinite(h["hi"]) & np.isfinite(h["dens"])
@@ -38,7 +40,7 @@ def histogram(bins):
         return None
     h = {k: v[ok] for k, v in h.items()}
     w = (h["hi"] - h["lo"]) / np.log(h["hi"] / h["lo"])   # per unit ln λ, averaged over the bin
-    return dict(h, below=below, y=h["dens"] * w, yt=h["t"] * w)
+    return dict(h, below=below, y=h["dens"] * w, yt=h["t"] * w, ytl=h["tl"] * w)
 
 
 def jacobian_spectra(spec):
@@ -165,7 +167,7 @@ def spectra_page(ds, grid, hists, net, residual):
                              layout="constrained")
     if residual:    # keep a margin on the right for the per-row legends
         fig.get_layout_engine().set(rect=(0, 0, 1 - 2.4 / fig.get_figwidth(), 1))
-    has_theory = False
+    has_theory = has_limit = False
     inits = {}
     for r in range(nrow):
         for j in range(ncol):
@@ -178,10 +180,11 @@ def spectra_page(ds, grid, hists, net, residual):
             ax.set_title(f"{title}\nlayer l = {g(layer)}", fontsize=8.5)
             draw_spectrum_panel(ds, ax, shown, layer, fill=len(curves) <= 2)
             has_theory |= any(np.isfinite(h["yt"]).any() for _, h in shown)
+            has_limit |= any(np.isfinite(h["ytl"]).any() for _, h in shown)
             for lab, col, _, _ in curves:
                 inits.setdefault(lab, col)
             spectrum_labels(ax, r, j, grid, curves, legend)
-    spectra_titles(fig, net, residual, has_theory, inits, ncol)
+    spectra_titles(fig, net, residual, has_theory, has_limit, inits, ncol)
     return fig
 
 
@@ -197,12 +200,13 @@ def spectrum_labels(ax, r, j, grid, curves, legend):
         leg.set_in_layout(False)
 
 
-def spectra_titles(fig, net, residual, has_theory, inits, ncol):
+def spectra_titles(fig, net, residual, has_theory, has_limit, inits, ncol):
     product = "Π(a + DˡWˡ)" if residual else "DˡWˡ⋯D¹W¹"
     head = f"Squared singular values λ of the input–output Jacobian J = ∂xˡ/∂x⁰ = {product}, pooled over networks"
     how = "steps: Monte Carlo" + (", smooth lines: free-probability theory" if has_theory else "; no theory given")
     if residual:
-        how += ";  c = (1/L)Σ σ_w²⟨φ′²⟩ (Tarnowski et al. 2019: same c ⇒ same density)"
+        how += (";  c = (1/L)Σ σ_w²⟨φ′²⟩ (Tarnowski et al. 2019: same c ⇒ same density)"
+                + (";  dotted: their L → ∞ universal law at the same c" if has_limit else ""))
     fig.suptitle(wrap(titled(net, f"{head}\n{how}"), fig), fontsize=10)
     if not residual:
         hs = [Patch(facecolor=mcolors.to_rgba(c, 0.3), edgecolor=c, label=f"{lab}: Monte Carlo")
@@ -261,7 +265,7 @@ def draw_spectrum_panel(ds, ax, shown, layer, fill):
         yf, lo, hi = draw_histogram(ax, h, f, col, ls, fill, drawn)
         v = visible(h)
         if v.size:
-            ytf = np.where(np.isfinite(h["yt"]), h["yt"], 0.0)
+            ytf = np.fmax(np.where(np.isfinite(h["yt"]), h["yt"], 0.0), np.where(np.isfinite(h["ytl"]), h["ytl"], 0.0))
             bounds.append((h["lo"][max(v[0] - f, 0)], h["hi"][min(v[-1] + f, len(h["hi"]) - 1)],
                            max(yf.max(), ytf.max()), yf[yf > 0]))
         bits = unseen_share(h, at_layer(ds, "jac_floor_frac", d, layer))
@@ -294,6 +298,11 @@ def draw_histogram(ax, h, f, col, ls, fill, drawn):
         x = np.sqrt(h["lo"] * h["hi"])
         ax.plot(x[okt], h["yt"][okt], "-", color=dark(col), lw=1.7, zorder=4)
         drawn.append((x[okt], h["yt"][okt], False))
+    okl = np.isfinite(h["ytl"])
+    if okl.any():
+        x = np.sqrt(h["lo"] * h["hi"])
+        ax.plot(x[okl], h["ytl"][okl], ":", color=dark(col), lw=1.5, zorder=5)
+        drawn.append((x[okl], h["ytl"][okl], False))
     return yf, lo, hi
 
 
