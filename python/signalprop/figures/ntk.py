@@ -52,7 +52,7 @@ def draw_ntk_panel(ds, ax, bins):
     if shown:
         ax.set_xlim(min(shown) / 2, max(shown) * 2)
     ax.set_title(f"{m['activation']}, σ_w={g(float(m['sigma_w']))}, σ_b={g(float(m['sigma_b']))}, "
-                 f"N={g(m['width'])}, L={layer}", fontsize=9)
+                 f"N={g(m['width'])}, L={layer}, {m['init']} init", fontsize=9)
     ax.set_xlabel("eigenvalue λ of Θ")
     ax.set_ylabel("λ·ρ(λ)")
     ax.grid(alpha=0.3)
