@@ -15,15 +15,16 @@ that did not finish (no manifest.json) with how to resume it:
                      `traj_length`,
                      `nngp_<a>_<b>` are plotted, others ignored)
   spectra.csv        point,width,depth,sigma_w,sigma_b,activation,init,architecture,layer,
-                     observable,bin_lo,bin_hi,density,count,theory  (observables
-                     `jac_sv2`, `gram_eig`; density and theory per unit λ, averaged over
-                     the bin)
+                     observable,bin_lo,bin_hi,density,count,theory,theory_limit
+                     (observables `jac_sv2`, `gram_eig`, `ntk_eig`; density and theory
+                     per unit λ, averaged over the bin; theory_limit the depth → ∞ law)
   points.csv         point,width,depth,sigma_w,sigma_b,activation,init,architecture,
                      q_star,c_star,chi1,xi_q,xi_c,phase,status,...
   manifest.json      config.network (architecture, residual_scale, weight_scaling)
                      for the titles
 and beside them, read with pandas (CSV with header; an empty field means undefined):
-  phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase
+  phase_diagram.csv  activation,sigma_w,sigma_b,q_star,c_star,chi1,xi_q,xi_c,phase,
+                     layers_to_1pct
   scaling.csv        campaign,repeat,ranks,threads,predicted_wall,efficiency,measured_wall
                      (from scripts/validate-plan)
 
@@ -35,6 +36,9 @@ Writes (and prints the paths of):
   phase_diagram.png  per activation: xi_c heat map over (sigma_w, sigma_b) with
       the critical line chi1 = 1, and the fixed point c* (Poole et al. Fig. 2C/D,
       Schoenholz et al. 2017 Fig. 1).
+  phase_scales.png   per activation: q* and the layers until q^l is within 1 % of q*
+      over (sigma_w, sigma_b) (Poole et al. Fig. 1C/D), and xi_q, xi_c against
+      sigma_w at a few sigma_b through the critical point (Schoenholz et al. Fig. 1).
   chi1.png           if points.csv has several sigma_w and a finite chi1: chi1 and
       the last-layer correlation (measured vs c*) against sigma_w.
   spectra.png        the Jacobian's squared singular values: λ·ρ(λ) (density per
@@ -42,7 +46,8 @@ Writes (and prints the paths of):
       Feedforward: one row per (activation, sigma_w, sigma_b, width), the measured
       layers across, Gaussian and orthogonal init overlaid (Pennington et al.
       2017).  Residual: one row per (width, depth, sigma_b, init), every
-      (activation, sigma_w) overlaid and labelled with Tarnowski et al.'s c.  Sparse
+      (activation, sigma_w) overlaid and labelled with Tarnowski et al.'s c, their
+      L → ∞ universal law dotted (theory_limit).  Sparse
       histograms are shown with adjacent bins merged (said in the panel), as is the
       share of λ outside the bins or below the float floor.  Pages: spectra_p2.png...
   jacobian_moments.png  m1, m2, mean ln λ and the largest / smallest λ vs layer
@@ -63,6 +68,8 @@ Writes (and prints the paths of):
       fitted slope; finite-width corrections give −1).
   gram_spectrum.png  with gram_spectrum: eigenvalues of the first layer's feature Gram
       FᵀF/B against the deterministic equivalent (Louart, Liao & Couillet 2018).
+  ntk_spectrum.png   with ntk = { bins, range }: eigenvalues of the empirical NTK at
+      the last layer, with the measured mean and the analytic Θ^L(x, x).
   scaling.png        with scaling.csv: `signalprop plan`'s predicted parallel efficiency
       vs ranks P, and its predicted wall against real runs' (y = x, ±15 %).
 

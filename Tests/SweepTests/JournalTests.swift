@@ -86,7 +86,7 @@ import Testing
     }
 
     /// One point of a tanh net of `architecture`, observing `spectra` beside the forward quantities.
-    func theoryCatalog(architecture: String, spectra: String = "") throws -> TaskCatalog {
+    func theoryCatalog(architecture: String, spectra: String = "", weightScaling: String = "width") throws -> TaskCatalog {
         TaskCatalog(campaign: try Campaign(toml: """
             seed = 3
             samples = 2
@@ -99,6 +99,7 @@ import Testing
             activation = ["tanh"]
             [network]
             architecture = "\(architecture)"
+            weight_scaling = "\(weightScaling)"
             [inputs]
             kind = "gram"
             count = 3
@@ -111,15 +112,19 @@ import Testing
 
     /// A point's theory goes through the journal and the wire as JSON: it must come back bit
     /// for bit — finite values, ±∞ and NaN, silent (nil) entries, spectra and notes — or a
-    /// resumed or distributed run would not write the tables a single run writes.
-    @Test(arguments: [("feedforward", "jacobian = { depths = [4] }"), ("batchnorm", "")])
-    func theoryRoundTripsBitForBit(architecture: String, spectra: String) throws {
-        let catalog = try theoryCatalog(architecture: architecture, spectra: spectra)
+    /// resumed or distributed run would not write the tables a single run writes. The
+    /// residual net carries both laws of its Jacobian (theory and theory_limit).
+    @Test(arguments: [("feedforward", "jacobian = { depths = [4] }", "width"), ("batchnorm", "", "width"),
+                      ("residual", "jacobian = { depths = [4] }", "width*depth")])
+    func theoryRoundTripsBitForBit(architecture: String, spectra: String, weightScaling: String) throws {
+        let catalog = try theoryCatalog(architecture: architecture, spectra: spectra, weightScaling: weightScaling)
         let theory = try catalog.theory(point: 0)
         let back = try #require(PointTheory(decoding: theory.encoded()))
         let bits = { (t: PointTheory) in t.values.map { $0.map { $0?.bitPattern } } }
         #expect(bits(back) == bits(theory))
         #expect(back.spectra.map { $0?.map(\.bitPattern) } == theory.spectra.map { $0?.map(\.bitPattern) })
+        #expect(back.limitSpectra.map { $0?.map(\.bitPattern) } == theory.limitSpectra.map { $0?.map(\.bitPattern) })
+        if architecture == "residual" { #expect(theory.limitSpectra.allSatisfy { $0 != nil }) }
         #expect(back.names == theory.names && back.notes == theory.notes && back.layers == theory.layers)
         #expect(back.fixedPoints == theory.fixedPoints)
         #expect(catalog.decode(task: catalog.theoryTask(point: 0), payload: theory.encoded()) != nil)

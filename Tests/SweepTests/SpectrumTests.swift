@@ -98,8 +98,10 @@ import Testing
     /// product law and their L → ∞ universal law at the same c (`theory_limit`), both within
     /// twice the multinomial noise (as in `histogramsFitTheDensity`). The laws are those of
     /// Gaussian weights; orthogonal ones share them because to first order in 1/L a block's
-    /// S-transform sees only the second moments of DW. The universal law at 1.5 c, as a wrong
-    /// law, must not fit.
+    /// S-transform sees only the second moments of DW. The universal law's c = Σ_k g_k is
+    /// checked against the exact m1 = Π_k (1 + g_k) of ``JacobianMoments``:
+    /// 0 ≤ c − ln m1 ≤ ½ max_k g_k · c, since x − x²/2 ≤ ln(1 + x) ≤ x; the two laws are
+    /// not the same numbers; and the universal law at 1.5 c, as a wrong law, must not fit.
     @Test(arguments: ["gaussian", "orthogonal"])
     func residualHistogramsFitTheUniversalLaw(_ weightInit: String) throws {
         let toml = """
@@ -134,6 +136,11 @@ import Testing
         }
         let limit = try #require(JacobianSpectrum.limitLaw(try theoryContext(campaign), layer: 24))
         let c = limit.layerGains[0]
+        let logM1 = log(try #require(theory.value(of: "jac_m1", layer: 24)))
+        let largestGain = try theoryContext(campaign).layerGains[..<24].map { $0! }.max()!
+        #expect(c - logM1 >= 0 && c - logM1 <= 0.5 * largestGain * c, "c = \(c), ln m1 = \(logM1)")
+        let product = try #require(theory.spectra[0]), universal = try #require(theory.limitSpectra[0])
+        #expect(zip(product, universal).contains { $0 != $1 }, "theory_limit is a copy of theory")
         let wrong = ResidualSpectrum.universal(scale: 1, depth: 24, c: 1.5 * c)
         let wrongDensity = try LogBins.averages(bins, density: wrong.density(at:))
         let (distance, noise) = histogramFit(histogram, masses: masses(wrongDensity))

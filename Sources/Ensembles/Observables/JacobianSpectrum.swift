@@ -166,13 +166,15 @@ public struct JacobianSpectrum: Observable {
             prediction.values[0][layer - 1] = moments.firstMoment
             prediction.values[1][layer - 1] = moments.secondMoment
             let bins = LogBins.bins(of: histograms(shape)[index])
-            do {
-                if let law { prediction.spectra[index] = try LogBins.averages(bins, density: law.density(at:)) }
-                if let limit = Self.limitLaw(theory, layer: layer) {
-                    prediction.limitSpectra[index] = try LogBins.averages(bins, density: limit.density(at:))
+            if let law {
+                do { prediction.spectra[index] = try LogBins.averages(bins, density: law.density(at:)) } catch {
+                    prediction.notes.append("layer \(layer), jac_sv2: \(error)")
                 }
-            } catch {
-                prediction.notes.append("layer \(layer), jac_sv2: \(error)")
+            }
+            if let limit = Self.limitLaw(theory, layer: layer) {
+                do { prediction.limitSpectra[index] = try LogBins.averages(bins, density: limit.density(at:)) } catch {
+                    prediction.notes.append("layer \(layer), jac_sv2 (L → ∞ law): \(error)")
+                }
             }
         }
         return prediction
@@ -205,7 +207,7 @@ public struct JacobianSpectrum: Observable {
             let gains = theory.layerGains[..<layer].map { $0! }
             guard a > 0, gains.allSatisfy({ $0 < a * a }) else {
                 return (moments, nil, "no finite-depth spectrum theory at layer \(layer): the residual law needs a > 0 "
-                        + "and every layer gain below a² (theory_limit holds the L → ∞ law where a > 0)")
+                        + "and every layer gain below a²")
             }
             return (moments, .residual(ResidualSpectrum(scale: a, layerGains: gains.map { $0 * Double(layer) })), nil)
         default:
@@ -215,14 +217,15 @@ public struct JacobianSpectrum: Observable {
 }
 
 extension JacobianSpectrum {
-    /// Tarnowski et al.'s (2019) L → ∞ law of JJᵀ at `layer` of a residual net with a > 0:
-    /// `ResidualSpectrum.universal` at c = (1/l) Σ_k c_k = Σ_k g_k, the layer gains
-    /// g_k = σ_w² E φ′(h^k)² of the effective weight scale summed over the first l layers.
-    /// The same for every activation, and for Gaussian and orthogonal weights (it depends on
-    /// DW only through its second moments). nil for other architectures, a = 0, or where a
-    /// gain is unknown.
+    /// Tarnowski et al.'s (2019) L → ∞ law of JJᵀ at `layer` of a residual net with a > 0
+    /// and their weight scaling σ_w²/(N L) (`weight_scaling = "width*depth"`, under which
+    /// each layer's gain is O(1/L) and the limit exists): `ResidualSpectrum.universal` at
+    /// c = (1/l) Σ_k c_k = Σ_k g_k, the layer gains g_k = (σ_w²/L) E φ′(h^k)² summed over the
+    /// first l layers. The same for every activation, and for Gaussian and orthogonal weights
+    /// (it depends on DW only through its second moments). nil for other architectures or
+    /// scalings, a = 0, or where a gain is unknown.
     public static func limitLaw(_ theory: TheoryContext, layer: Int) -> ResidualSpectrum? {
-        guard case .residual(let a) = theory.network.architecture, a > 0,
+        guard case .residual(let a) = theory.network.architecture, a > 0, theory.network.weightScaling != .width,
               theory.inputs.dimension == theory.network.width, layer <= theory.layerGains.count else { return nil }
         let gains = theory.layerGains[..<layer]
         guard gains.allSatisfy({ $0 != nil }) else { return nil }

@@ -21,7 +21,8 @@ import MeanField
 /// with its log-scale carried, so deep nets give finite logs. Written at the last layer:
 /// `ntk_mean`, `ntk_max` and `ntk_cond` (λ_max/λ_min) and, with `ntk = { bins, range }`, all N
 /// eigenvalues pooled in a histogram (`ntk_eig` in `spectra.csv`; eigenvalues below ε λ_max are
-/// not resolved and counted apart, as for `jac_sv2`); dense backend only.
+/// not resolved and left out of the rows, so N·n minus the rows' counts is their number);
+/// dense backend only.
 ///
 /// Theory: the mean eigenvalue is the analytic `Θ^L(x, x)` (Jacot et al. 2018, eq. 6) for
 /// feedforward nets; the histogram has none (Θ is a weighted sum of the non-free B_l B_lᵀ).
@@ -126,7 +127,8 @@ public struct EmpiricalNTK: Observable {
         let largest = eigenvalues.last ?? 0, smallest = eigenvalues.first ?? 0
         statistics.add(layer: network.spec.depth,
                        [mean, largest * scale, smallest > 0 ? largest / smallest : .infinity], at: slot)
-        guard histogram != nil else { return }
+        // A diverged Θ (NaN from φ′ of a non-finite h) has no spectrum to pool.
+        guard histogram != nil, eigenvalues.allSatisfy(\.isFinite) else { return }
         let floor = Double.ulpOfOne * largest
         for v in eigenvalues {
             if v > floor, v > 0 {

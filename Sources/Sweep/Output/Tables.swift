@@ -67,7 +67,8 @@ struct Tables {
 extension Tables {
     /// `spectra.csv`: the pooled histogram of the Jacobian's squared singular values at
     /// each measured layer (`jac_sv2`), and of the first layer's feature Gram eigenvalues
-    /// (`gram_eig`, layer 1) — `density` = count / (all λ × bin width), so it integrates to
+    /// (`gram_eig`, layer 1) and of the empirical NTK's eigenvalues at the last layer
+    /// (`ntk_eig`) — `density` = count / (all λ × bin width), so it integrates to
     /// the binned share of the spectrum — beside the free-probability density averaged over
     /// the bin, and `theory_limit`, the bin averages of the depth → ∞ law where one is known
     /// (for residual nets Tarnowski et al.'s 2019 universal law at the same c = Σ_l g_l).

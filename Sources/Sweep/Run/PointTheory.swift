@@ -38,6 +38,10 @@ public struct PointTheory: Sendable, Codable {
         values = predictions.flatMap(\.values)
         spectra = predictions.flatMap(\.spectra)
         limitSpectra = predictions.flatMap(\.limitSpectra)
+        let histograms = observables.histograms(NetworkShape(spec: network, batch: inputs.count,
+                                                             inputDimension: inputs.dimension)).count
+        precondition(spectra.count == histograms && limitSpectra.count == histograms,
+                     "an observable's prediction has \(spectra.count) spectra for \(histograms) histograms")
         notes = predictions.flatMap(\.notes)
     }
 
