@@ -49,6 +49,25 @@ def save(fig, figdir, name, tight=True):
     return [path]
 
 
+def histogram_panels(spec, observable, draw, extra_height=0.0):
+    """One panel per grid point holding `observable`'s histogram in spectra.csv (its finite
+    bins, the first MAX_PANELS points), each drawn by draw(ax, bins); the figure, or None
+    when there are no rows."""
+    rows = spec[spec["observable"].str.strip() == observable]
+    rows = rows[(rows["bin_lo"] > 0) & np.isfinite(rows["bin_hi"])]
+    points = [bins for _, bins in rows.groupby("point", sort=False)][:MAX_PANELS]
+    if not points:
+        return None
+    cols = min(MAX_COLS, len(points))
+    nrows = math.ceil(len(points) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows + extra_height), squeeze=False)
+    for ax, bins in zip(axes.flat, points):
+        draw(ax, bins)
+    for ax in list(axes.flat)[len(points):]:
+        ax.set_visible(False)
+    return fig
+
+
 def page_name(stem, page):
     """'stem.png' for the first page, 'stem_p2.png', … for the others."""
     return stem + (f"_p{page + 1}" if page else "") + ".png"

@@ -4,30 +4,18 @@
 
 from __future__ import annotations
 
-import math
-
-import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import MAX_COLS, MAX_PANELS, figure, g, save
+from .common import figure, g, histogram_panels, save
 
 
 @figure
 def gram_spectrum(spec, figdir):
     """Monte Carlo as filled steps, the deterministic equivalent as a line; the first
     MAX_PANELS points. `spec`: signalprop.spectra."""
-    rows = spec[spec["observable"].str.strip() == "gram_eig"]
-    rows = rows[(rows["bin_lo"] > 0) & np.isfinite(rows["bin_hi"])]
-    points = [bins for _, bins in rows.groupby("point", sort=False)][:MAX_PANELS]
-    if not points:
+    fig = histogram_panels(spec, "gram_eig", draw_gram_panel)
+    if fig is None:
         return []
-    cols = min(MAX_COLS, len(points))
-    nrows = math.ceil(len(points) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows), squeeze=False)
-    for ax, bins in zip(axes.flat, points):
-        draw_gram_panel(ax, bins)
-    for ax in list(axes.flat)[len(points):]:
-        ax.set_visible(False)
     fig.suptitle("Random-feature Gram spectrum, F = φ(W X + b) (Louart, Liao & Couillet 2018)", fontsize=10)
     return save(fig, figdir, "gram_spectrum.png")
 

@@ -5,30 +5,18 @@ infinite-width limit (Jacot et al. eq. 6) as vertical lines."""
 
 from __future__ import annotations
 
-import math
-
-import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import MAX_COLS, MAX_PANELS, at_layer, figure, g, network, save, titled
+from .common import at_layer, figure, g, histogram_panels, network, save, titled
 
 
 @figure
 def ntk_spectrum(ds, spec, figdir):
     """Monte Carlo as filled steps, the mean eigenvalue (measured, dashed; theory, solid); the
     first MAX_PANELS points. `spec`: signalprop.spectra."""
-    rows = spec[spec["observable"].str.strip() == "ntk_eig"]
-    rows = rows[(rows["bin_lo"] > 0) & np.isfinite(rows["bin_hi"])]
-    points = [bins for _, bins in rows.groupby("point", sort=False)][:MAX_PANELS]
-    if not points:
+    fig = histogram_panels(spec, "ntk_eig", lambda ax, bins: draw_ntk_panel(ds, ax, bins), extra_height=0.4)
+    if fig is None:
         return []
-    cols = min(MAX_COLS, len(points))
-    nrows = math.ceil(len(points) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows + 0.4), squeeze=False)
-    for ax, bins in zip(axes.flat, points):
-        draw_ntk_panel(ds, ax, bins)
-    for ax in list(axes.flat)[len(points):]:
-        ax.set_visible(False)
     fig.suptitle(titled(network(ds), "eigenvalues of the empirical NTK Θ at the last layer, pooled over networks"),
                  fontsize=10)
     return save(fig, figdir, "ntk_spectrum.png")
