@@ -7,14 +7,17 @@ import Testing
 /// Monte Carlo Jacobian spectra against free probability (Pennington et al. 2017; Tarnowski
 /// et al. 2019), through the same catalogue, sampler and theory a sweep uses.
 @Suite struct SpectrumTests {
-    func campaign(init weightInit: String, sigmaW: Double, architecture: String = "feedforward") -> String {
+    /// One tanh point (N = 192, 12 networks), its Jacobian spectrum at `depths` (default L/3 and L);
+    /// residual nets get the default a = 1 and σ_w²/(N L) weights.
+    func campaign(init weightInit: String, sigmaW: Double, architecture: String = "feedforward", depth: Int = 12,
+                  depths: [Int] = [4, 12]) -> String {
         """
         seed = 11
         samples = 12
         block = 4
         [grid]
         width = [192]
-        depth = [12]
+        depth = [\(depth)]
         sigma_w = [\(sigmaW)]
         sigma_b = [0.05]
         activation = ["tanh"]
@@ -27,7 +30,7 @@ import Testing
         q0 = 0.6
         [observe]
         forward = ["q"]
-        jacobian = { depths = [4, 12], bins = 40, range = [1e-5, 1e2] }
+        jacobian = { depths = \(depths), bins = 40, range = [1e-5, 1e2] }
         """
     }
 
@@ -104,29 +107,8 @@ import Testing
     /// not the same numbers; and the universal law at 1.5 c, as a wrong law, must not fit.
     @Test(arguments: ["gaussian", "orthogonal"])
     func residualHistogramsFitTheUniversalLaw(_ weightInit: String) throws {
-        let toml = """
-            seed = 13
-            samples = 12
-            block = 4
-            [grid]
-            width = [192]
-            depth = [24]
-            sigma_w = [1.0]
-            sigma_b = [0.05]
-            activation = ["tanh"]
-            [network]
-            architecture = "residual"
-            residual_scale = 1.0
-            weight_scaling = "width*depth"
-            init = "\(weightInit)"
-            [inputs]
-            kind = "gram"
-            count = 2
-            q0 = 0.6
-            [observe]
-            jacobian = { depths = [24], bins = 40, range = [1e-3, 1e2] }
-            """
-        let (s, theory, campaign) = try measureCampaign(toml)
+        let (s, theory, parsed) = try measureCampaign(campaign(init: weightInit, sigmaW: 1.0, architecture: "residual",
+                                                               depth: 24, depths: [24]))
         let histogram = s.histograms[0]
         let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
         func masses(_ density: [Double]) -> [Double] { zip(density, bins).map { $0 * ($1.1 - $1.0) } }
@@ -134,10 +116,10 @@ import Testing
             let (distance, noise) = histogramFit(histogram, masses: masses(try #require(law, "\(name) law")))
             #expect(distance <= 2 * noise, "\(weightInit), \(name) law: L1 \(distance) vs 2× noise \(2 * noise)")
         }
-        let limit = try #require(JacobianSpectrum.limitLaw(try theoryContext(campaign), layer: 24))
+        let limit = try #require(JacobianSpectrum.limitLaw(try theoryContext(parsed), layer: 24))
         let c = limit.layerGains[0]
         let logM1 = log(try #require(theory.value(of: "jac_m1", layer: 24)))
-        let largestGain = try theoryContext(campaign).layerGains[..<24].map { $0! }.max()!
+        let largestGain = try theoryContext(parsed).layerGains[..<24].map { $0! }.max()!
         #expect(c - logM1 >= 0 && c - logM1 <= 0.5 * largestGain * c, "c = \(c), ln m1 = \(logM1)")
         let product = try #require(theory.spectra[0]), universal = try #require(theory.limitSpectra[0])
         #expect(zip(product, universal).contains { $0 != $1 }, "theory_limit is a copy of theory")
