@@ -65,7 +65,7 @@ public struct Affine: LayerMap {
         let fanIn = network.fanIn, n = spec.width, weights = network.stream(.weights)
         switch (network.backend, spec.weightInit) {
         case (.implicit, .gaussian):
-            try implicitGaussian(&network, weights: weights, scale: sigmaW / Double(fanIn).squareRoot())
+            implicitGaussian(&network, weights: weights, scale: sigmaW / Double(fanIn).squareRoot())
         case (.implicit, .orthogonal):
             try implicitOrthogonal(&network, weights: weights, alpha: sigmaW * (Double(n) / Double(fanIn)).squareRoot())
         case (.dense, .gaussian):
@@ -131,11 +131,10 @@ public struct Affine: LayerMap {
     /// one pass over X, in float64), or nil when X holds a non-finite value: a diverged
     /// network, whose layer output is then set to NaN (reported as diverged), as the dense
     /// GEMM would make it.
-    private func layerFactor<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>)
-        throws(LAPACKError) -> Matrix<Double>? {
+    private func layerFactor<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) -> Matrix<Double>? {
         let c = network.columns, ld = network.source.rows, fanIn = network.fanIn
-        let r = try network.source.elements.withUnsafeBufferPointer { (ps) throws(LAPACKError) in
-            try Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: fanIn, columns: c, leadingDimension: ld)
+        let r = network.source.elements.withUnsafeBufferPointer { ps in
+            Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: fanIn, columns: c, leadingDimension: ld)
         }
         if r == nil { network.output.elements.withUnsafeMutableBufferPointer { $0.update(repeating: .nan) } }
         return r
@@ -145,10 +144,9 @@ public struct Affine: LayerMap {
     /// stream `weights` (Z_ij is element j·N + i). Z is drawn and multiplied a block of rows
     /// at a time in `panel`, which stays in cache: each row block of H is written once.
     private func implicitGaussian<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
-                                                                      weights: RandomStream, scale: Double)
-        throws(LAPACKError) {
+                                                                      weights: RandomStream, scale: Double) {
         let n = spec.width, c = network.columns
-        guard let r = try layerFactor(&network) else { return }
+        guard let r = layerFactor(&network) else { return }
         // float64 with few columns: scale·R for the triangular kernel; otherwise R for BLAS.
         let kernel = T.self == Double.self && c <= 32
         let scaledR = kernel ? r.elements.map { scale * $0 } : []
@@ -219,7 +217,7 @@ public struct Affine: LayerMap {
                                                                         weights: RandomStream, alpha: Double)
         throws(LAPACKError) {
         let n = spec.width, c = network.columns
-        guard let r = try layerFactor(&network) else { return }
+        guard let r = layerFactor(&network) else { return }
         let v = try Matrix<Double>.haarOrthogonal(rows: n, columns: c, stream: weights)
         let h = Matrix<Double>.product(v, r)
         for i in 0..<(n * c) { network.output.elements[i] = T(alpha * h.elements[i]) }
