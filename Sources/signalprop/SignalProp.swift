@@ -1,6 +1,7 @@
 import ArgumentParser
 import Ensembles
 import Foundation
+import LinearAlgebra
 import Sweep
 
 /// `signalprop`: Monte Carlo campaigns on random deep networks at initialisation, held
@@ -35,6 +36,7 @@ let stalledRankExitCode: Int32 = 3
 @main
 enum Main {
     static func main() {
+        selectBLASKernels()
         do {
             var command = try SignalProp.parseAsRoot()
             try command.run()
@@ -53,6 +55,23 @@ enum Main {
             SignalProp.exit(withError: error)
         }
     }
+}
+
+/// Restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to its generic
+/// kernels on a CPU it does not know (`OpenBLAS.fallbackCoreType`), so that every rank of a
+/// campaign computes with the kernels the CPU can run. The variable, once set (by this or
+/// by the user, to any value), is left as it is. The process keeps its PID, arguments and
+/// open files, and nothing has run yet (MPI is not initialised); if `execv` fails the run
+/// goes on with the generic kernels. The manifest's `openblas_core` records the choice.
+private func selectBLASKernels() {
+    guard getenv("OPENBLAS_CORETYPE") == nil,
+          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+          let core = OpenBLAS.fallbackCoreType(core: OpenBLAS.coreName,
+                                               cpuFlags: Set(flagsLine.split(separator: " ").map(String.init)))
+    else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
 }
 
 /// A failure the command reports with its own exit status (1: the run failed, 2: bad input).
