@@ -31,12 +31,14 @@ public enum OpenBLAS {
     ///
     /// - Parameters:
     ///   - core: the family OpenBLAS chose (`coreName`).
-    ///   - cpuFlags: the CPU's feature flags as Linux names them in `/proc/cpuinfo`.
+    ///   - cpuFlags: the CPU's feature flags as Linux names them in `/proc/cpuinfo`, evaluated
+    ///     only when `core` is the generic fallback.
     /// - Returns: "SkylakeX" when the CPU has the AVX-512 subsets those kernels use (F, CD,
     ///   BW, DQ, VL), "Haswell" when it has AVX2 and FMA, otherwise nil; nil whenever `core`
     ///   is not the generic fallback.
-    public static func fallbackCoreType(core: String, cpuFlags: Set<String>) -> String? {
+    public static func fallbackCoreType(core: String, cpuFlags: @autoclosure () -> Set<String>) -> String? {
         guard core == "Prescott" else { return nil }
+        let cpuFlags = cpuFlags()
         if cpuFlags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]) { return "SkylakeX" }
         if cpuFlags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
         return nil

@@ -65,13 +65,18 @@ enum Main {
 /// goes on with the generic kernels. The manifest's `openblas_core` records the choice.
 private func selectBLASKernels() {
     guard getenv("OPENBLAS_CORETYPE") == nil,
-          let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-          let core = OpenBLAS.fallbackCoreType(core: OpenBLAS.coreName,
-                                               cpuFlags: Set(flagsLine.split(separator: " ").map(String.init)))
+          let core = OpenBLAS.fallbackCoreType(core: OpenBLAS.coreName, cpuFlags: cpuFlags())
     else { return }
     setenv("OPENBLAS_CORETYPE", core, 1)
     execv("/proc/self/exe", CommandLine.unsafeArgv)
+}
+
+/// The first `flags` line of `/proc/cpuinfo` as a set (empty where there is none).
+private func cpuFlags() -> Set<String> {
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return [] }
+    return Set(line.split(separator: " ").map(String.init))
 }
 
 /// A failure the command reports with its own exit status (1: the run failed, 2: bad input).
