@@ -163,58 +163,35 @@ extension Matrix {
 }
 
 extension Matrix where T == Double {
-    /// Rows per block of ``streamedTriangularFactor(of:rows:columns:leadingDimension:)`` for
-    /// n columns: about 256 KiB of doubles (within a core's L2), a multiple of 16, at least n.
+    /// Rows per block of ``streamedTriangularFactor(of:rows:columns:leadingDimension:)`` and
+    /// ``TriangularFactorStream`` for n columns: about 256 KiB of doubles (within a core's
+    /// L2), a multiple of 256 (so a block is whole blocks of ``gramUpper(_:rows:columns:leadingDimension:into:accumulating:)``),
+    /// at least n.
     public static func streamedBlockRows(columns n: Int) -> Int {
-        Swift.max(n, Swift.max(16, (32_768 / Swift.max(n, 1)) & ~15))
+        Swift.max(n, Swift.max(256, (32_768 / Swift.max(n, 1)) & ~255))
     }
 
     /// The n×n upper-triangular R of the thin QR of the m×n matrix X at `x` (column-major,
     /// leading dimension `ld`, either precision; zero rows pad it when m < n), reading X once,
-    /// a block of rows at a time: R ← R of the stacked [R; next block] (the sequential,
-    /// "flat tree" TSQR of Demmel, Grigori, Hoemmen & Langou 2012, SIAM J. Sci. Comput. 34,
-    /// A206). Each stack fits in cache, so a 10⁶×8 X costs one pass over memory instead of
-    /// the ~2n passes of one Householder QR of X; it is Householder throughout
-    /// (``householderTriangularize(_:rows:columns:leadingDimension:)``), so it keeps the
-    /// columns' relative accuracy as one QR of X does (RᵀR = XᵀX up to rounding, R unique
-    /// up to the signs of its rows; the signs are LAPACK `dgeqrf`'s). Nil when X holds a
+    /// a block of rows at a time through a ``TriangularFactorStream``. Nil when X holds a
     /// non-finite value.
     @_specialize(exported: true, where S == Double)
     @_specialize(exported: true, where S == Float)
     public static func streamedTriangularFactor<S: BLASScalar>(of x: UnsafePointer<S>, rows m: Int, columns n: Int,
                                                                 leadingDimension ld: Int) -> Matrix? {
         precondition(m >= 1 && n >= 1 && ld >= m, "streamedTriangularFactor needs a non-empty X with ld ≥ rows")
-        // The stack's columns start on 32-byte boundaries (lda a multiple of 4, the buffer
-        // 64-byte aligned), so the reflections' vector loads and stores never split a line.
-        let block = streamedBlockRows(columns: n), lda = (n + block + 3) & ~3
-        let stack = UnsafeMutableRawPointer.allocate(byteCount: lda * n * 8, alignment: 64)
-            .bindMemory(to: Double.self, capacity: lda * n)
-        stack.initialize(repeating: 0, count: lda * n)
-        defer { stack.deallocate() }
-        var first = 0, top = 0    // rows of X consumed; rows of R on top of the stack
+        var stream = TriangularFactorStream(columns: n)
+        var first = 0
         while first < m {
-            let count = Swift.min(block, m - first)
-            let height = Swift.max(top + count, n)
-            var finite = true
+            let count = Swift.min(stream.blockRows, m - first), block = stream.block, lda = stream.leadingDimension
             for j in 0..<n {
-                let column = x + j * ld + first, target = stack + j * lda + top
-                var poison = 0.0   // v · 0 is 0 for finite v, NaN for ±∞ and NaN: a branch-free check
-                for i in 0..<count {
-                    let v = Double(column[i])
-                    poison += v * 0
-                    target[i] = v
-                }
-                finite = finite && poison == 0
-                for i in (top + count)..<height { stack[j * lda + i] = 0 }
+                let column = x + j * ld + first, target = block + j * lda
+                for i in 0..<count { target[i] = Double(column[i]) }
             }
-            guard finite else { return nil }
-            householderTriangularize(stack, rows: height, columns: n, leadingDimension: lda)
-            top = n
+            guard stream.fold(rows: count) else { return nil }
             first += count
         }
-        var r = Matrix(rows: n, columns: n)
-        for j in 0..<n { for i in 0...j { r[i, j] = stack[j * lda + i] } }
-        return r
+        return stream.factor
     }
 
     /// Overwrites the m×n column-major A (m ≥ n) at `a` with the R of its QR in its upper

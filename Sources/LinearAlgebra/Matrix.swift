@@ -148,10 +148,12 @@ extension Matrix where T == Double {
     /// 256 at a time, so each block of H is read from memory once and its c(c+1)/2 column
     /// dot products run from L1, four rows to a SIMD register with two accumulators each.
     /// For a few columns this is several times BLAS `syrk` (``gram(into:alpha:)``), whose
-    /// packing costs more than its arithmetic there.
+    /// packing costs more than its arithmetic there. `accumulating`: added to `g` as it is,
+    /// so a matrix whose rows arrive in blocks of a multiple of 256 gets, block after block,
+    /// exactly the sums of one call on all of it.
     public static func gramUpper(_ h: UnsafePointer<Double>, rows n: Int, columns c: Int, leadingDimension ld: Int,
-                                 into g: UnsafeMutablePointer<Double>) {
-        for k in 0..<(c * c) { g[k] = 0 }
+                                 into g: UnsafeMutablePointer<Double>, accumulating: Bool = false) {
+        if !accumulating { for k in 0..<(c * c) { g[k] = 0 } }
         var first = 0
         while first < n {
             let rows = Swift.min(256, n - first)

@@ -11,9 +11,9 @@ extension Activation {
     /// `output` may be `input` itself.
     public func apply(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
         switch self {
-        case .tanh: Self.map(TanhLanes.self, input, into: output, scalar: value)
-        case .relu: Self.map(ReLULanes.self, input, into: output, scalar: value)
-        case .linear: Self.map(IdentityLanes.self, input, into: output, scalar: value)
+        case .tanh: Self.map(TanhLanes.self, input, into: output)
+        case .relu: Self.map(ReLULanes.self, input, into: output)
+        case .linear: Self.map(IdentityLanes.self, input, into: output)
         default: Self.map(input, into: output, scalar: value)
         }
     }
@@ -23,19 +23,20 @@ extension Activation {
     /// element by element otherwise, and for relu's kink the scalar convention.
     public func applyDerivative(_ input: UnsafeBufferPointer<Double>, into output: UnsafeMutableBufferPointer<Double>) {
         switch self {
-        case .tanh: Self.map(TanhDerivativeLanes.self, input, into: output, scalar: derivative)
-        case .relu: Self.map(ReLUDerivativeLanes.self, input, into: output, scalar: derivative)
-        case .linear: Self.map(OneLanes.self, input, into: output, scalar: derivative)
+        case .tanh: Self.map(TanhDerivativeLanes.self, input, into: output)
+        case .relu: Self.map(ReLUDerivativeLanes.self, input, into: output)
+        case .linear: Self.map(OneLanes.self, input, into: output)
         default: Self.map(input, into: output, scalar: derivative)
         }
     }
 
     /// `output[i] = f(input[i])`: four at a time through `F` (one AVX2 register; two of them
     /// per iteration; a type rather than a closure, so that it is inlined into the loop),
-    /// the remainder through `scalar`.
+    /// the remainder through `F` too, zero-padded, so an element's value never depends on
+    /// where it sits in the buffer (a layer mapped in blocks equals one mapped whole).
     @inline(__always)
     private static func map<F: LaneFunction>(_: F.Type, _ input: UnsafeBufferPointer<Double>,
-                                             into output: UnsafeMutableBufferPointer<Double>, scalar: (Double) -> Double) {
+                                             into output: UnsafeMutableBufferPointer<Double>) {
         precondition(output.count >= input.count, "output too short")
         let n = input.count
         var i = 0
@@ -47,7 +48,13 @@ extension Activation {
             dst.storeBytes(of: b, toByteOffset: (i + 4) * 8, as: SIMD4<Double>.self)
             i += 8
         }
-        while i < n { output[i] = scalar(input[i]); i += 1 }
+        while i < n {
+            var lanes = SIMD4<Double>()
+            for k in 0..<Swift.min(4, n - i) { lanes[k] = input[i + k] }
+            let values = F.lanes(lanes)
+            for k in 0..<Swift.min(4, n - i) { output[i + k] = values[k] }
+            i += 4
+        }
     }
 
     /// `output[i] = f(input[i])` element by element.

@@ -1,5 +1,6 @@
 import Ensembles
 import Foundation
+import LinearAlgebra
 import MeanField
 import Randomness
 import Testing
@@ -82,6 +83,70 @@ import Testing
         let (z, at) = worstZ(try run(spec, .dense, inputDimension: n0), try run(spec, .implicit, inputDimension: n0),
                              depth: depth)
         #expect(z < 4, "N₀ = \(n0) \(weightInit): \(at) (z = \(z))")
+    }
+
+    /// The streamed implicit layer (``NetworkSampler/isStreamed``: observables that read only
+    /// the Gram, so h and x are never stored) gives the very numbers of the implicit maps run
+    /// one after the other, which a Gram-spectrum observable (it reads h at layer 1) forces:
+    /// several row blocks and a remainder (N = 12 000 at B = 6: blocks of 5376), a first
+    /// layer from wider inputs, a relu net rescaled by 2^±e on the way up and down, a
+    /// scalar-path φ, and a softplus net that overflows (NaN from the layer after).
+    @Test(arguments: [
+        (Activation.tanh, 12_000, 1.3, 0.3, 5, nil as Int?),
+        (.tanh, 700, 1.3, 0.3, 4, 2_000),
+        (.relu, 300, 40.0, 0.3, 60, nil),
+        (.relu, 300, 0.02, 0, 50, nil),
+        (.erf, 5_500, 2.0, 0.1, 4, nil),
+        (.softplus, 400, 1e30, 0.1, 14, nil),
+    ])
+    func streamedLayerGivesTheNumbersOfTheMaps(_ phi: Activation, _ width: Int, _ sigmaW: Double, _ sigmaB: Double,
+                                               _ depth: Int, _ inputDimension: Int?) throws {
+        let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB, activation: phi)
+        let inputs = try InputBatch(spec: .gaussian(count: 6, q0: 1), dimension: inputDimension ?? width,
+                                    stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        let gramOnly = [MeanSquaredLength(), MeanCorrelation(), EffectiveRank(), OrthogonalityGap()] as [any Observable]
+        var streamed = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables(gramOnly), seed: 9,
+                                              point: 1, backend: .implicit)
+        var maps = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: Observables(gramOnly + [GramSpectrum()]),
+                                          seed: 9, point: 1, backend: .implicit)
+        #expect(streamed.isStreamed && !maps.isStreamed)
+        var a = streamed.makeStatistics(), b = maps.makeStatistics()
+        for s in 0..<3 {
+            try streamed.run(sample: s, into: &a)
+            try maps.run(sample: s, into: &b)
+        }
+        var diverged = 0
+        for (k, name) in a.names.enumerated() {
+            let j = try #require(b.names.firstIndex(of: name))
+            for l in 0..<depth {
+                #expect(a.moments[k][l] == b.moments[j][l], "\(name) at layer \(l + 1)")
+                diverged += a.moments[k][l].count < 3 ? 1 : 0
+            }
+        }
+        #expect((diverged > 0) == (phi == .softplus), "only the softplus net diverges")
+        #expect((streamed.network.forwardLogScale != 0) == (phi == .relu), "only the relu nets are rescaled")
+    }
+
+    /// Float32, tangent columns, orthogonal weights, the dense backend and skip connections
+    /// keep the maps one after the other.
+    @Test func streamingNeedsAGramOnlyFloat64FeedforwardGaussianImplicitNet() throws {
+        let spec = NetworkSpec(width: 64, depth: 2, sigmaW: 1.3, sigmaB: 0.3, activation: .tanh)
+        let inputs = try InputBatch(spec: .gaussian(count: 4, q0: 1), dimension: 64,
+                                    stream: RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        let q = observe("q", "c")
+        func streams<T: BLASScalar & GaussianFillable>(_: T.Type, _ spec: NetworkSpec, _ o: Observables,
+                                                       _ backend: Backend = .implicit) -> Bool {
+            NetworkSampler<T>(spec: spec, inputs: inputs, observables: o, seed: 0, point: 0, backend: backend).isStreamed
+        }
+        var orthogonal = spec, residual = spec
+        orthogonal.weightInit = .orthogonal
+        residual.architecture = .residual(scale: 1)
+        #expect(streams(Double.self, spec, q))
+        #expect(!streams(Float.self, spec, q))
+        #expect(!streams(Double.self, spec, observe("q", "sensitivity")))
+        #expect(!streams(Double.self, orthogonal, q))
+        #expect(!streams(Double.self, residual, q))
+        #expect(!streams(Double.self, spec, q, .dense))
     }
 
     /// The same test catches a sampler that forgets the bias: the implicit net without σ_b

@@ -166,7 +166,7 @@ public struct Affine: LayerMap {
                     network.output.elements.withUnsafeMutableBufferPointer { ph in
                         if kernel {
                             Self.triangularProduct(UnsafeRawPointer(pz.baseAddress!).assumingMemoryBound(to: Double.self),
-                                                   rows: rows, columns: c, scaledR: scaledR,
+                                                   leadingDimension: rows, rows: rows, columns: c, scaledR: scaledR,
                                                    into: UnsafeMutableRawPointer(ph.baseAddress! + first)
                                                        .assumingMemoryBound(to: Double.self), ld: n)
                         } else {
@@ -180,19 +180,41 @@ public struct Affine: LayerMap {
         }
     }
 
-    /// `H = Z (scale R)` for a block of `rows` rows: Z rows×C (leading dimension rows), scale·R
-    /// C×C upper triangular (column-major), H with leading dimension `ld`. Four rows at a time,
-    /// `h_j = Σ_{k ≤ j} z_k (scale R_kj)`: C(C+1)/2 fused multiply–adds per four rows,
-    /// about half a GEMM's, and no packing or β pass (a few C: BLAS's overheads dominate).
-    private static func triangularProduct(_ z: UnsafePointer<Double>, rows: Int, columns c: Int, scaledR: [Double],
-                                          into h: UnsafeMutablePointer<Double>, ld: Int) {
+    /// `H = Z (scale R)` for a block of `rows` rows: Z rows×C (leading dimension `zld`), scale·R
+    /// C×C upper triangular (column-major), H with leading dimension `ld`. Sixteen rows at a
+    /// time, `h_j = Σ_{k ≤ j} z_k (scale R_kj)` in k's order: C(C+1)/2 fused multiply–adds
+    /// per row, about half a GEMM's, and no packing or β pass (a few C: BLAS's overheads
+    /// dominate); four independent SIMD4 sums, so the adds do not wait on one another's
+    /// latency. Each element's sum is the same in the four-row and one-row remainders.
+    /// The columns go last to first, so H may be Z itself (`h == z`, `ld == zld`): h_j
+    /// overwrites z_j once no later column needs it.
+    static func triangularProduct(_ z: UnsafePointer<Double>, leadingDimension zld: Int, rows: Int, columns c: Int,
+                                  scaledR: [Double], into h: UnsafeMutablePointer<Double>, ld: Int) {
         scaledR.withUnsafeBufferPointer { sr in
             var i = 0
+            while i + 16 <= rows {
+                for j in (0..<c).reversed() {
+                    var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
+                    for k in 0...j {
+                        let zk = UnsafeRawPointer(z + k * zld + i), r = SIMD4(repeating: sr[j * c + k])
+                        a0.addProduct(zk.loadUnaligned(as: SIMD4<Double>.self), r)
+                        a1.addProduct(zk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self), r)
+                        a2.addProduct(zk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Double>.self), r)
+                        a3.addProduct(zk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Double>.self), r)
+                    }
+                    let hj = UnsafeMutableRawPointer(h + j * ld + i)
+                    hj.storeBytes(of: a0, as: SIMD4<Double>.self)
+                    hj.storeBytes(of: a1, toByteOffset: 32, as: SIMD4<Double>.self)
+                    hj.storeBytes(of: a2, toByteOffset: 64, as: SIMD4<Double>.self)
+                    hj.storeBytes(of: a3, toByteOffset: 96, as: SIMD4<Double>.self)
+                }
+                i += 16
+            }
             while i + 4 <= rows {
-                for j in 0..<c {
+                for j in (0..<c).reversed() {
                     var acc = SIMD4<Double>(repeating: 0)
                     for k in 0...j {
-                        let zk = UnsafeRawPointer(z + k * rows + i).loadUnaligned(as: SIMD4<Double>.self)
+                        let zk = UnsafeRawPointer(z + k * zld + i).loadUnaligned(as: SIMD4<Double>.self)
                         acc.addProduct(zk, SIMD4(repeating: sr[j * c + k]))
                     }
                     UnsafeMutableRawPointer(h + j * ld + i).storeBytes(of: acc, as: SIMD4<Double>.self)
@@ -200,9 +222,9 @@ public struct Affine: LayerMap {
                 i += 4
             }
             while i < rows {
-                for j in 0..<c {
+                for j in (0..<c).reversed() {
                     var acc = 0.0
-                    for k in 0...j { acc.addProduct(z[k * rows + i], sr[j * c + k]) }
+                    for k in 0...j { acc.addProduct(z[k * zld + i], sr[j * c + k]) }
                     h[j * ld + i] = acc
                 }
                 i += 1

@@ -99,9 +99,7 @@ public struct Nonlinearity: LayerMap {
         let n = network.width, ld = network.source.rows, batch = network.batch
         var largest = 0.0
         for c in 0..<batch { for i in 0..<n { largest = max(largest, abs(Double(network.output.elements[c * n + i]))) } }
-        let k = Double((Int(T.greatestFiniteMagnitude.exponent) + 1) / 4)
-        guard largest > exp2(k) || (largest < exp2(-k) && largest > 0), largest.isFinite else { return }
-        let e = Double(Int(log2(largest)))
+        guard let e = Self.rescaleExponent(largest: largest, T.self) else { return }
         let factor = T(exp2(-e))
         for c in 0..<batch {
             for i in 0..<n {
@@ -110,5 +108,13 @@ public struct Nonlinearity: LayerMap {
             }
         }
         network.forwardLogScale += e * log(2)
+    }
+
+    /// The e of the rescaling by 2^−e for a batch whose largest |h| is `largest`: nil while it
+    /// is within [2^-k, 2^k] (k a quarter of T's exponent range), zero or not finite.
+    static func rescaleExponent<T: BinaryFloatingPoint>(largest: Double, _: T.Type) -> Double? {
+        let k = Double((Int(T.greatestFiniteMagnitude.exponent) + 1) / 4)
+        guard largest > exp2(k) || (largest < exp2(-k) && largest > 0), largest.isFinite else { return nil }
+        return Double(Int(log2(largest)))
     }
 }

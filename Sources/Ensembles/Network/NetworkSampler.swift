@@ -14,6 +14,8 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     private var observers: [any Observable]
     private let slots: [Slot]
     private let composition: Composition
+    /// The composition fused into one streamed pass, where it can be (``StreamedGaussianLayer``).
+    private let streamed: StreamedGaussianLayer?
     private let statistics: EnsembleStatistics
 
     public init(spec: NetworkSpec, inputs: InputBatch, observables: Observables, seed: UInt64, point: Int,
@@ -26,7 +28,12 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         composition = spec.architecture.composition(spec)
         statistics = observables.emptyStatistics(shape)
         network = SampledNetwork(spec: spec, backend: backend, inputs: inputs, slots: slots, seed: seed, point: point)
+        streamed = StreamedGaussianLayer(composition: composition, backend: backend, scalar: T.self,
+                                         columns: network.columns, batch: network.batch, observers: observers)
     }
+
+    /// Whether layers run as one streamed pass (``StreamedGaussianLayer``).
+    public var isStreamed: Bool { streamed != nil }
 
     /// Peak memory of one sampler, in bytes: `[x | T]` before and after a layer, the weight
     /// panel (or all of W with tangents), the Gram matrix, bias and φ′, the input batch (in
@@ -67,10 +74,18 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         for layer in 1...network.spec.depth {
             network.layer = layer
             for i in observers.indices { observers[i].beginLayer(&network) }
-            for map in composition.pre { try map.sample(&network) }
-            network.measureGram()
+            if let streamed {
+                streamed.sample(&network)
+            } else {
+                for map in composition.pre { try map.sample(&network) }
+                network.measureGram()
+            }
             for i in observers.indices { try observers[i].preActivation(&network, into: &statistics, slot: slots[i]) }
-            for map in composition.post { try map.sample(&network) }
+            if let streamed {
+                streamed.advance(&network)
+            } else {
+                for map in composition.post { try map.sample(&network) }
+            }
             for i in observers.indices { try observers[i].endLayer(&network, into: &statistics, slot: slots[i]) }
         }
         for i in observers.indices { try observers[i].endNetwork(&network, into: &statistics, slot: slots[i]) }

@@ -63,6 +63,11 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     /// `G_ab = h_a·h_b/N` of the stored pre-activations, B×B row-major (multiply by
     /// `e^{2·forwardLogScale}` for the true scale).
     public internal(set) var gram: [Double]
+    /// The R of `x^{l−1}`'s thin QR as ``StreamedGaussianLayer`` carries the network between
+    /// layers (nil before the first and once diverged), already divided by the power of two
+    /// whose log waits in `pendingLogScale` until the observables have seen h^l.
+    var factor: Matrix<Double>?
+    var pendingLogScale = 0.0
     /// The input batch, `N₀ × B`, copied into `source` at the start of every network.
     let input: Matrix<T>
     /// Dense: a panel of W. Implicit: a block of rows of the standard normals Z of `W X = Z R`.
@@ -130,6 +135,8 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
             }
         }
         forwardLogScale = 0
+        factor = nil
+        pendingLogScale = 0
     }
 
     /// The random stream of this network for `purpose` at `layer` (default: the current one).
@@ -139,22 +146,48 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     }
 
     /// `G = hᵀh/N` of the batch columns of `output`, upper triangle mirrored: float64 with at
-    /// most 16 inputs by ``Matrix/gramUpper(_:rows:columns:leadingDimension:into:)``, else
-    /// BLAS `syrk`.
+    /// most 16 inputs by ``Matrix/gramUpper(_:rows:columns:leadingDimension:into:accumulating:)``
+    /// (``addToGram(_:rows:leadingDimension:first:)``, ``finishGram()``), else BLAS `syrk`.
     mutating func measureGram() {
         let n = spec.width, batch = batch
+        if T.self == Double.self && batch <= 16 {
+            output.elements.withUnsafeBufferPointer { ph in
+                addToGram(UnsafeRawPointer(ph.baseAddress!).assumingMemoryBound(to: Double.self), rows: n,
+                          leadingDimension: n, first: true)
+            }
+            finishGram()
+            return
+        }
         output.elements.withUnsafeBufferPointer { ph in
             syrkTarget.elements.withUnsafeMutableBufferPointer { pg in
-                if T.self == Double.self && batch <= 16 {
-                    Matrix<Double>.gramUpper(UnsafeRawPointer(ph.baseAddress!).assumingMemoryBound(to: Double.self), rows: n,
-                                             columns: batch, leadingDimension: n,
-                                             into: UnsafeMutableRawPointer(pg.baseAddress!).assumingMemoryBound(to: Double.self))
-                    for k in 0..<(batch * batch) { pg[k] *= T(1 / Double(n)) }
-                } else {
-                    T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
-                }
+                T.syrkTransposed(n: batch, k: n, alpha: T(1 / Double(n)), a: ph.baseAddress!, lda: n, c: pg.baseAddress!)
             }
         }
+        mirrorGram()
+    }
+
+    /// Adds `hᵀh` of `rows` rows of float64 pre-activations (the batch columns at `h`,
+    /// leading dimension `ld`) to the Gram's running sums, which `first` resets; rows
+    /// arriving in blocks of a multiple of 256 sum exactly as one ``measureGram()`` of them all.
+    mutating func addToGram(_ h: UnsafePointer<Double>, rows: Int, leadingDimension ld: Int, first: Bool) {
+        let batch = batch
+        syrkTarget.elements.withUnsafeMutableBufferPointer { pg in
+            Matrix<Double>.gramUpper(h, rows: rows, columns: batch, leadingDimension: ld,
+                                     into: UnsafeMutableRawPointer(pg.baseAddress!).assumingMemoryBound(to: Double.self),
+                                     accumulating: !first)
+        }
+    }
+
+    /// `G` = the running sums over N, mirrored.
+    mutating func finishGram() {
+        let scale = T(1 / Double(spec.width))
+        for k in syrkTarget.elements.indices { syrkTarget.elements[k] *= scale }
+        mirrorGram()
+    }
+
+    /// `gram` from the upper triangle of `syrkTarget`.
+    private mutating func mirrorGram() {
+        let batch = batch
         for b in 0..<batch {
             for a in 0...b {
                 gram[a * batch + b] = Double(syrkTarget[a, b])

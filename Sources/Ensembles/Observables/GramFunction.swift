@@ -19,6 +19,7 @@ public protocol GramFunction: Observable {
 
 extension GramFunction {
     public func measures(layer: Int, depth: Int) -> Bool { true }
+    public var readsOnlyGram: Bool { true }
 
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,

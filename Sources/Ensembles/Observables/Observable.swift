@@ -68,6 +68,10 @@ public protocol Observable: Sendable {
     func tangents(_ shape: NetworkShape) -> TangentColumns?
     /// Why the implicit backend cannot serve it (it needs W itself), or nil.
     var needsDenseWeights: String? { get }
+    /// Whether all it reads is `network.gram` at ``preActivation(_:into:slot:)`` (no other
+    /// hook, no layer buffer), so the layer may run as one streamed pass that keeps neither
+    /// h nor x (``StreamedGaussianLayer``).
+    var readsOnlyGram: Bool { get }
     /// Memory of one sampler beyond the layer's columns, in bytes, for scalars of `scalarSize` bytes.
     func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int
     /// Flops per network beyond the layer GEMMs and its tangent columns (plan's time model).
@@ -104,6 +108,7 @@ extension Observable {
     public func histograms(_ shape: NetworkShape) -> [HistogramSlot] { [] }
     public func tangents(_ shape: NetworkShape) -> TangentColumns? { nil }
     public var needsDenseWeights: String? { nil }
+    public var readsOnlyGram: Bool { false }
     public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int { 0 }
     public func extraFlops(_ shape: NetworkShape) -> Double { 0 }
     public var normalizedOptions: [String: ManifestValue] { [:] }

@@ -56,9 +56,11 @@ public enum GramGeometry {
         return trace / largest
     }
 
-    /// The eigenvalues of the symmetric B×B `g`, ascending (LAPACK `dsyevd`).
+    /// The eigenvalues of the symmetric B×B `g`, ascending (LAPACK `dsyevd`); all NaN when
+    /// `g` holds a non-finite entry (a diverged network's Gram), which LAPACK refuses.
     public static func eigenvalues(_ g: [Double], count b: Int) throws(LAPACKError) -> [Double] {
         precondition(g.count == b * b, "G must be B×B")
+        guard g.allSatisfy(\.isFinite) else { return [Double](repeating: .nan, count: b) }
         return try Matrix(rows: b, columns: b, elements: g).symmetricEigenvalues()
     }
 

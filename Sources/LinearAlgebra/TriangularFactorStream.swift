@@ -1,0 +1,76 @@
+/// The n×n upper-triangular R of the thin QR of a tall m×n matrix X whose rows arrive a
+/// block at a time and are never kept: R ← R of the stacked [R; next block] (the
+/// sequential, "flat tree" TSQR of Demmel, Grigori, Hoemmen & Langou 2012, SIAM J. Sci.
+/// Comput. 34, A206). Each stack fits in cache, so a 10⁶×8 X costs one pass over memory
+/// instead of the ~2n passes of one Householder QR of X, and a producer can write each
+/// block straight into the stack (``block``) while it is hot. Householder throughout
+/// (``Matrix/householderTriangularize(_:rows:columns:leadingDimension:)``), so it keeps
+/// the columns' relative accuracy as one QR of X does (RᵀR = XᵀX up to rounding, R unique
+/// up to the signs of its rows; the signs are LAPACK `dgeqrf`'s), in float64. Fewer than n
+/// rows in all are padded with zero rows.
+public struct TriangularFactorStream: ~Copyable {
+    /// n.
+    public let columns: Int
+    /// The most rows one ``fold(rows:)`` takes (``Matrix/streamedBlockRows(columns:)``).
+    public let blockRows: Int
+    /// Of the stack, column-major: a multiple of 4, so with the 64-byte aligned buffer every
+    /// column starts on a 32-byte boundary and the reflections' vector loads never split a line.
+    public let leadingDimension: Int
+    private let stack: UnsafeMutablePointer<Double>
+    /// Rows of R on top of the stack: 0 before the first block, then n.
+    private var top = 0
+    private var finite = true
+
+    public init(columns n: Int) {
+        precondition(n >= 1, "a factor needs at least one column")
+        columns = n
+        blockRows = Matrix<Double>.streamedBlockRows(columns: n)
+        leadingDimension = (n + blockRows + 3) & ~3
+        stack = UnsafeMutableRawPointer.allocate(byteCount: leadingDimension * n * 8, alignment: 64)
+            .bindMemory(to: Double.self, capacity: leadingDimension * n)
+        stack.initialize(repeating: 0, count: leadingDimension * n)
+    }
+
+    deinit { stack.deallocate() }
+
+    /// Where the next block goes: its column j at `block + j·leadingDimension`, up to
+    /// ``blockRows`` rows, below the current R.
+    public var block: UnsafeMutablePointer<Double> { stack + top }
+
+    /// Folds the `count` rows written at ``block`` into R. False, and R no longer
+    /// meaningful, once any row of X was non-finite (checked here, over the block in cache:
+    /// a NaN below a zero-norm column would otherwise vanish from R).
+    public mutating func fold(rows count: Int) -> Bool {
+        precondition(count >= 1 && count <= blockRows, "a block holds 1…blockRows rows")
+        let n = columns, lda = leadingDimension
+        let height = Swift.max(top + count, n)
+        // v · 0 is 0 for finite v, NaN for ±∞ and NaN: four independent sums of it.
+        var poison = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
+        for j in 0..<n {
+            let column = UnsafeRawPointer(stack + j * lda + top)
+            var i = 0
+            while i + 16 <= count {
+                poison.0 += column.loadUnaligned(fromByteOffset: i * 8, as: SIMD4<Double>.self) * 0
+                poison.1 += column.loadUnaligned(fromByteOffset: i * 8 + 32, as: SIMD4<Double>.self) * 0
+                poison.2 += column.loadUnaligned(fromByteOffset: i * 8 + 64, as: SIMD4<Double>.self) * 0
+                poison.3 += column.loadUnaligned(fromByteOffset: i * 8 + 96, as: SIMD4<Double>.self) * 0
+                i += 16
+            }
+            while i < count { poison.0[0] += column.load(fromByteOffset: i * 8, as: Double.self) * 0; i += 1 }
+            for i in (top + count)..<height { stack[j * lda + i] = 0 }
+        }
+        finite = finite && poison.0 + poison.1 + poison.2 + poison.3 == SIMD4()
+        guard finite else { return false }
+        Matrix<Double>.householderTriangularize(stack, rows: height, columns: n, leadingDimension: lda)
+        top = n
+        return true
+    }
+
+    /// R of the rows folded so far (zero before the first block); nil once one was non-finite.
+    public var factor: Matrix<Double>? {
+        guard finite else { return nil }
+        var r = Matrix<Double>(rows: columns, columns: columns)
+        for j in 0..<columns { for i in 0...j { r[i, j] = stack[j * leadingDimension + i] } }
+        return r
+    }
+}
