@@ -70,27 +70,25 @@ public struct CampaignPlan: Sendable {
         densePoints = self.points - implicitPoints
         samplingSeconds = samplingTasks.reduce(0, +) * Double(repeats)
         theorySeconds = theoryTasks.reduce(0, +) * Double(repeats)
-        let (resultSeconds, resultBytes) = try Self.calibrateResult(campaign: campaign)
+        let resultSeconds = try Self.calibrateResult(campaign: campaign)
         self.resultSeconds = resultSeconds
         let queue = Array(repeating: theoryTasks, count: repeats).flatMap { $0 }
             + Array(repeating: samplingTasks, count: repeats).flatMap { $0 }
-        schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds,
-                                    blockingSends: resultBytes > CoordinatorModel.eagerLimit)
+        schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds)
             .schedule(ranks: ranks, rank0Threads: threads)
     }
 
     /// Seconds the coordinator spends on one result — decoding a partial of the campaign's
-    /// largest shape, merging it and appending it to a journal file (median of 64) — and the
-    /// partial's size in bytes.
-    static func calibrateResult(campaign: Campaign) throws -> (seconds: Double, bytes: Int) {
-        guard let largest = campaign.points.max(by: { $0.network.depth < $1.network.depth }) else { return (0, 0) }
+    /// largest shape, merging it and appending it to a journal file (median of 64).
+    static func calibrateResult(campaign: Campaign) throws -> Double {
+        guard let largest = campaign.points.max(by: { $0.network.depth < $1.network.depth }) else { return 0 }
         let empty = campaign.observables.emptyStatistics(campaign.shape(largest.network))
         let payload = empty.encoded()
         var merged = empty
         let path = NSTemporaryDirectory() + "/signalprop-plan-\(getpid()).journal"
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            return (0, payload.count)
+            return 0
         }
         defer { try? handle.close() }
         var times: [Double] = []
@@ -101,7 +99,7 @@ public struct CampaignPlan: Sendable {
             try handle.write(contentsOf: Data(Journal.record(task: task, payload: payload)))
             times.append(ProgressReporter.seconds(ContinuousClock.now - start))
         }
-        return (times.sorted()[times.count / 2], payload.count)
+        return times.sorted()[times.count / 2]
     }
 }
 

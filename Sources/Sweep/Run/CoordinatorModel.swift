@@ -7,8 +7,9 @@
 /// - each remote rank (1 … P−1) keeps two tasks in flight (sixteen for tasks under a
 ///   millisecond, ``Coordinator/inFlightDepth(taskSeconds:)``): new tasks are sent when a
 ///   result has been handled, and reaches the rank a message latency later; a rank runs its tasks
-///   one after another, and a result above MPI's eager limit holds it in its send until the
-///   coordinator receives it;
+///   one after another and sends each result without waiting for it to be received, but
+///   completes that send before the next one: finishing a task while its previous result is
+///   still untaken, it waits until the coordinator takes it;
 /// - rank 0's compute threads take tasks from the same queue without messages, and share
 ///   rank 0's core with the coordinator's own work;
 /// - the coordinator handles results one at a time, in arrival order, each costing
@@ -24,20 +25,11 @@ public struct CoordinatorModel: Sendable {
     public var resultSeconds: Double
     /// One-way message latency between ranks, seconds.
     public var latency: Double
-    /// Whether a worker's result send blocks until the coordinator receives it: MPI's
-    /// rendezvous protocol for messages above the eager limit (``eagerLimit``), so the
-    /// worker waits out the coordinator's polling before its next task.
-    public var blockingSends: Bool
 
-    /// OpenMPI's eager limit over shared memory (the `vader` transport), bytes; larger
-    /// messages go by rendezvous.
-    public static let eagerLimit = 4096
-
-    public init(taskSeconds: [Double], resultSeconds: Double, latency: Double = 5e-6, blockingSends: Bool = false) {
+    public init(taskSeconds: [Double], resultSeconds: Double, latency: Double = 5e-6) {
         self.taskSeconds = taskSeconds
         self.resultSeconds = resultSeconds
         self.latency = latency
-        self.blockingSends = blockingSends
     }
 
     /// The simulated schedule.
@@ -80,7 +72,8 @@ public struct CoordinatorModel: Sendable {
         var queue = EventQueue<Event>()
         var running = [Int?](repeating: nil, count: workers)
         var waiting = [[Int]](repeating: [], count: workers)   // delivered, not yet started
-        var sending = [Bool](repeating: false, count: workers)  // in a blocking send of a result
+        var untaken = [Bool](repeating: false, count: workers)  // its last result not yet taken
+        var held = [Int?](repeating: nil, count: workers)       // a finished task waiting on that
         var arrivals: [(time: Double, worker: Int, task: Int)] = []   // results waiting for the coordinator
         var inFlight = [Int](repeating: 0, count: workers)
         var coordinatorFree = 0.0, lastProgress = 0.0, coordinatorBusy = 0.0
@@ -90,6 +83,13 @@ public struct CoordinatorModel: Sendable {
         func start(_ w: Int, _ task: Int, at t: Double) {
             running[w] = task
             queue.push(t + taskSeconds[task] / speed(w), .finished(worker: w))
+        }
+        /// Remote worker w sends the result of `task` at t and starts its next delivered task.
+        func post(_ w: Int, _ task: Int, at t: Double) {
+            untaken[w] = true
+            let arrival = t + latency
+            arrivals.insert((arrival, w, task), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
+            if !waiting[w].isEmpty { start(w, waiting[w].removeFirst(), at: t) }
         }
         func send(to w: Int, at t: Double) {
             guard next < taskSeconds.count else { return }
@@ -127,10 +127,11 @@ public struct CoordinatorModel: Sendable {
                 var t = action
                 while let r = arrivals.first, r.time <= action {
                     arrivals.removeFirst()
-                    if sending[r.worker] {
-                        // Received: the worker's blocking send returns, and it starts its next task.
-                        sending[r.worker] = false
-                        if running[r.worker] == nil, !waiting[r.worker].isEmpty { start(r.worker, waiting[r.worker].removeFirst(), at: t) }
+                    untaken[r.worker] = false
+                    if let task = held[r.worker] {
+                        // Taken: the worker's wait returns; it sends the held result and goes on.
+                        held[r.worker] = nil
+                        post(r.worker, task, at: t)
                     }
                     t += resultSeconds
                     coordinatorBusy += resultSeconds
@@ -150,17 +151,16 @@ public struct CoordinatorModel: Sendable {
             case .finished(let w):
                 let task = running[w]!
                 running[w] = nil
-                let arrival = w < rank0Threads ? t : t + latency
-                arrivals.insert((arrival, w, task), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
                 if w < rank0Threads {
+                    arrivals.insert((t, w, task), at: arrivals.firstIndex { $0.time > t } ?? arrivals.count)
                     if next < taskSeconds.count { start(w, next, at: t); next += 1 }
-                } else if blockingSends {
-                    sending[w] = true
-                } else if !waiting[w].isEmpty {
-                    start(w, waiting[w].removeFirst(), at: t)
+                } else if untaken[w] {
+                    held[w] = task
+                } else {
+                    post(w, task, at: t)
                 }
             case .delivered(let w, let task):
-                if running[w] == nil && !sending[w] { start(w, task, at: t) } else { waiting[w].append(task) }
+                if running[w] == nil && held[w] == nil { start(w, task, at: t) } else { waiting[w].append(task) }
             }
         }
         precondition(handled == taskSeconds.count, "the simulation lost a task")
