@@ -88,7 +88,7 @@ import Testing
     /// The streamed implicit layer (``NetworkSampler/isStreamed``: observables that read only
     /// the Gram, so h and x are never stored) gives the very numbers of the implicit maps run
     /// one after the other, which a Gram-spectrum observable (it reads h at layer 1) forces:
-    /// several row blocks and a remainder (N = 12 000 at B = 6: blocks of 5376), a first
+    /// several row blocks and a remainder (N = 12 000 at B = 6: 23 blocks of 512 and 224 rows), a first
     /// layer from wider inputs, a relu net rescaled by 2^±e on the way up and down, a
     /// scalar-path φ, and a softplus net that overflows (NaN from the layer after).
     @Test(arguments: [
