@@ -174,8 +174,8 @@ extension Matrix where T == Double {
 
     /// The n×n upper-triangular R of the thin QR of the m×n matrix X at `x` (column-major,
     /// leading dimension `ld`, either precision; zero rows pad it when m < n), reading X once,
-    /// a block of rows at a time through a ``TriangularFactorStream``. Nil when X holds a
-    /// non-finite value.
+    /// a block of rows at a time through a ``TriangularFactorStream``: its diagonal
+    /// non-negative. Nil when X holds a non-finite value.
     @_specialize(exported: true, where S == Double)
     @_specialize(exported: true, where S == Float)
     public static func streamedTriangularFactor<S: BLASScalar>(of x: UnsafePointer<S>, rows m: Int, columns n: Int,

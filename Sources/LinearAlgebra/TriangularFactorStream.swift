@@ -5,9 +5,14 @@
 /// instead of the ~2n passes of one Householder QR of X, and a producer can write each
 /// block straight into the stack (``block``) while it is hot. Householder throughout
 /// (``Matrix/householderTriangularize(_:rows:columns:leadingDimension:)``), so it keeps
-/// the columns' relative accuracy as one QR of X does (RᵀR = XᵀX up to rounding, R unique
-/// up to the signs of its rows; the signs are LAPACK `dgeqrf`'s), in float64. Fewer than n
-/// rows in all are padded with zero rows.
+/// the columns' relative accuracy as one QR of X does (RᵀR = XᵀX up to rounding), in
+/// float64. Fewer than n rows in all are padded with zero rows.
+///
+/// Each fold's reflections flip the signs of R's rows (`β = −sign(α)‖·‖`, α = R_kk), so the
+/// signs depend on how the rows were blocked; ``factor`` turns every row whose diagonal is
+/// negative, giving the R with a non-negative diagonal — for X of full rank the unique one —
+/// so that what is drawn from it (the implicit backend's `Z R`) does not depend on the
+/// block size either.
 public struct TriangularFactorStream: ~Copyable {
     /// n.
     public let columns: Int
@@ -66,11 +71,15 @@ public struct TriangularFactorStream: ~Copyable {
         return true
     }
 
-    /// R of the rows folded so far (zero before the first block); nil once one was non-finite.
+    /// R of the rows folded so far, its diagonal non-negative (zero before the first block);
+    /// nil once one was non-finite.
     public var factor: Matrix<Double>? {
         guard finite else { return nil }
         var r = Matrix<Double>(rows: columns, columns: columns)
-        for j in 0..<columns { for i in 0...j { r[i, j] = stack[j * leadingDimension + i] } }
+        for i in 0..<columns {
+            let sign: Double = stack[i * leadingDimension + i] < 0 ? -1 : 1
+            for j in i..<columns { r[i, j] = sign * stack[j * leadingDimension + i] }
+        }
         return r
     }
 }
