@@ -57,10 +57,10 @@ import Testing
     }
 
     /// A worker sends each result without waiting for it to be taken, so with millisecond
-    /// tasks and the coordinator's back-off it stays busy; only a coordinator slower than the
-    /// worker holds it (its previous result still untaken when the next is done), and then
-    /// the wall is the coordinator's.
-    @Test func workersWaitOnlyForAnUntakenResult() {
+    /// tasks and the coordinator's back-off it stays busy (a worker held in its send until
+    /// the next poll would take ≥ 5 % longer); a coordinator slower than the worker sets the
+    /// wall by itself, one result after another.
+    @Test func workersDoNotWaitForTheirResultsToBeTaken() {
         let tasks = Array(repeating: 1e-3, count: 200)
         let fast = CoordinatorModel(taskSeconds: tasks, resultSeconds: 1e-6).schedule(ranks: 2, rank0Threads: 0)
         #expect(fast.wallSeconds < 0.2 * 1.01 + 2e-3)

@@ -7,9 +7,7 @@
 /// - each remote rank (1 … P−1) keeps two tasks in flight (sixteen for tasks under a
 ///   millisecond, ``Coordinator/inFlightDepth(taskSeconds:)``): new tasks are sent when a
 ///   result has been handled, and reaches the rank a message latency later; a rank runs its tasks
-///   one after another and sends each result without waiting for it to be received, but
-///   completes that send before the next one: finishing a task while its previous result is
-///   still untaken, it waits until the coordinator takes it;
+///   one after another and sends each result without waiting for it to be received;
 /// - rank 0's compute threads take tasks from the same queue without messages, and share
 ///   rank 0's core with the coordinator's own work;
 /// - the coordinator handles results one at a time, in arrival order, each costing
@@ -72,8 +70,6 @@ public struct CoordinatorModel: Sendable {
         var queue = EventQueue<Event>()
         var running = [Int?](repeating: nil, count: workers)
         var waiting = [[Int]](repeating: [], count: workers)   // delivered, not yet started
-        var untaken = [Bool](repeating: false, count: workers)  // its last result not yet taken
-        var held = [Int?](repeating: nil, count: workers)       // a finished task waiting on that
         var arrivals: [(time: Double, worker: Int, task: Int)] = []   // results waiting for the coordinator
         var inFlight = [Int](repeating: 0, count: workers)
         var coordinatorFree = 0.0, lastProgress = 0.0, coordinatorBusy = 0.0
@@ -86,7 +82,6 @@ public struct CoordinatorModel: Sendable {
         }
         /// Remote worker w sends the result of `task` at t and starts its next delivered task.
         func post(_ w: Int, _ task: Int, at t: Double) {
-            untaken[w] = true
             let arrival = t + latency
             arrivals.insert((arrival, w, task), at: arrivals.firstIndex { $0.time > arrival } ?? arrivals.count)
             if !waiting[w].isEmpty { start(w, waiting[w].removeFirst(), at: t) }
@@ -127,12 +122,6 @@ public struct CoordinatorModel: Sendable {
                 var t = action
                 while let r = arrivals.first, r.time <= action {
                     arrivals.removeFirst()
-                    untaken[r.worker] = false
-                    if let task = held[r.worker] {
-                        // Taken: the worker's wait returns; it sends the held result and goes on.
-                        held[r.worker] = nil
-                        post(r.worker, task, at: t)
-                    }
                     t += resultSeconds
                     coordinatorBusy += resultSeconds
                     handled += 1
@@ -154,13 +143,11 @@ public struct CoordinatorModel: Sendable {
                 if w < rank0Threads {
                     arrivals.insert((t, w, task), at: arrivals.firstIndex { $0.time > t } ?? arrivals.count)
                     if next < taskSeconds.count { start(w, next, at: t); next += 1 }
-                } else if untaken[w] {
-                    held[w] = task
                 } else {
                     post(w, task, at: t)
                 }
             case .delivered(let w, let task):
-                if running[w] == nil && held[w] == nil { start(w, task, at: t) } else { waiting[w].append(task) }
+                if running[w] == nil { start(w, task, at: t) } else { waiting[w].append(task) }
             }
         }
         precondition(handled == taskSeconds.count, "the simulation lost a task")
