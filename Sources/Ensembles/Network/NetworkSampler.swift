@@ -27,9 +27,11 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         observers = observables.members
         composition = spec.architecture.composition(spec)
         statistics = observables.emptyStatistics(shape)
-        network = SampledNetwork(spec: spec, backend: backend, inputs: inputs, slots: slots, seed: seed, point: point)
         streamed = StreamedGaussianLayer(composition: composition, backend: backend, scalar: T.self,
-                                         columns: network.columns, batch: network.batch, observers: observers)
+                                         columns: inputs.count + observables.tangentColumns(shape), batch: inputs.count,
+                                         observers: observers)
+        network = SampledNetwork(spec: spec, backend: backend, inputs: inputs, slots: slots, seed: seed, point: point,
+                                 streamed: streamed != nil)
     }
 
     /// Whether layers run as one streamed pass (``StreamedGaussianLayer``).
@@ -38,11 +40,18 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     /// Peak memory of one sampler, in bytes: `[x | T]` before and after a layer, the weight
     /// panel (or all of W with tangents), the Gram matrix, bias and φ′, the input batch (in
     /// float64 and in `T`), for orthogonal weights the Gaussian matrix and its Q factor (or,
-    /// implicit, the Haar frame), and what each observable keeps.
+    /// implicit, the Haar frame), and what each observable keeps. A streamed sampler keeps
+    /// the inputs, the bias and the QR's block: nothing of width N times the columns.
     public static func estimatedBytes(_ shape: NetworkShape, observables: Observables, backend: Backend = .dense) -> Int {
         let spec = shape.spec, n = spec.width, inputDimension = shape.inputDimension, batch = shape.batch
         let scalar = MemoryLayout<T>.size
         let columns = batch + observables.tangentColumns(shape)
+        if StreamedGaussianLayer(composition: spec.architecture.composition(spec), backend: backend, scalar: T.self,
+                                 columns: columns, batch: batch, observers: observables.members) != nil {
+            let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8
+            let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
+            return (2 * inputDimension * batch + batch * batch + n) * scalar + factorBlock + extra + inputDimension * batch * 8
+        }
         let panel = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
                                       weightInit: spec.weightInit)
         var elements = 2 * max(n, inputDimension) * columns + panel.rows * panel.columns + batch * batch + 2 * n

@@ -86,7 +86,11 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     /// All columns, batch and tangents.
     public var columns: Int { source.columns }
 
-    init(spec: NetworkSpec, backend: Backend, inputs: InputBatch, slots: [Slot], seed: UInt64, point: Int) {
+    /// `streamed`: the layers run as one streamed pass (``StreamedGaussianLayer``), which
+    /// reads only the inputs from `source` and never `output`, the panel or `scratch`: they
+    /// are not allocated at width N.
+    init(spec: NetworkSpec, backend: Backend, inputs: InputBatch, slots: [Slot], seed: UInt64, point: Int,
+         streamed: Bool) {
         self.spec = spec
         self.backend = backend
         self.seed = seed
@@ -106,8 +110,8 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
         tangentDerivative = derivative
         tangentInput = own
         let n = spec.width
-        source = Matrix(rows: max(n, inputDimension), columns: columns)
-        output = Matrix(rows: n, columns: columns)
+        source = Matrix(rows: streamed ? inputDimension : max(n, inputDimension), columns: columns)
+        output = Matrix(rows: streamed ? 0 : n, columns: streamed ? 0 : columns)
         // float64 inputs are shared as they are (a generic element-wise conversion of a
         // 10⁶×B batch costs more than a layer).
         input = Matrix(rows: inputDimension, columns: batch,
@@ -115,11 +119,11 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
                                                        : inputs.matrix.elements.map { T($0) })
         let panelShape = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
                                            weightInit: spec.weightInit)
-        panel = Matrix(rows: panelShape.rows, columns: panelShape.columns)
+        panel = streamed ? Matrix(rows: 0, columns: 0) : Matrix(rows: panelShape.rows, columns: panelShape.columns)
         syrkTarget = Matrix(rows: batch, columns: batch)
         gram = [Double](repeating: 0, count: batch * batch)
         bias = [T](repeating: 0, count: n)
-        scratch = [T](repeating: 0, count: n)
+        scratch = [T](repeating: 0, count: streamed ? 0 : n)
         ownDerivative = [T](repeating: 0, count: derivative.contains(.ownInput) ? n : 0)
     }
 
