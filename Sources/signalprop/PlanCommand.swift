@@ -61,6 +61,7 @@ struct PlanCommand: ParsableCommand {
                 "sampling_seconds": plan.samplingSeconds, "theory_seconds": plan.theorySeconds,
                 "coordinator_seconds_per_result": plan.resultSeconds, "coordinator_seconds": schedule.coordinatorSeconds,
                 "estimated_wall_seconds": plan.wallSeconds, "parallel_efficiency": schedule.efficiency,
+                "contention": plan.contention,
             ]))
             return
         }
@@ -72,6 +73,10 @@ struct PlanCommand: ParsableCommand {
         print("memory per rank  ≈ \(MemoryEstimate.format(plan.memoryPerRank))")
         print("compute          ≈ \(f(plan.samplingSeconds)) s sampling + \(f(plan.theorySeconds)) s theory (one core); "
               + "coordinator \(String(format: "%.0f", plan.resultSeconds * 1e6)) µs per result")
+        if plan.contention > 1 {
+            print("contention       × \(String(format: "%.2f", plan.contention)) per task: this machine's cores slow each "
+                  + "other down when \(min(SweepRun.usableCores, schedule.computeThreads)) compute at once")
+        }
         print("wall on \(ranks) rank\(ranks == 1 ? "" : "s")   ≈ \(f(plan.wallSeconds)) s with \(schedule.computeThreads) compute "
               + "thread\(schedule.computeThreads == 1 ? "" : "s") (parallel efficiency \(String(format: "%.1f", 100 * schedule.efficiency)) %)")
     }

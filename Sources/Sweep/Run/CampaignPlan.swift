@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import MeanField
 import Randomness
+import Synchronization
 
 /// What a campaign will cost, from a short calibration on this machine: grid size, tasks,
 /// memory per rank, and the wall time and parallel efficiency on P ranks.
@@ -21,7 +22,8 @@ import Randomness
 ///
 /// The wall and efficiency come from ``CoordinatorModel``, a discrete-event simulation of
 /// the coordinator's dynamic schedule with these costs (one core per rank, as under
-/// `mpirun --bind-to core`).
+/// `mpirun --bind-to core`), each lengthened by this machine's ``contention`` when the
+/// schedule keeps several of its cores computing at once.
 public struct CampaignPlan: Sendable {
     public let points: Int
     public let tasks: Int
@@ -37,6 +39,8 @@ public struct CampaignPlan: Sendable {
     public let densePoints: Int
     /// Coordinator seconds per result.
     public let resultSeconds: Double
+    /// The factor every task's cost was lengthened by (``contention(campaign:busy:)``).
+    public let contention: Double
     /// The simulated schedule.
     public let schedule: CoordinatorModel.Schedule
 
@@ -72,10 +76,53 @@ public struct CampaignPlan: Sendable {
         theorySeconds = theoryTasks.reduce(0, +) * Double(repeats)
         let resultSeconds = try Self.calibrateResult(campaign: campaign)
         self.resultSeconds = resultSeconds
-        let queue = Array(repeating: theoryTasks, count: repeats).flatMap { $0 }
-            + Array(repeating: samplingTasks, count: repeats).flatMap { $0 }
+        let contention = try Self.contention(campaign: campaign, busy: min(SweepRun.usableCores, threads + ranks - 1))
+        self.contention = contention
+        let queue = (Array(repeating: theoryTasks, count: repeats).flatMap { $0 }
+            + Array(repeating: samplingTasks, count: repeats).flatMap { $0 }).map { $0 * contention }
         schedule = CoordinatorModel(taskSeconds: queue, resultSeconds: resultSeconds)
             .schedule(ranks: ranks, rank0Threads: threads)
+    }
+
+    /// How much longer a task takes while `busy` cores of this machine compute at once than
+    /// alone — shared caches and memory bandwidth, or a hypervisor's virtual cores on one
+    /// physical core: one network of the campaign's first point, repeated to at least
+    /// 50 ms, timed seven times alone and seven times on `busy` threads at once (each its
+    /// own sampler), alternating; the ratio of the medians, never below 1; 1 for `busy` ≤ 1.
+    /// A plan for more ranks than this machine has cores takes each node as busy as this one.
+    /// (With three ranks on two cores the workers' summed busy seconds were 8 % above one
+    /// worker's, which a core-per-rank model without this misses.)
+    static func contention(campaign: Campaign, busy: Int) throws -> Double {
+        guard busy > 1, let point = campaign.points.first else { return 1 }
+        var network = point.network
+        network.width = min(network.width, 4096)
+        let spec = network, backend = campaign.backend(for: spec)
+        let inputs = try InputBatch(spec: campaign.inputs, dimension: campaign.inputDimension(width: spec.width),
+                                    stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        let observables = campaign.observables
+        /// Seconds for `count` networks on one thread.
+        @Sendable func networks(_ count: Int) -> Double {
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: 1, point: 0,
+                                                 backend: backend)
+            var statistics = sampler.makeStatistics()
+            let start = ContinuousClock.now
+            for s in 0..<count { try? sampler.run(sample: s, into: &statistics) }
+            return ProgressReporter.seconds(ContinuousClock.now - start)
+        }
+        var repeats = 1
+        while networks(repeats) < 0.05 && repeats < 1 << 16 { repeats *= 2 }
+        let count = repeats
+        var alone: [Double] = [], together: [Double] = []
+        for _ in 0..<7 {
+            alone.append(networks(count))
+            let times = Mutex([Double]())
+            DispatchQueue.concurrentPerform(iterations: busy) { _ in
+                let t = networks(count)
+                times.withLock { $0.append(t) }
+            }
+            together.append(contentsOf: times.withLock { $0 })
+        }
+        return max(1, together.sorted()[together.count / 2] / alone.sorted()[alone.count / 2])
     }
 
     /// Seconds the coordinator spends on one result — decoding a partial of the campaign's
