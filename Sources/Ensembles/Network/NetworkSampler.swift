@@ -46,10 +46,10 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         let spec = shape.spec, n = spec.width, inputDimension = shape.inputDimension, batch = shape.batch
         let scalar = MemoryLayout<T>.size
         let columns = batch + observables.tangentColumns(shape)
+        let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
         if StreamedGaussianLayer(composition: spec.architecture.composition(spec), backend: backend, scalar: T.self,
                                  columns: columns, batch: batch, observers: observables.members) != nil {
             let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8
-            let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
             return (2 * inputDimension * batch + batch * batch + n) * scalar + factorBlock + extra + inputDimension * batch * 8
         }
         let panel = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
@@ -65,7 +65,6 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
         case (.implicit, .gaussian): elements += factorBlock
         case (.dense, .gaussian): break
         }
-        let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
         return elements * scalar + extra + inputDimension * batch * 8
     }
 
