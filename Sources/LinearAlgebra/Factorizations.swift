@@ -195,79 +195,168 @@ extension Matrix where T == Double {
         return stream.factor
     }
 
-    /// Overwrites the m×n column-major A (m ≥ n) at `a` with the R of its QR in its upper
-    /// triangle and zeros below: n Householder reflections `H_k = I − τ_k v_k v_kᵀ`, each as
+    /// Overwrites the first n rows of the m×n column-major A (m ≥ n) at `a` with the R of
+    /// its QR (upper triangle, zeros below the diagonal); the rows below n are left holding
+    /// nothing meaningful. n Householder reflections `H_k = I − τ_k v_k v_kᵀ`, each as
     /// LAPACK's `dlarfg` builds it (β = −sign(α)·‖(α, x)‖, τ = (β − α)/β, v = (1, x/(α − β)),
-    /// so R's diagonal has `dgeqrf`'s signs) and applied to the columns right of it
-    /// (Golub & Van Loan 2013, Algorithm 5.2.1). The reflectors are not kept: only R is
-    /// wanted. Written for the stacks of the streamed factor (a few columns, rows within
-    /// L2), where `dgeqr2`'s calls per column cost more than its arithmetic: the columns
-    /// right of k are taken four at a time (`w = c_k + vᵀc` in one pass over v, then
-    /// `c −= τ w v`), four rows per vector, aligned when `a` and `ld` allow.
+    /// so R's diagonal has `dgeqrf`'s signs), applied to the columns right of it (Golub &
+    /// Van Loan 2013, Algorithm 5.2.1). The reflectors are not kept: only R is wanted.
+    ///
+    /// Written for the stacks of the streamed factor (a few columns, a few hundred rows in
+    /// L1), where the cost is trips through the stack, not arithmetic: reflection k is one
+    /// pass per four columns right of it, which updates them (`c ← c − τ (c_k + vᵀc) v`, v
+    /// never formed: `vᵀc = xᵀc/(α − β)`) and, from the updated values still in registers,
+    /// sums what reflection k + 1 needs: ‖x_{k+1}‖² and `x_{k+1}ᵀc` for the columns right of
+    /// it ("look-ahead"). Where ‖x‖² could have over- or underflowed (outside [2⁻⁹⁰⁰, 2⁹⁰⁰]),
+    /// or a sum is not finite, x is first scaled by a power of two near its largest magnitude
+    /// (exact) and its sums recomputed, as `dnrm2` guards a norm. `scratch`: m doubles, the
+    /// target of a pass's unused lanes (their coefficient is 0; what they hold is never read
+    /// into R), aligned as the columns are (`a` and `scratch` 32-byte aligned, ld a multiple
+    /// of 4) so that every pass's vector loads are. False, and A no longer meaningful, where
+    /// an entry of A was not finite (a NaN below a zero-norm column would otherwise vanish
+    /// from R).
     static func householderTriangularize(_ a: UnsafeMutablePointer<Double>, rows m: Int, columns n: Int,
-                                         leadingDimension ld: Int) {
+                                         leadingDimension ld: Int, scratch: UnsafeMutablePointer<Double>) -> Bool {
         precondition(m >= n && ld >= m, "householderTriangularize needs rows ≥ columns and ld ≥ rows")
-        for k in 0..<n {
-            let v = a + k * ld + k + 1, tail = m - k - 1      // x: below the diagonal of column k
-            let alpha = a[k * ld + k]
-            let xnorm = norm(v, count: tail)
-            guard xnorm > 0 else { continue }                   // H = I; τ = 0
-            let beta = -copysign(hypot(alpha, xnorm), alpha)
-            let tau = (beta - alpha) / beta
-            let divisor = alpha - beta                          // |α − β| = |α| + ‖(α, x)‖ ≥ ‖x‖ > 0
-            let reciprocal = 1 / divisor
-            if reciprocal.isFinite {
-                for i in 0..<tail { v[i] *= reciprocal }
-            } else {
-                for i in 0..<tail { v[i] /= divisor }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { buffer -> Bool in
+            // sums[j], j ≥ k: x_kᵀ c_j over the rows below k's diagonal (sums[k] = ‖x_k‖²);
+            // then, j > k, the coefficient of x_k in the update of c_j.
+            let sums = buffer.baseAddress!
+            // c_j += sums[j]·x for the columns j ≥ first, from `row` down, and then sums[j] is
+            // Σ y c_j below `row`, y being column `first`: the sums of the next reflection.
+            func reflectColumns(from first: Int, row: Int, x: UnsafeMutablePointer<Double>, updates: Bool = true) {
+                var j = first
+                while j < n {
+                    let g = Swift.min(4, n - j)
+                    func target(_ q: Int) -> UnsafeMutablePointer<Double> {
+                        q < g ? a + (j + q) * ld + row : scratch + row
+                    }
+                    var coefficients = SIMD4<Double>()
+                    for q in 0..<g { coefficients[q] = sums[j + q] }
+                    let t = (target(0), target(1), target(2), target(3)), y = a + first * ld + row
+                    // Constant arguments, so that each case is a loop of its own: no work for
+                    // the lanes past g in the vector loop, none for the update of the identity.
+                    let next: SIMD4<Double>
+                    switch (g, j == first, updates) {
+                    case (4, true, true): next = reflect(x, t, coefficients, y, lanes: 4, firstIsY: true, count: m - row)
+                    case (4, false, true): next = reflect(x, t, coefficients, y, lanes: 4, firstIsY: false, count: m - row)
+                    case (3, true, true): next = reflect(x, t, coefficients, y, lanes: 3, firstIsY: true, count: m - row)
+                    case (3, false, true): next = reflect(x, t, coefficients, y, lanes: 3, firstIsY: false, count: m - row)
+                    case (2, true, true): next = reflect(x, t, coefficients, y, lanes: 2, firstIsY: true, count: m - row)
+                    case (2, false, true): next = reflect(x, t, coefficients, y, lanes: 2, firstIsY: false, count: m - row)
+                    case (1, true, true): next = reflect(x, t, coefficients, y, lanes: 1, firstIsY: true, count: m - row)
+                    case (1, false, true): next = reflect(x, t, coefficients, y, lanes: 1, firstIsY: false, count: m - row)
+                    case (_, true, false):
+                        next = reflect(x, t, coefficients, y, lanes: 4, firstIsY: true, updates: false, count: m - row)
+                    default:
+                        next = reflect(x, t, coefficients, y, lanes: 4, firstIsY: false, updates: false, count: m - row)
+                    }
+                    for q in 0..<g { sums[j + q] = next[q] }
+                    j += g
+                }
             }
-            a[k * ld + k] = beta
-            // Rows before the first 32-byte boundary of v go element by element.
-            let head = Swift.min(tail, (4 - (Int(bitPattern: v) >> 3) & 3) & 3)
-            var j = k + 1
-            while j < n {
-                let g = Swift.min(4, n - j)
-                // A short group repeats its last column in the dot products and ignores them.
-                let c = (a + j * ld + k, a + (j + Swift.min(1, g - 1)) * ld + k, a + (j + Swift.min(2, g - 1)) * ld + k,
-                         a + (j + g - 1) * ld + k)
-                var w = SIMD4(c.0[0], c.1[0], c.2[0], c.3[0])
-                for i in 1...max(head, 1) where i <= head {
-                    w += v[i - 1] * SIMD4(c.0[i], c.1[i], c.2[i], c.3[i])
-                }
-                w += dots(v + head, c.0 + 1 + head, c.1 + 1 + head, c.2 + 1 + head, c.3 + 1 + head, count: tail - head)
-                let step = -tau * w
-                for q in 0..<g {
-                    let column = a + (j + q) * ld + k
-                    column[0] += step[q]
-                    for i in 0..<head { column[1 + i].addProduct(step[q], v[i]) }
-                }
-                if g == 4 {
-                    update(v + head, c.0 + 1 + head, c.1 + 1 + head, c.2 + 1 + head, c.3 + 1 + head, by: step,
-                           count: tail - head)
-                } else {
-                    for q in 0..<g { axpy(step[q], v + head, a + (j + q) * ld + k + 1 + head, count: tail - head) }
-                }
-                j += g
+            // The identity first (every coefficient 0) gives the first reflection's sums. A sum
+            // is not finite where an entry below row 0 is not, or where a product overflowed:
+            // which of the two, only the entries tell.
+            for j in 0..<n { sums[j] = 0 }
+            reflectColumns(from: 0, row: 0, x: a, updates: false)
+            if !(0..<n).allSatisfy({ sums[$0].isFinite && a[$0 * ld].isFinite }) {
+                for j in 0..<n { for i in 0..<m where !a[j * ld + i].isFinite { return false } }
             }
-            for i in 0..<tail { v[i] = 0 }
+            var summed = true
+            for k in 0..<n where k + 1 < m {
+                let x = a + k * ld + k + 1, tail = m - k - 1
+                if !summed { for j in k..<n { sums[j] = dot(x, a + j * ld + k + 1, count: tail) } }
+                var scale = 1.0
+                if !(sums[k] >= 0x1p-900 && sums[k] <= 0x1p900) || !(k..<n).allSatisfy({ sums[$0].isFinite }) {
+                    var largest = 0.0
+                    for i in 0..<tail { largest = Swift.max(largest, x[i].magnitude) }
+                    if largest > 0 && largest.isFinite {
+                        scale = Double(sign: .plus, exponent: -largest.exponent, significand: 1)
+                        for i in 0..<tail { x[i] *= scale }
+                        for j in k..<n { sums[j] = dot(x, a + j * ld + k + 1, count: tail) }
+                    }
+                }
+                summed = false
+                guard sums[k] > 0 else { continue }                 // x = 0: H = I, τ = 0
+                let alpha = a[k * ld + k]
+                // ‖(α, x)‖: the plain root where α² cannot overflow (‖x‖² ≥ 2⁻⁹⁰⁰ there, so
+                // an α² that underflows loses nothing that counts).
+                let norm = scale == 1 && abs(alpha) < 0x1p450
+                    ? (alpha * alpha + sums[k]).squareRoot() : hypot(alpha, sums[k].squareRoot() / scale)
+                let beta = -copysign(norm, alpha)
+                let tau = (beta - alpha) / beta
+                let toV = 1 / ((alpha - beta) * scale)              // v = toV · x as stored
+                a[k * ld + k] = beta
+                for j in (k + 1)..<n {
+                    let step = -tau * (a[j * ld + k] + sums[j] * toV)
+                    a[j * ld + k] += step
+                    sums[j] = step * toV
+                }
+                reflectColumns(from: k + 1, row: k + 1, x: x)
+                summed = true
+                for i in 0..<Swift.min(tail, n - k - 1) { x[i] = 0 }
+            }
+            return true
         }
     }
 
-    /// ‖x‖₂ of `count` doubles without spurious overflow or underflow: the plain sum of
-    /// squares (eight partial sums) when no square can have overflowed and the subnormal
-    /// squares' rounding (≤ 2⁻¹⁰⁷⁵ each, count ≤ 2¹⁵ of them) is below ε of a sum ≥ 2⁻⁹⁰⁰;
-    /// else the sum over x scaled by a power of two near its largest magnitude (exact), as
-    /// `dnrm2` guards it.
-    private static func norm(_ x: UnsafeMutablePointer<Double>, count: Int) -> Double {
-        let sum = dot(x, x, count: count)
-        if sum.isFinite && sum >= 0x1p-900 { return sum.squareRoot() }
-        var largest = 0.0
-        for i in 0..<count { largest = Swift.max(largest, x[i].magnitude) }
-        guard largest > 0, largest.isFinite else { return largest }
-        let scale = Double(sign: .plus, exponent: -largest.exponent, significand: 1)
-        var scaled = 0.0
-        for i in 0..<count { let s = x[i] * scale; scaled += s * s }
-        return scaled.squareRoot() / scale
+    /// One pass of a reflection over its `count` rows, up to four target columns at once
+    /// (`lanes` of them; the others aimed at the scratch column): `t_q[i] += c_q·x[i]`
+    /// (unless not `updates`: the identity), and over the rows after the first,
+    /// `Σ_i y[i]·t_q[i]` of the updated t (y: the next column, itself t₀ when `firstIsY`, its
+    /// new values then taken from the registers). Four rows per vector, two vectors per step
+    /// (eight independent sums), aligned once the first ≤ 3 rows are done (the columns share
+    /// an alignment).
+    @_transparent
+    private static func reflect(_ x: UnsafeMutablePointer<Double>,
+                                _ t: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+                                      UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>),
+                                _ c: SIMD4<Double>, _ y: UnsafeMutablePointer<Double>, lanes: Int, firstIsY: Bool,
+                                updates: Bool = true, count: Int) -> SIMD4<Double> {
+        @inline(__always) func row(_ i: Int) -> SIMD4<Double> {
+            let u = SIMD4(t.0[i], t.1[i], t.2[i], t.3[i]) + c * x[i]
+            t.0[i] = u[0]; t.1[i] = u[1]; t.2[i] = u[2]; t.3[i] = u[3]
+            return (firstIsY ? u[0] : y[i]) * u
+        }
+        _ = row(0)
+        var sums = SIMD4<Double>()
+        let offset = (Int(bitPattern: x) >> 3) & 3             // x's row 0 within its 32 bytes
+        let head = Swift.min(count, 4 - offset)                 // rows 1 ..< head go one by one
+        var i = 1
+        while i < head { sums += row(i); i += 1 }
+        let px = UnsafeRawPointer(x), py = UnsafeRawPointer(y)
+        let p = (UnsafeMutableRawPointer(t.0), UnsafeMutableRawPointer(t.1), UnsafeMutableRawPointer(t.2),
+                 UnsafeMutableRawPointer(t.3))
+        let c0 = SIMD4(repeating: c[0]), c1 = SIMD4(repeating: c[1]), c2 = SIMD4(repeating: c[2]),
+            c3 = SIMD4(repeating: c[3])
+        var a = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>()), b = a
+        @inline(__always) func rows(_ o: Int, _ s: inout (SIMD4<Double>, SIMD4<Double>, SIMD4<Double>, SIMD4<Double>)) {
+            @inline(__always) func column(_ pq: UnsafeMutableRawPointer) -> SIMD4<Double> {
+                pq.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self)
+            }
+            let xv = px.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self)
+            var u0 = column(p.0), u1 = SIMD4<Double>(), u2 = SIMD4<Double>(), u3 = SIMD4<Double>()
+            if lanes > 1 { u1 = column(p.1) }
+            if lanes > 2 { u2 = column(p.2) }
+            if lanes > 3 { u3 = column(p.3) }
+            if updates {
+                u0 = u0.addingProduct(c0, xv)
+                p.0.storeBytes(of: u0, toByteOffset: o, as: SIMD4<Double>.self)
+                if lanes > 1 { u1 = u1.addingProduct(c1, xv); p.1.storeBytes(of: u1, toByteOffset: o, as: SIMD4<Double>.self) }
+                if lanes > 2 { u2 = u2.addingProduct(c2, xv); p.2.storeBytes(of: u2, toByteOffset: o, as: SIMD4<Double>.self) }
+                if lanes > 3 { u3 = u3.addingProduct(c3, xv); p.3.storeBytes(of: u3, toByteOffset: o, as: SIMD4<Double>.self) }
+            }
+            let yv = firstIsY ? u0 : py.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self)
+            s.0.addProduct(yv, u0)
+            if lanes > 1 { s.1.addProduct(yv, u1) }
+            if lanes > 2 { s.2.addProduct(yv, u2) }
+            if lanes > 3 { s.3.addProduct(yv, u3) }
+        }
+        while i + 8 <= count { rows(i * 8, &a); rows(i * 8 + 32, &b); i += 8 }
+        if i + 4 <= count { rows(i * 8, &a); i += 4 }
+        while i < count { sums += row(i); i += 1 }
+        return sums + SIMD4((a.0 + b.0).sum(), (a.1 + b.1).sum(), (a.2 + b.2).sum(), (a.3 + b.3).sum())
     }
 
     /// `Σ x_i y_i`: four vectors of partial sums, so that the adds do not wait on each other.
@@ -288,81 +377,5 @@ extension Matrix where T == Double {
         var total = ((s.0 + s.1) + (s.2 + s.3)).sum()
         while i < count { total.addProduct(x[i], y[i]); i += 1 }
         return total
-    }
-
-    /// `(v·c₀, v·c₁, v·c₂, v·c₃)` in one pass over v: two rows of four lanes per step, eight
-    /// independent sums.
-    @inline(__always)
-    private static func dots(_ v: UnsafeMutablePointer<Double>, _ c0: UnsafeMutablePointer<Double>,
-                             _ c1: UnsafeMutablePointer<Double>, _ c2: UnsafeMutablePointer<Double>,
-                             _ c3: UnsafeMutablePointer<Double>, count: Int) -> SIMD4<Double> {
-        let pv = UnsafeRawPointer(v), p = (UnsafeRawPointer(c0), UnsafeRawPointer(c1), UnsafeRawPointer(c2),
-                                           UnsafeRawPointer(c3))
-        var a = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
-        var b = a
-        var i = 0
-        while i + 8 <= count {
-            let o0 = i * 8, o1 = (i + 4) * 8
-            let v0 = pv.loadUnaligned(fromByteOffset: o0, as: SIMD4<Double>.self)
-            let v1 = pv.loadUnaligned(fromByteOffset: o1, as: SIMD4<Double>.self)
-            a.0.addProduct(v0, p.0.loadUnaligned(fromByteOffset: o0, as: SIMD4<Double>.self))
-            a.1.addProduct(v0, p.1.loadUnaligned(fromByteOffset: o0, as: SIMD4<Double>.self))
-            a.2.addProduct(v0, p.2.loadUnaligned(fromByteOffset: o0, as: SIMD4<Double>.self))
-            a.3.addProduct(v0, p.3.loadUnaligned(fromByteOffset: o0, as: SIMD4<Double>.self))
-            b.0.addProduct(v1, p.0.loadUnaligned(fromByteOffset: o1, as: SIMD4<Double>.self))
-            b.1.addProduct(v1, p.1.loadUnaligned(fromByteOffset: o1, as: SIMD4<Double>.self))
-            b.2.addProduct(v1, p.2.loadUnaligned(fromByteOffset: o1, as: SIMD4<Double>.self))
-            b.3.addProduct(v1, p.3.loadUnaligned(fromByteOffset: o1, as: SIMD4<Double>.self))
-            i += 8
-        }
-        var w = SIMD4((a.0 + b.0).sum(), (a.1 + b.1).sum(), (a.2 + b.2).sum(), (a.3 + b.3).sum())
-        while i < count {
-            w += v[i] * SIMD4(c0[i], c1[i], c2[i], c3[i])
-            i += 1
-        }
-        return w
-    }
-
-    /// `c_q ← c_q + step_q v` for q = 0…3, in one pass over v.
-    @inline(__always)
-    private static func update(_ v: UnsafeMutablePointer<Double>, _ c0: UnsafeMutablePointer<Double>,
-                               _ c1: UnsafeMutablePointer<Double>, _ c2: UnsafeMutablePointer<Double>,
-                               _ c3: UnsafeMutablePointer<Double>, by step: SIMD4<Double>, count: Int) {
-        let pv = UnsafeRawPointer(v)
-        let t0 = UnsafeMutableRawPointer(c0), t1 = UnsafeMutableRawPointer(c1), t2 = UnsafeMutableRawPointer(c2),
-            t3 = UnsafeMutableRawPointer(c3)
-        let s0 = SIMD4(repeating: step[0]), s1 = SIMD4(repeating: step[1]), s2 = SIMD4(repeating: step[2]),
-            s3 = SIMD4(repeating: step[3])
-        var i = 0
-        while i + 4 <= count {
-            let o = i * 8, x = pv.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self)
-            addProduct(t0, s0, x, o); addProduct(t1, s1, x, o); addProduct(t2, s2, x, o); addProduct(t3, s3, x, o)
-            i += 4
-        }
-        while i < count {
-            c0[i].addProduct(step[0], v[i]); c1[i].addProduct(step[1], v[i])
-            c2[i].addProduct(step[2], v[i]); c3[i].addProduct(step[3], v[i])
-            i += 1
-        }
-    }
-
-    /// `y ← y + αx`, four lanes at a time.
-    @inline(__always)
-    private static func axpy(_ alpha: Double, _ x: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>,
-                             count: Int) {
-        let px = UnsafeRawPointer(x), py = UnsafeMutableRawPointer(y), s = SIMD4<Double>(repeating: alpha)
-        var i = 0
-        while i + 4 <= count {
-            addProduct(py, s, px.loadUnaligned(fromByteOffset: i * 8, as: SIMD4<Double>.self), i * 8)
-            i += 4
-        }
-        while i < count { y[i].addProduct(alpha, x[i]); i += 1 }
-    }
-
-    /// The four doubles at `p + offset` plus `s·x`, stored back.
-    @inline(__always)
-    private static func addProduct(_ p: UnsafeMutableRawPointer, _ s: SIMD4<Double>, _ x: SIMD4<Double>, _ offset: Int) {
-        p.storeBytes(of: p.loadUnaligned(fromByteOffset: offset, as: SIMD4<Double>.self).addingProduct(s, x),
-                     toByteOffset: offset, as: SIMD4<Double>.self)
     }
 }

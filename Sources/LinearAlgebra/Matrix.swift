@@ -146,7 +146,8 @@ extension Matrix where T == Double {
     /// The upper triangle of `HᵀH` for the rows×c matrix H at `h` (column-major, leading
     /// dimension `ld`), into `g` (c×c, column-major: `g[b·c + a]`, a ≤ b). The rows are taken
     /// 256 at a time, so each block of H is read from memory once and its c(c+1)/2 column
-    /// dot products run from L1, four rows to a SIMD register with two accumulators each.
+    /// dot products run from L1, four rows to a SIMD register with two accumulators each, and
+    /// four of them (one column against four) to a pass, so one load of the column serves four.
     /// For a few columns this is several times BLAS `syrk` (``gram(into:alpha:)``), whose
     /// packing costs more than its arithmetic there. `accumulating`: added to `g` as it is,
     /// so a matrix whose rows arrive in blocks of a multiple of 256 gets, block after block,
@@ -158,24 +159,55 @@ extension Matrix where T == Double {
         while first < n {
             let rows = Swift.min(256, n - first)
             for b in 0..<c {
-                let y = h + b * ld + first
-                for a in 0...b {
-                    let x = h + a * ld + first
-                    var s0 = SIMD4<Double>(repeating: 0), s1 = SIMD4<Double>(repeating: 0)
-                    var i = 0
-                    while i + 8 <= rows {
-                        let rx = UnsafeRawPointer(x + i), ry = UnsafeRawPointer(y + i)
-                        s0.addProduct(rx.loadUnaligned(as: SIMD4<Double>.self), ry.loadUnaligned(as: SIMD4<Double>.self))
-                        s1.addProduct(rx.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self),
-                                      ry.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self))
-                        i += 8
+                let y = UnsafeRawPointer(h + b * ld + first)
+                var a = 0
+                while a <= b {
+                    // Up to four entries (a…a+3, b) per pass over y.
+                    let lanes = Swift.min(4, b - a + 1)
+                    func x(_ q: Int) -> UnsafeRawPointer { UnsafeRawPointer(h + Swift.min(a + q, b) * ld + first) }
+                    let xs = (x(0), x(1), x(2), x(3))
+                    let sums: SIMD4<Double>
+                    switch lanes {      // a constant in each case: no work for the lanes past b
+                    case 4: sums = dots(xs, y, rows: rows, lanes: 4)
+                    case 3: sums = dots(xs, y, rows: rows, lanes: 3)
+                    case 2: sums = dots(xs, y, rows: rows, lanes: 2)
+                    default: sums = dots(xs, y, rows: rows, lanes: 1)
                     }
-                    var sum = (s0 + s1).sum()
-                    while i < rows { sum.addProduct(x[i], y[i]); i += 1 }
-                    g[b * c + a] += sum
+                    let i = rows & ~7
+                    for q in 0..<lanes {
+                        var sum = sums[q]
+                        let xq = h + (a + q) * ld + first, yq = h + b * ld + first
+                        for r in i..<rows { sum.addProduct(xq[r], yq[r]) }
+                        g[b * c + a + q] += sum
+                    }
+                    a += 4
                 }
             }
             first += rows
         }
+    }
+
+    /// `Σ_i x_q[i] y[i]` for q < `lanes`, over the first `rows & ~7` rows: eight rows per
+    /// step, two SIMD4 sums per entry (the rows left go one by one after).
+    @_transparent
+    private static func dots(_ x: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
+                             _ y: UnsafeRawPointer, rows: Int, lanes: Int) -> SIMD4<Double> {
+        var s0 = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>()), s1 = s0
+        var i = 0
+        while i + 8 <= rows {
+            let o = i * 8
+            let y0 = y.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self)
+            let y1 = y.loadUnaligned(fromByteOffset: o + 32, as: SIMD4<Double>.self)
+            @_transparent func add(_ s: inout SIMD4<Double>, _ t: inout SIMD4<Double>, _ xq: UnsafeRawPointer) {
+                s.addProduct(xq.loadUnaligned(fromByteOffset: o, as: SIMD4<Double>.self), y0)
+                t.addProduct(xq.loadUnaligned(fromByteOffset: o + 32, as: SIMD4<Double>.self), y1)
+            }
+            add(&s0.0, &s1.0, x.0)
+            if lanes > 1 { add(&s0.1, &s1.1, x.1) }
+            if lanes > 2 { add(&s0.2, &s1.2, x.2) }
+            if lanes > 3 { add(&s0.3, &s1.3, x.3) }
+            i += 8
+        }
+        return SIMD4((s0.0 + s1.0).sum(), (s0.1 + s1.1).sum(), (s0.2 + s1.2).sum(), (s0.3 + s1.3).sum())
     }
 }

@@ -22,6 +22,8 @@ public struct TriangularFactorStream: ~Copyable {
     /// column starts on a 32-byte boundary and the reflections' vector loads never split a line.
     public let leadingDimension: Int
     private let stack: UnsafeMutablePointer<Double>
+    /// One column of the stack's shape, where the reflections' unused lanes write.
+    private let scratch: UnsafeMutablePointer<Double>
     /// Rows of R on top of the stack: 0 before the first block, then n.
     private var top = 0
     private var finite = true
@@ -34,39 +36,31 @@ public struct TriangularFactorStream: ~Copyable {
         stack = UnsafeMutableRawPointer.allocate(byteCount: leadingDimension * n * 8, alignment: 64)
             .bindMemory(to: Double.self, capacity: leadingDimension * n)
         stack.initialize(repeating: 0, count: leadingDimension * n)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: leadingDimension * 8, alignment: 64)
+            .bindMemory(to: Double.self, capacity: leadingDimension)
+        scratch.initialize(repeating: 0, count: leadingDimension)
     }
 
-    deinit { stack.deallocate() }
+    deinit {
+        stack.deallocate()
+        scratch.deallocate()
+    }
 
     /// Where the next block goes: its column j at `block + j·leadingDimension`, up to
     /// ``blockRows`` rows, below the current R.
     public var block: UnsafeMutablePointer<Double> { stack + top }
 
     /// Folds the `count` rows written at ``block`` into R. False, and R no longer
-    /// meaningful, once any row of X was non-finite (checked here, over the block in cache:
-    /// a NaN below a zero-norm column would otherwise vanish from R).
+    /// meaningful, once any row of X was non-finite (the reflections' first sums tell, in
+    /// the same pass over the block that starts them).
     public mutating func fold(rows count: Int) -> Bool {
         precondition(count >= 1 && count <= blockRows, "a block holds 1…blockRows rows")
         let n = columns, lda = leadingDimension
         let height = Swift.max(top + count, n)
-        // v · 0 is 0 for finite v, NaN for ±∞ and NaN: four independent sums of it.
-        var poison = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())
-        for j in 0..<n {
-            let column = UnsafeRawPointer(stack + j * lda + top)
-            var i = 0
-            while i + 16 <= count {
-                poison.0 += column.loadUnaligned(fromByteOffset: i * 8, as: SIMD4<Double>.self) * 0
-                poison.1 += column.loadUnaligned(fromByteOffset: i * 8 + 32, as: SIMD4<Double>.self) * 0
-                poison.2 += column.loadUnaligned(fromByteOffset: i * 8 + 64, as: SIMD4<Double>.self) * 0
-                poison.3 += column.loadUnaligned(fromByteOffset: i * 8 + 96, as: SIMD4<Double>.self) * 0
-                i += 16
-            }
-            while i < count { poison.0[0] += column.load(fromByteOffset: i * 8, as: Double.self) * 0; i += 1 }
-            for i in (top + count)..<height { stack[j * lda + i] = 0 }
-        }
-        finite = finite && poison.0 + poison.1 + poison.2 + poison.3 == SIMD4()
+        for j in 0..<n { for i in (top + count)..<height { stack[j * lda + i] = 0 } }
+        finite = finite && Matrix<Double>.householderTriangularize(stack, rows: height, columns: n,
+                                                                   leadingDimension: lda, scratch: scratch)
         guard finite else { return false }
-        Matrix<Double>.householderTriangularize(stack, rows: height, columns: n, leadingDimension: lda)
         top = n
         return true
     }

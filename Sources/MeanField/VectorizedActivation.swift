@@ -73,31 +73,39 @@ extension Activation {
         return fma(scale, p, scale).replacing(with: .infinity, where: y .> 709)
     }
 
-    /// `(P(r), 2^k)` with `e^y = 2^k (1 + P(r))`, y ≥ 0 clamped at 709: y = k ln 2 + r,
-    /// |r| ≤ ln 2/2, P(r) = e^r − 1 by its Taylor series to r¹³ (truncation 5·10⁻¹⁸ relative
-    /// to e^r, and P keeps full relative accuracy at small r: `expm1`), evaluated by
-    /// Estrin's scheme (Knuth, TAOCP vol. 2, §4.6.4: a tree of depth 4 instead of a chain of
-    /// 13 dependent steps) with fused multiply–adds.
+    /// `(P(r), 2^k)` with `e^y = 2^k (1 + P(r))`, y ≥ 0 clamped at 709
+    /// (``exponentialParts(inRange:)``).
+    @inline(__always)
+    static func exponentialParts(_ y: SIMD4<Double>) -> (p: SIMD4<Double>, scale: SIMD4<Double>) {
+        exponentialParts(inRange: y.replacing(with: 709, where: y .> 709))
+    }
+
+    /// `(P(r), 2^k)` with `e^y = 2^k (1 + P(r))` for 0 ≤ y ≤ 709: y = k ln 2 + r, |r| ≤ ln 2/2
+    /// (Cody & Waite's two-part ln 2, with fused multiply–adds), P(r) = e^r − 1 by its Taylor
+    /// series to r¹³ (truncation 5·10⁻¹⁸ relative to e^r, and P keeps full relative accuracy
+    /// at small r: `expm1`). `P = r + r²(Q_e(r²) + r Q_o(r²))`: two Horner chains in r² of
+    /// six terms each, which with the three steps after them are a chain of 8 instead of 13
+    /// (Knuth, TAOCP vol. 2, §4.6.4), and, unlike Estrin's tree, need no copy of a
+    /// coefficient: every step is one `vfmadd` onto the running sum. A NaN y gives a NaN P.
     ///
     /// k is rounded by adding 1.5·2⁵², which leaves it as an integer in the low bits of the
     /// sum's significand, so 2^k's bits are integer lane arithmetic on the sum's bits: no
     /// double-to-integer conversion, which AVX2 has no 4-lane instruction for. Four lanes:
     /// one AVX2 register.
     @inline(__always)
-    static func exponentialParts(_ y: SIMD4<Double>) -> (p: SIMD4<Double>, scale: SIMD4<Double>) {
-        let clamped = y.replacing(with: 709, where: y .> 709)
+    static func exponentialParts(inRange y: SIMD4<Double>) -> (p: SIMD4<Double>, scale: SIMD4<Double>) {
         let ln2Hi = 0.693_147_180_369_123_816_49, ln2Lo = 1.908_214_929_270_587_700_02e-10
         let magic = 0x1.8p52
-        let shifted = clamped * (1 / 0.693_147_180_559_945_309_4) + magic   // round to nearest, ties to even
+        let shifted = fma(y, 1 / 0.693_147_180_559_945_309_4, magic)   // round to nearest, ties to even
         let k = shifted - magic
-        let r = clamped - k * ln2Hi - k * ln2Lo
-        let r2 = r * r, r4 = r2 * r2, r8 = r4 * r4
-        let q0 = fma(r, 1.0 / 6, 1.0 / 2), q1 = fma(r, 1.0 / 120, 1.0 / 24)
-        let q2 = fma(r, 1.0 / 5040, 1.0 / 720), q3 = fma(r, 1.0 / 362_880, 1.0 / 40320)
-        let q4 = fma(r, 1.0 / 39_916_800, 1.0 / 3_628_800), q5 = fma(r, 1.0 / 6_227_020_800, 1.0 / 479_001_600)
-        let low = fma(fma(q3, r2, q2), r4, fma(q1, r2, q0))   // P's terms r² … r⁹, over r²
-        let high = fma(q5, r2, q4)                            // r¹⁰ … r¹³, over r¹⁰
-        let p = fma(fma(high, r8, low), r2, r)
+        let r = fma(-k, ln2Lo, fma(-k, ln2Hi, y))
+        let r2 = r * r
+        @inline(__always) func step(_ sum: SIMD4<Double>, _ c: Double) -> SIMD4<Double> { fma(sum, r2, c) }
+        let even = step(step(step(step(step(SIMD4(repeating: 1.0 / 479_001_600), 1.0 / 3_628_800), 1.0 / 40320),
+                                   1.0 / 720), 1.0 / 24), 1.0 / 2)              // 1/2! … r¹⁰/12!
+        let odd = step(step(step(step(step(SIMD4(repeating: 1.0 / 6_227_020_800), 1.0 / 39_916_800),
+                                      1.0 / 362_880), 1.0 / 5040), 1.0 / 120), 1.0 / 6)  // 1/3! … r¹⁰/13!
+        let p = fma(fma(odd, r, even), r2, r)
         let kBits = unsafeBitCast(shifted, to: SIMD4<UInt64>.self) &- magic.bitPattern
         return (p, unsafeBitCast((kBits &+ 1023) &<< 52, to: SIMD4<Double>.self))
     }
@@ -109,30 +117,33 @@ extension Activation {
     }
 
     @inline(__always)
-    private static func fma(_ a: SIMD4<Double>, _ b: Double, _ c: Double) -> SIMD4<Double> {
-        SIMD4(repeating: c).addingProduct(a, SIMD4(repeating: b))
-    }
-
-    @inline(__always)
     private static func fma(_ a: SIMD4<Double>, _ b: SIMD4<Double>, _ c: Double) -> SIMD4<Double> {
         SIMD4(repeating: c).addingProduct(a, b)
     }
 
+    @inline(__always)
+    private static func fma(_ a: SIMD4<Double>, _ b: Double, _ c: SIMD4<Double>) -> SIMD4<Double> {
+        c.addingProduct(a, SIMD4(repeating: b))
+    }
+
+    @inline(__always)
+    private static func fma(_ a: SIMD4<Double>, _ b: Double, _ c: Double) -> SIMD4<Double> {
+        SIMD4(repeating: c).addingProduct(a, SIMD4(repeating: b))
+    }
+
     /// tanh, four at a time, within 1e-14 relative of the scalar `tanh` for every finite x:
-    /// `sign(x) E/(E + 2)` with `E = e^{2|x|} − 1` (``exponentialParts(_:)``:
+    /// `sign(x) E/(E + 2)` with `E = e^{2|x|} − 1` (``exponentialParts(inRange:)``:
     /// `E = 2^k P + (2^k − 1)`), which has no cancellation anywhere: at small |x| E keeps
     /// its relative accuracy, and the quotient adds one rounding. 2|x| is clamped at 40
-    /// (1 − tanh 20 < 10⁻¹⁷). NaN in, NaN out.
+    /// (1 − tanh 20 < 10⁻¹⁷). NaN in, NaN out (through the arithmetic: P is NaN).
     @inline(__always)
     public static func tanh(_ x: SIMD4<Double>) -> SIMD4<Double> {
-        let a = x.replacing(with: -x, where: x .< 0)
-        // NaN lanes are given y = 0 so the exponent arithmetic stays defined; they are put
-        // back at the end.
-        let y = (2 * a).replacing(with: 40, where: a .> 20).replacing(with: 0, where: x .!= x)
-        let (p, scale) = exponentialParts(y)
+        let negative = x .< 0
+        let a = x.replacing(with: -x, where: negative)
+        let (p, scale) = exponentialParts(inRange: (2 * a).replacing(with: 40, where: a .> 20))
         let e = fma(scale, p, scale - 1)
         let t = e / (e + 2)
-        return t.replacing(with: -t, where: x .< 0).replacing(with: x, where: x .!= x)
+        return t.replacing(with: -t, where: negative)
     }
 }
 

@@ -13,6 +13,9 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         All on one core with one BLAS thread; medians of repeated runs:
           normals_per_s              float64 standard normals (Philox4x32-10 + Box–Muller)
+                                     into a 32 MB buffer
+          normals_in_blocks_per_s    the same drawn 512 at a time into one buffer in L1, as
+                                     the streamed implicit layer draws them
           dgemm_gflops               OpenBLAS dgemm, 1024×1024×1024
           engine_gemm_gflops         the engine's own GEMM calls: weight panel × activations
                                      for the forward workload (N = 1024, panel × B = 8)
@@ -91,6 +94,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         OpenBLAS.threads = 1
         let normals = NormalBenchmark.normalsPerSecond(count: 1 << 22, repeats: repeats)
+        let blockNormals = NormalBenchmark.blockNormalsPerSecond(block: 512, count: 1 << 22, repeats: repeats)
 
         let n = 1024, batch = 8
         let stream = RandomStream(StreamID(seed: 7, point: 0, sample: 0, layer: 0, purpose: .weights))
@@ -138,7 +142,8 @@ struct BenchCommand: ParsableCommand {
         let jacobian = try jacobianWorkload()
 
         let results: [(String, Any)] = jacobian + [
-            ("normals_per_s", normals), ("dgemm_gflops", dgemm / 1e9), ("engine_gemm_gflops", engineGemm / 1e9),
+            ("normals_per_s", normals), ("normals_in_blocks_per_s", blockNormals), ("dgemm_gflops", dgemm / 1e9),
+            ("engine_gemm_gflops", engineGemm / 1e9),
             ("forward_seconds_per_network", perNetwork),
             ("forward_workload", "dense tanh, N=1024, L=50, B=8, float64, gaussian weights, sigma_w=1.5, sigma_b=0.3"),
             ("blas_threads", OpenBLAS.threads), ("openblas_core", OpenBLAS.coreName),

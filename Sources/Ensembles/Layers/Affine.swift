@@ -187,9 +187,11 @@ public struct Affine: LayerMap {
     /// dominate); four independent SIMD4 sums, so the adds do not wait on one another's
     /// latency. Each element's sum is the same in the four-row and one-row remainders.
     /// The columns go last to first, so H may be Z itself (`h == z`, `ld == zld`): h_j
-    /// overwrites z_j once no later column needs it.
+    /// overwrites z_j once no later column needs it. With `bias` (rows doubles), each h_ij is
+    /// then `fl(fl(Σ_k …) + b_i)`: the sum, rounded, plus the bias, as ``Bias`` adds it after.
     static func triangularProduct(_ z: UnsafePointer<Double>, leadingDimension zld: Int, rows: Int, columns c: Int,
-                                  scaledR: [Double], into h: UnsafeMutablePointer<Double>, ld: Int) {
+                                  scaledR: [Double], into h: UnsafeMutablePointer<Double>, ld: Int,
+                                  bias: UnsafePointer<Double>? = nil) {
         scaledR.withUnsafeBufferPointer { sr in
             var i = 0
             while i + 16 <= rows {
@@ -201,6 +203,13 @@ public struct Affine: LayerMap {
                         a1.addProduct(zk.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self), r)
                         a2.addProduct(zk.loadUnaligned(fromByteOffset: 64, as: SIMD4<Double>.self), r)
                         a3.addProduct(zk.loadUnaligned(fromByteOffset: 96, as: SIMD4<Double>.self), r)
+                    }
+                    if let bias {
+                        let b = UnsafeRawPointer(bias + i)
+                        a0 += b.loadUnaligned(as: SIMD4<Double>.self)
+                        a1 += b.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
+                        a2 += b.loadUnaligned(fromByteOffset: 64, as: SIMD4<Double>.self)
+                        a3 += b.loadUnaligned(fromByteOffset: 96, as: SIMD4<Double>.self)
                     }
                     let hj = UnsafeMutableRawPointer(h + j * ld + i)
                     hj.storeBytes(of: a0, as: SIMD4<Double>.self)
@@ -217,6 +226,7 @@ public struct Affine: LayerMap {
                         let zk = UnsafeRawPointer(z + k * zld + i).loadUnaligned(as: SIMD4<Double>.self)
                         acc.addProduct(zk, SIMD4(repeating: sr[j * c + k]))
                     }
+                    if let bias { acc += UnsafeRawPointer(bias + i).loadUnaligned(as: SIMD4<Double>.self) }
                     UnsafeMutableRawPointer(h + j * ld + i).storeBytes(of: acc, as: SIMD4<Double>.self)
                 }
                 i += 4
@@ -225,6 +235,7 @@ public struct Affine: LayerMap {
                 for j in (0..<c).reversed() {
                     var acc = 0.0
                     for k in 0...j { acc.addProduct(z[k * zld + i], sr[j * c + k]) }
+                    if let bias { acc += bias[i] }
                     h[j * ld + i] = acc
                 }
                 i += 1

@@ -10,8 +10,8 @@ import Randomness
 /// `h^l = W x^{l−1} + b`, `x^l = φ(h^l)`, in one streamed pass that never stores h or x.
 /// The network is carried from layer to layer as the R of x's thin QR, which is all the
 /// next layer's law needs (`W X = (σ_w/√N) Z R`, ``Affine``). A block of rows at a time,
-/// in cache: Z drawn into a ``TriangularFactorStream``'s block, `H = Z (σ_w/√N · R)` in
-/// place, `+ b`, H's Gram summed, φ in place, and the block folded into the next R.
+/// in cache: Z drawn into a ``TriangularFactorStream``'s block, `H = Z (σ_w/√N · R) + b` in
+/// place, H's Gram summed, φ in place, and the block folded into the next R.
 ///
 /// The draws, the arithmetic and the order of every sum are those of ``Affine``, ``Bias``,
 /// ``SampledNetwork/measureGram()`` and ``Nonlinearity`` run one after the other (blocks
@@ -78,13 +78,15 @@ struct StreamedGaussianLayer: Sendable {
             for j in 0..<c {
                 weights.fillStandardNormal(UnsafeMutableBufferPointer(start: h + j * ld, count: rows), from: j * n + first)
             }
-            Affine.triangularProduct(h, leadingDimension: ld, rows: rows, columns: c, scaledR: scaledR, into: h, ld: ld)
             if bias.sigmaB > 0 {
                 network.bias.withUnsafeMutableBufferPointer { pb in
                     let b = UnsafeMutableRawPointer(pb.baseAddress!).assumingMemoryBound(to: Double.self)
                     biases.fillStandardNormal(UnsafeMutableBufferPointer(start: b, count: rows), from: first, scale: biasScale)
-                    for a in 0..<c { for i in 0..<rows { h[a * ld + i] += b[i] } }
+                    Affine.triangularProduct(h, leadingDimension: ld, rows: rows, columns: c, scaledR: scaledR,
+                                             into: h, ld: ld, bias: b)
                 }
+            } else {
+                Affine.triangularProduct(h, leadingDimension: ld, rows: rows, columns: c, scaledR: scaledR, into: h, ld: ld)
             }
             network.addToGram(h, rows: rows, leadingDimension: ld, first: first == 0)
             if !last {
