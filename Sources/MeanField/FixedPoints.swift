@@ -37,6 +37,18 @@ public struct FixedPointReport: Sendable, Codable, Equatable {
     /// of q* (Poole et al. 2016, Fig. 1D); nil when q* is 0 or unbounded, or not reached in
     /// 10 000 layers.
     public var layersToOnePercent: Int?
+
+    public init(qStar: Double?, cStar: Double?, chi1: Double?, xiQ: Double?, xiC: Double?, phase: Phase, status: String,
+                layersToOnePercent: Int?) {
+        self.qStar = qStar
+        self.cStar = cStar
+        self.chi1 = chi1
+        self.xiQ = xiQ
+        self.xiC = xiC
+        self.phase = phase
+        self.status = status
+        self.layersToOnePercent = layersToOnePercent
+    }
 }
 
 /// Errors of the parameter-level entry points.

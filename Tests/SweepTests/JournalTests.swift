@@ -110,7 +110,7 @@ import Testing
             """))
     }
 
-    /// A point's theory goes through the journal and the wire as JSON: it must come back bit
+    /// A point's theory goes through the journal and the wire as bytes: it must come back bit
     /// for bit — finite values, ±∞ and NaN, silent (nil) entries, spectra and notes — or a
     /// resumed or distributed run would not write the tables a single run writes. The
     /// residual net carries both laws of its Jacobian (theory and theory_limit).
@@ -129,18 +129,27 @@ import Testing
         #expect(back.fixedPoints == theory.fixedPoints)
         #expect(catalog.decode(task: catalog.theoryTask(point: 0), payload: theory.encoded()) != nil)
         #expect(catalog.decode(task: catalog.theoryTask(point: 0), payload: Array("{}".utf8)) == nil)
+        let bytes = theory.encoded()
+        for cut in [0, 3, bytes.count / 2, bytes.count - 1] {
+            #expect(PointTheory(decoding: Array(bytes[..<cut])) == nil, "cut at \(cut) of \(bytes.count)")
+        }
+        #expect(PointTheory(decoding: bytes + [0]) == nil)
     }
 
-    /// ±∞ and NaN survive the encoding (JSON has no literal for them).
+    /// ±∞, NaN and −0 survive the encoding, bit for bit.
     @Test func nonFiniteTheoryValuesRoundTrip() throws {
-        let theory = try theoryCatalog(architecture: "feedforward").theory(point: 0)
-        var object = try #require(try JSONSerialization.jsonObject(with: Data(theory.encoded())) as? [String: Any])
-        var values = try #require(object["values"] as? [[Any]])
-        values[0][0] = "nan"
-        values[0][1] = "-inf"
-        object["values"] = values
-        let back = try #require(PointTheory(decoding: [UInt8](try JSONSerialization.data(withJSONObject: object))))
-        #expect(back.values[0][0]?.isNaN == true && back.values[0][1] == -.infinity)
+        var theory = try theoryCatalog(architecture: "feedforward").theory(point: 0)
+        let special: [Double] = [.nan, -.infinity, .infinity, -0.0]
+        for (k, x) in special.enumerated() { theory.values[0][k] = x }
+        let back = try #require(PointTheory(decoding: theory.encoded()))
+        #expect(back.values[0][..<4].map { $0?.bitPattern } == special.map(\.bitPattern))
+    }
+
+    /// A theory record of the former JSON form (journals written before the binary form) does
+    /// not decode, so a resume recomputes that point's theory rather than misreading it.
+    @Test func aFormerJSONTheoryDoesNotDecode() throws {
+        let json = Array(#"{"layers":[],"names":[],"values":[],"spectra":[],"limitSpectra":[],"notes":[]}"#.utf8)
+        #expect(PointTheory(decoding: json) == nil)
     }
 }
 

@@ -17,6 +17,7 @@ public struct BinaryWriter: Sendable {
 public struct BinaryDecodingError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public var description: String { reason }
+    public init(reason: String) { self.reason = reason }
 }
 
 /// Reads what ``BinaryWriter`` wrote, refusing to read past the end.
