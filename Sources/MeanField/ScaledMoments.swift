@@ -172,7 +172,7 @@ public struct ScaledMoments: Sendable, Codable, Equatable {
 
     /// `x · 2^k`, correctly rounded (`scalbn`).
     @inline(__always)
-    static func scale(_ x: Double, by k: Int) -> Double {
+    public static func scale(_ x: Double, by k: Int) -> Double {
         k == 0 ? x : Double(sign: .plus, exponent: k, significand: x)
     }
 }

@@ -1,0 +1,183 @@
+import LinearAlgebra
+import MeanField
+import Randomness
+
+/// A convolution over one or two spatial dimensions with circular padding and stride 1,
+/// `h_{c,p} = Σ_{t} Σ_{c′} ω^t_{c c′} x_{c′, p+t}` (positions modulo the shape), the taps t
+/// running over the k^d offsets of a centred k × … × k footprint (k odd): the layer of
+/// Xiao et al. (2018), "Dynamical Isometry and a Mean Field Theory of CNNs", §2.
+///
+/// A signal of C channels at P positions is stored as C·P rows, channel fastest:
+/// row `c + C·p`, position `p = x + W·y` in two dimensions (x the last axis). Read as a
+/// C × (P·columns) column-major matrix, every tap is then one GEMM on a circularly shifted
+/// copy of the input.
+///
+/// Kernels:
+/// - ``Kernel/gaussian``: every tap's entries iid N(0, σ_w²/(C_in k^d));
+/// - ``Kernel/deltaOrthogonal``: the centre tap a Haar-distributed C_out × C_in matrix with
+///   orthonormal columns (rows when C_out < C_in) scaled as ``Affine``'s orthogonal weights,
+///   by σ_w·√(C_out/C_in) (tall) or σ_w (wide), so that q has the Gaussian kernel's mean;
+///   every other tap zero (Xiao et al. 2018, Algorithm 2).
+///
+/// Mean field (Xiao et al. 2018, §2, their operator 𝒜): the covariance of the pre-activations over
+/// (input, position) pairs propagates as `Σ^l = σ_w² 𝒜(E[φ(u)φ(u)ᵀ]) + σ_b²`, u ~ N(0, Σ^{l−1}),
+/// where `𝒜(K)_{(a,p),(b,p′)} = k^{−d} Σ_t K_{(a,p+t),(b,p′+t)}` averages over the footprint
+/// (and is the identity for delta-orthogonal kernels, whose only tap is the centre).
+public struct Convolution: Sendable, Hashable {
+    /// How the taps are drawn.
+    public enum Kernel: String, Sendable, Hashable {
+        case gaussian
+        case deltaOrthogonal = "delta-orthogonal"
+    }
+
+    /// The spatial extent, one or two axes (`[L]` or `[H, W]`).
+    public let shape: [Int]
+    /// k, odd, at most every axis's extent.
+    public let size: Int
+    public let sigmaW: Double
+    public let kernel: Kernel
+
+    /// Refused with the offending key: a shape of 0 or more than 2 axes or a non-positive
+    /// extent (`inputs.shape`), an even kernel size or one wider than an axis
+    /// (`network.kernel_size`).
+    public init(shape: [Int], size: Int, sigmaW: Double, kernel: Kernel) throws(ConfigError) {
+        guard (1...2).contains(shape.count), shape.allSatisfy({ $0 >= 1 }) else {
+            throw ConfigError(key: "inputs.shape", "the spatial shape must have one or two axes of positive extent, got \(shape)")
+        }
+        guard size >= 1, size % 2 == 1 else {
+            throw ConfigError(key: "network.kernel_size", "must be an odd positive integer (a centred footprint), got \(size)")
+        }
+        guard let narrowest = shape.min(), size <= narrowest else {
+            throw ConfigError(key: "network.kernel_size",
+                              "\(size) is wider than the input's spatial shape \(shape): the circular footprint would wrap onto itself")
+        }
+        self.shape = shape
+        self.size = size
+        self.sigmaW = sigmaW
+        self.kernel = kernel
+    }
+
+    /// P, the number of positions.
+    public var positions: Int { shape.reduce(1, *) }
+
+    /// The taps' offsets, one per axis, in row-major order of the footprint (the centre is
+    /// tap `(k^d − 1)/2`).
+    public var taps: [[Int]] {
+        let half = (size - 1) / 2, range = Array(-half...half)
+        return shape.count == 1 ? range.map { [$0] } : range.flatMap { dy in range.map { dx in [dy, dx] } }
+    }
+
+    /// The index of the centre tap in ``taps``.
+    public var centreTap: Int { (taps.count - 1) / 2 }
+
+    /// `p + t` modulo the shape, for position p and tap offset t.
+    public func shifted(_ p: Int, by t: [Int]) -> Int {
+        if shape.count == 1 { return ((p + t[0]) % shape[0] + shape[0]) % shape[0] }
+        let w = shape[1], h = shape[0]
+        let y = ((p / w + t[0]) % h + h) % h, x = ((p % w + t[1]) % w + w) % w
+        return x + w * y
+    }
+
+    /// The taps' weights `ω^t` (C_out × C_in each), from `stream`; nil for a tap that is zero
+    /// (all but the centre of a delta-orthogonal kernel).
+    public func weights<T: BLASScalar & GaussianFillable>(channelsIn: Int, channelsOut: Int, stream: RandomStream)
+        throws(LAPACKError) -> [Matrix<T>?] {
+        switch kernel {
+        case .gaussian:
+            let scale = T(sigmaW / Double(channelsIn * taps.count).squareRoot())
+            let all = Matrix<T>.gaussian(rows: channelsOut, columns: channelsIn * taps.count, scale: scale, stream: stream)
+            return (0..<taps.count).map { t in
+                Matrix(rows: channelsOut, columns: channelsIn,
+                       elements: Array(all.elements[(t * channelsIn * channelsOut)..<((t + 1) * channelsIn * channelsOut)]))
+            }
+        case .deltaOrthogonal:
+            let tall = channelsOut >= channelsIn
+            let o = try Matrix<T>.haarOrthogonal(rows: max(channelsOut, channelsIn), columns: min(channelsOut, channelsIn),
+                                                 stream: stream)
+            let alpha = sigmaW * (tall ? (Double(channelsOut) / Double(channelsIn)).squareRoot() : 1)
+            var centre = Matrix<T>(rows: channelsOut, columns: channelsIn)
+            for i in 0..<channelsOut {
+                for j in 0..<channelsIn { centre[i, j] = T(alpha) * (tall ? o[i, j] : o[j, i]) }
+            }
+            return (0..<taps.count).map { $0 == centreTap ? centre : nil }
+        }
+    }
+
+    /// `h = ω ⋆ x` for every column of `x` (C_in·P rows, channel fastest): C_out·P rows.
+    public func apply<T: BLASScalar>(_ weights: [Matrix<T>?], to x: Matrix<T>) -> Matrix<T> {
+        let p = positions, columns = x.columns
+        precondition(weights.count == taps.count, "one weight matrix (or nil) per tap")
+        guard let first = weights.compactMap({ $0 }).first else { preconditionFailure("a kernel with no tap") }
+        let cIn = first.columns, cOut = first.rows
+        precondition(x.rows == cIn * p, "the input has \(x.rows) rows, not C_in·P = \(cIn)·\(p)")
+        var out = Matrix<T>(rows: cOut, columns: p * columns)
+        var shiftedInput = Matrix<T>(rows: cIn, columns: p * columns)
+        for (t, offset) in taps.enumerated() {
+            guard let w = weights[t] else { continue }
+            for column in 0..<columns {
+                for q in 0..<p {
+                    let source = (shifted(q, by: offset) + p * column) * cIn, target = (q + p * column) * cIn
+                    for c in 0..<cIn { shiftedInput.elements[target + c] = x.elements[source + c] }
+                }
+            }
+            out.multiply(w, shiftedInput, alpha: 1, beta: 1)
+        }
+        return Matrix(rows: cOut * p, columns: columns, elements: out.elements)
+    }
+
+    /// Mean field: `Σ ← σ_w² 𝒜(K)` over the B·P vectors of the state, vector `a·P + p` being
+    /// input a at position p (delta-orthogonal: `σ_w² K`). Summed with the exact powers of two
+    /// of ``ScaledMoments``, so lengths beyond Double's range propagate as they do in ``Affine``.
+    public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
+        let p = positions, n = state.count
+        precondition(n % p == 0, "a convolution's state holds B·P vectors (P = \(p)), not \(n)")
+        var next = state
+        next.input = state.moments
+        let footprint = kernel == .deltaOrthogonal ? [taps[centreTap]] : taps
+        let averaged = Self.summing(state.moments) { i, j in
+            let (a, q) = (i / p, i % p), (b, r) = (j / p, j % p)
+            return footprint.map { t in (a * p + shifted(q, by: t), b * p + shifted(r, by: t)) }
+        }
+        next.moments = averaged.scaled(by: sigmaW * sigmaW / Double(footprint.count))
+        return next
+    }
+
+    /// The position average of a state over B·P vectors: the B×B moments
+    /// `G_ab = P^{−1} Σ_p Σ_{(a,p),(b,p)}`, i.e. the expectation of `h_a·h_b/(C·P)` — what the
+    /// Gram observables of a C·P-row signal measure.
+    public static func positionAverage(_ moments: ScaledMoments, positions p: Int) -> ScaledMoments {
+        precondition(moments.count % p == 0, "\(moments.count) vectors are not B·P with P = \(p)")
+        let b = moments.count / p
+        let summed = summing(moments, count: b) { a, c in (0..<p).map { (a * p + $0, c * p + $0) } }
+        return summed.scaled(by: 1 / Double(p))
+    }
+
+    /// For every output pair (i, j) of `count` vectors (default: as many as `m` has), the sum
+    /// of m's entries `terms(i, j)`, each term taken at its own power of two and the sum
+    /// carried at the largest of them.
+    static func summing(_ m: ScaledMoments, count: Int? = nil, terms: (Int, Int) -> [(Int, Int)]) -> ScaledMoments {
+        let n = count ?? m.count
+        var normalized = [Double](repeating: 0, count: n * n), top = [Int](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in i..<n {
+                let entries = terms(i, j)
+                let largest = entries.map { m.exponents[$0.0] + m.exponents[$0.1] }.max() ?? 0
+                let s = entries.reduce(0.0) { total, e in
+                    total + ScaledMoments.scale(m.normalized(e.0, e.1), by: m.exponents[e.0] + m.exponents[e.1] - largest)
+                }
+                normalized[i * n + j] = s
+                normalized[j * n + i] = s
+                top[i * n + j] = largest
+                top[j * n + i] = largest
+            }
+        }
+        // Vector i at the half of its diagonal's power; each entry re-expressed against it.
+        let exponents = (0..<n).map { top[$0 * n + $0] >> 1 }
+        for i in 0..<n {
+            for j in 0..<n {
+                normalized[i * n + j] = ScaledMoments.scale(normalized[i * n + j], by: top[i * n + j] - exponents[i] - exponents[j])
+            }
+        }
+        return ScaledMoments(exponents: exponents, normalized: normalized, means: nil, count: n)
+    }
+}
