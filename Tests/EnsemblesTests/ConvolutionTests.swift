@@ -149,4 +149,59 @@ import Testing
         #expect(worst < 5.1, "largest deviation \(worst) standard errors")
         #expect(worstWrong > 5.1, "the theory without the footprint average passed (\(worstWrong))")
     }
+
+    /// The entries (i ≤ j) of a signal's empirical covariance over its C channels, vector
+    /// `a·P + p` as in ``state(of:channels:positions:)``.
+    private func covariance(_ h: Matrix<Double>, channels c: Int, positions p: Int) -> [Double] {
+        let n = h.columns * p
+        var out: [Double] = []
+        for i in 0..<n {
+            for j in i..<n {
+                let (a, q) = (i / p, i % p), (b, r) = (j / p, j % p)
+                out.append((0..<c).reduce(0.0) { $0 + h[$1 + c * q, a] * h[$1 + c * r, b] } / Double(c))
+            }
+        }
+        return out
+    }
+
+    /// The implicit sampler draws the dense layer's law. Gaussian kernels: the two empirical
+    /// covariances over C_out = 2·10⁴ channels each (independent draws) differ entry by entry
+    /// by less than z = 5.1 standard errors of a difference, SE² = 2(Σ_ii Σ_jj + Σ_ij²)/C_out
+    /// (Bonferroni over the 300 entries, as above), and a dense layer of another footprint
+    /// (k = 1: a deliberately wrong covariance) fails the same comparison. Delta-orthogonal
+    /// kernels (C_out ≥ C_in): both give exactly α² XᵀX over the channels (OᵀO = I), so the
+    /// two agree to rounding.
+    @Test(arguments: [[12], [4, 3]])
+    func implicitSamplerDrawsTheDenseLaw(shape: [Int]) throws {
+        let (cIn, cOut, b) = (6, 20_000, 2)
+        let gaussian = try Convolution(shape: shape, size: 3, sigmaW: 1.1, kernel: .gaussian)
+        let p = gaussian.positions
+        let x = Matrix<Double>.gaussian(rows: cIn * p, columns: b, stream: stream(0, .inputs))
+        let theory = try #require(gaussian.propagate(state(of: x, channels: cIn, positions: p))).moments
+        let dense = gaussian.apply(try gaussian.weights(channelsIn: cIn, channelsOut: cOut, stream: stream(1)), to: x)
+        let implicit = try #require(try gaussian.sampleImplicitly(x, channelsOut: cOut, stream: stream(2)))
+        let narrow = try Convolution(shape: shape, size: 1, sigmaW: 1.1, kernel: .gaussian)
+        let wrong = narrow.apply(try narrow.weights(channelsIn: cIn, channelsOut: cOut, stream: stream(3)), to: x)
+        let (cd, ci, cw) = (covariance(dense, channels: cOut, positions: p), covariance(implicit, channels: cOut, positions: p),
+                            covariance(wrong, channels: cOut, positions: p))
+        var k = 0, worst = 0.0, worstWrong = 0.0
+        for i in 0..<(b * p) {
+            for j in i..<(b * p) {
+                let se = (2 * (theory.value(i, i) * theory.value(j, j) + pow(theory.value(i, j), 2)) / Double(cOut)).squareRoot()
+                worst = max(worst, abs(cd[k] - ci[k]) / se)
+                worstWrong = max(worstWrong, abs(cw[k] - ci[k]) / se)
+                k += 1
+            }
+        }
+        #expect(worst < 5.1, "dense and implicit differ by \(worst) standard errors")
+        #expect(worstWrong > 5.1, "a k = 1 layer passed as the k = 3 law (\(worstWrong))")
+
+        let delta = try Convolution(shape: shape, size: 3, sigmaW: 1.1, kernel: .deltaOrthogonal)
+        let channels = 40
+        let dd = delta.apply(try delta.weights(channelsIn: cIn, channelsOut: channels, stream: stream(4)), to: x)
+        let di = try #require(try delta.sampleImplicitly(x, channelsOut: channels, stream: stream(5)))
+        let (gd, gi) = (covariance(dd, channels: channels, positions: p), covariance(di, channels: channels, positions: p))
+        let scale = gd.map(abs).max()!
+        #expect(zip(gd, gi).allSatisfy { abs($0 - $1) < 1e-12 * scale })
+    }
 }

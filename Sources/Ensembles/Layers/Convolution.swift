@@ -125,6 +125,51 @@ public struct Convolution: Sendable, Hashable {
         return Matrix(rows: cOut * p, columns: columns, elements: out.elements)
     }
 
+    /// The same law as ``apply(_:to:)`` with weights from ``weights(channelsIn:channelsOut:stream:)``,
+    /// drawn without forming ω: given x, the output channels are iid, each a Gaussian vector
+    /// over the n = P·B (position, input) pairs. Gaussian kernel: its covariance is
+    /// `σ_w²/(C_in k^d) Σ_t X_tᵀ X_t = Rᵀ R`, X_t the input shifted by tap t (C_in × n) and R
+    /// the triangular factor of the taps' stacked copies (``Matrix/streamedTriangularFactor(of:rows:columns:leadingDimension:)``,
+    /// zero rows where C_in k^d < n), so `H = Z R` with Z a C_out × n matrix of standard
+    /// normals. Delta-orthogonal kernel (C_out ≥ C_in): `H = α O X_c = α (O Q) R`, X_c = Q R,
+    /// and O Q is a Haar C_out × r frame, r = min(C_in, n) (as ``Affine``'s implicit
+    /// orthogonal layer). Returns C_out·P rows; nil when x holds a non-finite value.
+    public func sampleImplicitly(_ x: Matrix<Double>, channelsOut: Int, stream: RandomStream)
+        throws(LAPACKError) -> Matrix<Double>? {
+        let p = positions, b = x.columns, n = p * b
+        precondition(x.rows % p == 0, "the input's \(x.rows) rows are not C_in·P with P = \(p)")
+        let cIn = x.rows / p
+        let used = kernel == .deltaOrthogonal ? [taps[centreTap]] : taps
+        var stacked = Matrix<Double>(rows: cIn * used.count, columns: n)
+        for (k, offset) in used.enumerated() {
+            for a in 0..<b {
+                for q in 0..<p {
+                    let source = cIn * shifted(q, by: offset) + x.rows * a
+                    for c in 0..<cIn { stacked[k * cIn + c, q + p * a] = x.elements[source + c] }
+                }
+            }
+        }
+        guard var r = stacked.elements.withUnsafeBufferPointer({ ps in
+            Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: stacked.rows, columns: n,
+                                                    leadingDimension: stacked.rows)
+        }) else { return nil }
+        var h = Matrix<Double>(rows: channelsOut, columns: n)
+        switch kernel {
+        case .gaussian:
+            let scale = sigmaW / Double(cIn * used.count).squareRoot()
+            for k in r.elements.indices { r.elements[k] *= scale }
+            h.multiply(Matrix<Double>.gaussian(rows: channelsOut, columns: n, stream: stream), r)
+        case .deltaOrthogonal:
+            precondition(channelsOut >= cIn, "the implicit delta-orthogonal layer needs C_out ≥ C_in")
+            let rank = min(cIn, n), alpha = sigmaW * (Double(channelsOut) / Double(cIn)).squareRoot()
+            let frame = try Matrix<Double>.haarOrthogonal(rows: channelsOut, columns: rank, stream: stream)
+            var top = Matrix<Double>(rows: rank, columns: n)
+            for j in 0..<n { for i in 0..<rank { top[i, j] = alpha * r[i, j] } }
+            h.multiply(frame, top)
+        }
+        return Matrix(rows: channelsOut * p, columns: b, elements: h.elements)
+    }
+
     /// Mean field: `Σ ← σ_w² 𝒜(K)` over the B·P vectors of the state, vector `a·P + p` being
     /// input a at position p (delta-orthogonal: `σ_w² K`). Summed with the exact powers of two
     /// of ``ScaledMoments``, so lengths beyond Double's range propagate as they do in ``Affine``.
