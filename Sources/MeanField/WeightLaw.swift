@@ -8,4 +8,11 @@ public enum WeightLaw: String, Sendable, Hashable, Codable, CaseIterable {
     /// for Gaussian weights, so both share the mean-field length map. Square layers get
     /// exactly `σ_w O`, O Haar on O(N): `WᵀW = σ_w² 1`, `S_{WᵀW}(z) = 1/σ_w²`.
     case orthogonal
+    /// Convolutions: the centre tap of the kernel is the orthogonal case's matrix and every
+    /// other tap is zero (Xiao et al. 2018, Algorithm 2). A fully connected layer is a
+    /// convolution of width 1, whose delta-orthogonal kernel is the orthogonal matrix itself.
+    case deltaOrthogonal = "delta-orthogonal"
+
+    /// Whether the weights are a scaled Haar frame (orthogonal or delta-orthogonal).
+    public var isOrthogonal: Bool { self != .gaussian }
 }

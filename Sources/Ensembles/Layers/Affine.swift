@@ -48,7 +48,7 @@ public struct Affine: LayerMap {
         switch (backend, weightInit) {
         case (.dense, _): (n, min(panelWidth(rows: n, columns: columns), max(n, inputDimension)))
         case (.implicit, .gaussian): (min(n, Matrix<Double>.streamedBlockRows(columns: columns)), columns)
-        case (.implicit, .orthogonal): (n, 0)
+        case (.implicit, .orthogonal), (.implicit, .deltaOrthogonal): (n, 0)
         }
     }
 
@@ -66,11 +66,11 @@ public struct Affine: LayerMap {
         switch (network.backend, spec.weightInit) {
         case (.implicit, .gaussian):
             implicitGaussian(&network, weights: weights, scale: sigmaW / Double(fanIn).squareRoot())
-        case (.implicit, .orthogonal):
+        case (.implicit, .orthogonal), (.implicit, .deltaOrthogonal):
             try implicitOrthogonal(&network, weights: weights, alpha: sigmaW * (Double(n) / Double(fanIn)).squareRoot())
         case (.dense, .gaussian):
             denseGaussian(&network, weights: weights, scale: T(sigmaW / Double(fanIn).squareRoot()))
-        case (.dense, .orthogonal):
+        case (.dense, .orthogonal), (.dense, .deltaOrthogonal):
             let tall = n >= fanIn, columns = network.columns, ld = network.source.rows
             let o = try Matrix<T>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: weights)
             let alpha = T(sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1))
@@ -92,7 +92,7 @@ public struct Affine: LayerMap {
         switch spec.weightInit {
         case .gaussian:
             return Matrix<Double>.gaussian(rows: n, columns: fanIn, scale: sigmaW / Double(fanIn).squareRoot(), stream: stream)
-        case .orthogonal:
+        case .orthogonal, .deltaOrthogonal:
             let tall = n >= fanIn
             let o = try Matrix<Double>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: stream)
             let alpha = sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1)

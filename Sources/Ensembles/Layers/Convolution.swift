@@ -23,7 +23,7 @@ import Randomness
 /// (input, position) pairs propagates as `Σ^l = σ_w² 𝒜(E[φ(u)φ(u)ᵀ]) + σ_b²`, u ~ N(0, Σ^{l−1}),
 /// where `𝒜(K)_{(a,p),(b,p′)} = k^{−d} Σ_t K_{(a,p+t),(b,p′+t)}` averages over the footprint
 /// (and is the identity for delta-orthogonal kernels, whose only tap is the centre).
-public struct Convolution: Sendable, Hashable {
+public struct Convolution: LayerMap, Hashable {
     /// How the taps are drawn.
     public enum Kernel: String, Sendable, Hashable {
         case gaussian
@@ -168,6 +168,29 @@ public struct Convolution: Sendable, Hashable {
             h.multiply(frame, top)
         }
         return Matrix(rows: channelsOut * p, columns: b, elements: h.elements)
+    }
+
+    /// Layer `network.layer`: `output = ω ⋆ [x | T]`, ω drawn from stream `(…, l, weights)`;
+    /// the implicit backend draws the batch's law instead (``sampleImplicitly(_:channelsOut:stream:)``,
+    /// float64; a delta-orthogonal layer with fewer output than input channels goes dense).
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    public func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError) {
+        let rowsIn = network.layer == 1 ? network.inputDimension : network.units, ld = network.source.rows
+        let cIn = rowsIn / positions, cOut = network.width, columns = network.columns
+        var x = Matrix<T>(rows: rowsIn, columns: columns)
+        for c in 0..<columns { for i in 0..<rowsIn { x.elements[c * rowsIn + i] = network.source.elements[c * ld + i] } }
+        let stream = network.stream(.weights)
+        if network.backend == .implicit, kernel == .gaussian || cOut >= cIn {
+            let input = Matrix<Double>(rows: rowsIn, columns: columns, elements: x.elements.map { Double($0) })
+            guard let h = try sampleImplicitly(input, channelsOut: cOut, stream: stream) else {
+                network.output = Matrix(rows: network.units, columns: columns, repeating: T.nan)
+                return
+            }
+            network.output = Matrix(rows: h.rows, columns: columns, elements: h.elements.map { T($0) })
+        } else {
+            network.output = apply(try weights(channelsIn: cIn, channelsOut: cOut, stream: stream), to: x)
+        }
     }
 
     /// Mean field: `Σ ← σ_w² 𝒜(K)` over the B·P vectors of the state, vector `a·P + p` being

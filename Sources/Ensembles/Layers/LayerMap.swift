@@ -55,10 +55,16 @@ public struct Composition: Sendable {
     /// Whether a map needs the means `E x_{a,i}` (a skip connection's cross term).
     public let tracksMeans: Bool
 
-    public init(pre: [any LayerMap], post: [any LayerMap], tracksMeans: Bool) {
+    /// P: a convolutional net's state holds B·P vectors (input a at position p is vector
+    /// `a·P + p`), and each layer's theory is their position average
+    /// (``Convolution/positionAverage(_:positions:)``); 1 for a fully connected net.
+    public let positions: Int
+
+    public init(pre: [any LayerMap], post: [any LayerMap], tracksMeans: Bool, positions: Int = 1) {
         self.pre = pre
         self.post = post
         self.tracksMeans = tracksMeans
+        self.positions = positions
     }
 
     /// The mean-field pre-activation covariances `q^l_ab`, layer 1 first, from the inputs'
@@ -77,7 +83,8 @@ public struct Composition: Sendable {
                 guard let next = map.propagate(state) else { return [] }
                 state = next
             }
-            layers.append(LayerTheory(layer: layer, moments: state.moments))
+            layers.append(LayerTheory(layer: layer, moments: positions == 1 ? state.moments
+                                          : Convolution.positionAverage(state.moments, positions: positions)))
             guard layer < depth else { break }
             for map in post {
                 guard let next = map.propagate(state) else { return layers }

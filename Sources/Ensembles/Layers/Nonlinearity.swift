@@ -43,7 +43,7 @@ public struct Nonlinearity: LayerMap {
         differentiateTangents(&network)
         guard !network.isLastLayer else { return }
         if rescales { rescaleForward(&network) }
-        let n = network.width, batch = network.batch, phi = activation
+        let n = network.units, batch = network.batch, phi = activation
         // φ(h) over h in place, one pass: float64 through the SIMD path, float32 element by element.
         network.output.elements.withUnsafeMutableBufferPointer { po in
             if T.self == Double.self {
@@ -58,7 +58,7 @@ public struct Nonlinearity: LayerMap {
 
     /// `dh ← φ′(h_a) ⊙ dh` on every tangent column of `output`, a = 0 or the column's own input.
     private func differentiateTangents<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) {
-        let n = network.width, batch = network.batch, columns = network.columns, phi = activation
+        let n = network.units, batch = network.batch, columns = network.columns, phi = activation
         guard columns > batch else { return }
         let kinds = network.tangentDerivative, inputs = network.tangentInput
         network.output.elements.withUnsafeMutableBufferPointer { po in
@@ -96,7 +96,7 @@ public struct Nonlinearity: LayerMap {
     /// [2^-k, 2^k], k a quarter of T's exponent range (256 for Double, 32 for Float), so that
     /// the next layer's h and the Gram's squares stay within T; exact in binary floating point.
     private func rescaleForward<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) {
-        let n = network.width, ld = network.source.rows, batch = network.batch
+        let n = network.units, ld = network.source.rows, batch = network.batch
         var largest = 0.0
         for c in 0..<batch { for i in 0..<n { largest = max(largest, abs(Double(network.output.elements[c * n + i]))) } }
         guard let e = Self.rescaleExponent(largest: largest, T.self) else { return }

@@ -45,7 +45,7 @@ public struct Skip: LayerMap {
             swap(&network.source, &network.output)
             return
         }
-        let n = network.width, ld = network.source.rows, batch = network.batch
+        let n = network.units, ld = network.source.rows, batch = network.batch
         let a = T(scale ?? 0), nu = T(normalization)
         // After the last layer only the tangents go on.
         let first = network.isLastLayer ? batch : 0, columns = network.columns

@@ -23,10 +23,15 @@ public enum InputSpec: Sendable, Hashable {
     /// `count` points on a great circle, `x_k = √(N₀ q0) (cos θ_k e_0 + sin θ_k e_1)`,
     /// θ_k = 2πk/count (Raghu et al. 2017; trajectory length); needs N₀ ≥ 2.
     case circle(count: Int, q0: Double)
+    /// `count` Gaussian signals of C₀ channels over a spatial shape, `shape = [C₀, L]` or
+    /// `[C₀, H, W]`: N₀ = C₀·P rows, channel fastest (``Convolution``), each rescaled to
+    /// `|x_a|²/N₀ = q0` exactly; drawn as `.gaussian` is.
+    case gaussianSignal(count: Int, q0: Double, shape: [Int])
 
     public var count: Int {
         switch self {
-        case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _): return count
+        case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _), .gaussianSignal(let count, _, _):
+            return count
         case .file(_, let rows, _): return rows.count
         }
     }
@@ -34,7 +39,14 @@ public enum InputSpec: Sendable, Hashable {
     /// The input dimension N₀ at a point of width `width`: the file's, or the width.
     public func dimension(width: Int) -> Int {
         if case .file(_, let rows, _) = self { return rows.first?.count ?? 0 }
+        if case .gaussianSignal(_, _, let shape) = self { return shape.reduce(1, *) }
         return width
+    }
+
+    /// The spatial shape of signal inputs (`[L]` or `[H, W]`); empty for vectors.
+    public var spatialShape: [Int] {
+        if case .gaussianSignal(_, _, let shape) = self { return Array(shape.dropFirst()) }
+        return []
     }
 }
 
@@ -80,7 +92,7 @@ public struct InputBatch: Sendable {
                 let s = Double(dimension).squareRoot()
                 for a in 0..<count { for i in 0...a { x[i, a] = s * l[a, i] } }
             }
-        case .gaussian(let count, let q0):
+        case .gaussian(let count, let q0), .gaussianSignal(let count, let q0, _):
             x = Matrix.gaussian(rows: dimension, columns: count, stream: stream)
             x.normalizeColumns(q0: q0)
         case .circle(let count, let q0):
@@ -103,6 +115,16 @@ public struct InputBatch: Sendable {
         self.moments = moments
         gram = Matrix(rows: x.columns, columns: x.columns, elements: moments.covariance)
         means = moments.means ?? []
+    }
+
+    /// The second moments of a convolutional net's inputs over (input, position) pairs:
+    /// `x_{(a,p)}·x_{(b,r)}/C₀`, vector `a·P + p` being input a's C₀ channels at position p
+    /// (rows channel fastest), as ``Convolution/propagate(_:)`` starts from them.
+    public func moments(positions p: Int) -> ScaledMoments {
+        precondition(dimension % p == 0, "\(dimension) rows are not C₀·P with P = \(p)")
+        let channels = dimension / p
+        // Column a·P + p of the C₀ × (B·P) view is input a at position p: the same elements.
+        return Self.moments(of: Matrix(rows: channels, columns: count * p, elements: matrix.elements))
     }
 
     /// G0 and μ0 of the columns of x: column a divided by `2^(e_a)`, its largest entry's power of

@@ -43,7 +43,7 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
     /// implicit, the Haar frame), and what each observable keeps. A streamed sampler keeps
     /// the inputs, the bias and the QR's block: nothing of width N times the columns.
     public static func estimatedBytes(_ shape: NetworkShape, observables: Observables, backend: Backend = .dense) -> Int {
-        let spec = shape.spec, n = spec.width, inputDimension = shape.inputDimension, batch = shape.batch
+        let spec = shape.spec, n = spec.units, inputDimension = shape.inputDimension, batch = shape.batch
         let scalar = MemoryLayout<T>.size
         let columns = batch + observables.tangentColumns(shape)
         let extra = observables.members.reduce(0) { $0 + $1.extraBytes(shape, scalarSize: scalar) }
@@ -52,16 +52,26 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
             let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8
             return (2 * inputDimension * batch + batch * batch + n) * scalar + factorBlock + extra + inputDimension * batch * 8
         }
-        let panel = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
+        if case .convolution(let k) = spec.architecture {
+            // [x | T] before and after, the shifted copy and the GEMMs' output; every tap's
+            // weights; implicit: the taps' stacked copies and R, over P·columns pairs.
+            let taps = spec.spatialShape.reduce(1) { t, _ in t * k }, cIn = max(spec.width, inputDimension / spec.positions)
+            let pairs = spec.positions * columns
+            var elements = 4 * max(n, inputDimension) * columns + taps * spec.width * cIn + batch * batch + spec.width
+                + inputDimension * batch
+            if backend == .implicit { elements += (taps * cIn + 2 * pairs) * pairs * 8 / scalar }
+            return elements * scalar + extra + inputDimension * batch * 8
+        }
+        let panel = Affine.panelShape(width: spec.width, inputDimension: inputDimension, columns: columns, backend: backend,
                                       weightInit: spec.weightInit)
         var elements = 2 * max(n, inputDimension) * columns + panel.rows * panel.columns + batch * batch + 2 * n
             + inputDimension * batch
         // The streamed QR's block of X and R, in float64.
         let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8 / scalar
         switch (backend, spec.weightInit) {
-        case (.dense, .orthogonal): elements += 2 * n * max(n, inputDimension) + n
+        case (.dense, .orthogonal), (.dense, .deltaOrthogonal): elements += 2 * n * max(n, inputDimension) + n
         // The Haar N×C frame, its Gaussian and V R in float64.
-        case (.implicit, .orthogonal): elements += 3 * n * columns * 8 / scalar + factorBlock
+        case (.implicit, .orthogonal), (.implicit, .deltaOrthogonal): elements += 3 * n * columns * 8 / scalar + factorBlock
         case (.implicit, .gaussian): elements += factorBlock
         case (.dense, .gaussian): break
         }

@@ -22,14 +22,18 @@ public enum Architecture: Sendable, Hashable {
     /// `x^l = φ(LN(W^l x^{l−1} + b^l))`: each input's pre-activation vector centred and scaled
     /// to unit variance across its N units, no learned gain or bias (Ba, Kiros & Hinton 2016).
     case layerNorm
+    /// `x^l = φ(ω^l ⋆ x^{l−1} + b^l)`: a circular convolution with an odd k^d footprint
+    /// (``Convolution``) over the inputs' spatial shape, the grid's width as its channels, a
+    /// bias per channel (Xiao et al. 2018).
+    case convolution(kernelSize: Int)
 
     /// The campaign's names for the architectures (`[network] architecture`).
     public static let names = ["feedforward", "residual", "batchnorm", "batchnorm-residual", "batchnorm-linear-chain",
-                               "layernorm"]
+                               "layernorm", "conv"]
 
     /// The architecture named `name`; a skip gets `residualScale` (normalised by √(1 + a²)
     /// when `normalized`, for batchnorm-residual).
-    public init?(name: String, residualScale a: Double, normalized: Bool) {
+    public init?(name: String, residualScale a: Double, normalized: Bool, kernelSize: Int = 3) {
         switch name {
         case "feedforward": self = .feedforward
         case "residual": self = .residual(scale: a)
@@ -37,6 +41,7 @@ public enum Architecture: Sendable, Hashable {
         case "batchnorm-linear-chain": self = .batchNormChain
         case "batchnorm-residual": self = .batchNormResidual(scale: a, normalized: normalized)
         case "layernorm": self = .layerNorm
+        case "conv": self = .convolution(kernelSize: kernelSize)
         default: return nil
         }
     }
@@ -49,6 +54,7 @@ public enum Architecture: Sendable, Hashable {
         case .batchNormChain: return "batchnorm-linear-chain"
         case .batchNormResidual: return "batchnorm-residual"
         case .layerNorm: return "layernorm"
+        case .convolution: return "conv"
         }
     }
 
@@ -56,7 +62,7 @@ public enum Architecture: Sendable, Hashable {
     public var residualScale: Double {
         switch self {
         case .residual(let a), .batchNormResidual(let a, _): return a
-        case .feedforward, .batchNorm, .batchNormChain, .layerNorm: return 0
+        case .feedforward, .batchNorm, .batchNormChain, .layerNorm, .convolution: return 0
         }
     }
 
@@ -69,6 +75,7 @@ public enum Architecture: Sendable, Hashable {
     /// Why the Jacobian observables (`jacobian`, `lyapunov`, `ntk`) do not apply, or nil.
     public var jacobianUnavailable: String? {
         if case .layerNorm = self { return tangentsUnavailable }
+        if case .convolution = self { return "the Jacobian observables of convolutions are not implemented yet" }
         return usesBatchNorm ? "batch norm couples the inputs of the batch, so ∂x^L/∂x^0 of one input is not the product "
             + "the Jacobian observables sample" : nil
     }
@@ -81,12 +88,14 @@ public enum Architecture: Sendable, Hashable {
         case .residual: return "residual net: no fixed point (q^l has no limit in general)"
         case .batchNorm, .batchNormChain, .batchNormResidual: return "batch norm: no mean-field theory here (BN couples the batch)"
         case .layerNorm: return "layer norm: q = 1 by construction and c follows the C-map at q = 1; no fixed-point report"
+        case .convolution: return ""
         }
     }
 
     /// Why no tangent column (the sensitivity's noise) can cross its layers, or nil.
     public var tangentsUnavailable: String? {
         if case .layerNorm = self { return "the JVP through layer norm's own statistics is not implemented" }
+        if case .convolution = self { return "tangent columns through convolutions are not implemented yet" }
         return nil
     }
 
@@ -94,7 +103,7 @@ public enum Architecture: Sendable, Hashable {
     public var isResidual: Bool {
         switch self {
         case .residual, .batchNormResidual: return true
-        case .feedforward, .batchNorm, .batchNormChain, .layerNorm: return false
+        case .feedforward, .batchNorm, .batchNormChain, .layerNorm, .convolution: return false
         }
     }
 
@@ -102,7 +111,7 @@ public enum Architecture: Sendable, Hashable {
     public var usesBatchNorm: Bool {
         switch self {
         case .batchNorm, .batchNormChain, .batchNormResidual: return true
-        case .feedforward, .residual, .layerNorm: return false
+        case .feedforward, .residual, .layerNorm, .convolution: return false
         }
     }
 
@@ -128,6 +137,12 @@ public enum Architecture: Sendable, Hashable {
             return Composition(pre: [affine, BatchNorm(centred: true)],
                                post: [Nonlinearity(phi, rescales: false), Skip(scale: a, normalized: normalized)],
                                tracksMeans: true)
+        case .convolution(let k):
+            // The spatial shape and the kernel size were validated with the campaign.
+            let conv = try! Convolution(shape: spec.spatialShape, size: k, sigmaW: spec.sigmaW,
+                                        kernel: spec.weightInit == .gaussian ? .gaussian : .deltaOrthogonal)
+            return Composition(pre: [conv, Bias(sigmaB: spec.sigmaB)], post: [Nonlinearity(phi, rescales: true), Skip.none],
+                               tracksMeans: false, positions: conv.positions)
         }
     }
 }
@@ -152,10 +167,14 @@ public struct NetworkSpec: Sendable, Hashable {
     public var weightInit: WeightLaw
     public var architecture: Architecture
     public var weightScaling: WeightScaling
+    /// The spatial shape of a convolutional net's signals (`[L]` or `[H, W]`, from the
+    /// inputs' shape); empty for a fully connected one.
+    public var spatialShape: [Int]
 
     public init(width: Int, depth: Int, sigmaW: Double, sigmaB: Double,
                 activation: Activation, weightInit: WeightLaw = .gaussian,
-                architecture: Architecture = .feedforward, weightScaling: WeightScaling = .width) {
+                architecture: Architecture = .feedforward, weightScaling: WeightScaling = .width,
+                spatialShape: [Int] = []) {
         self.width = width
         self.depth = depth
         self.sigmaW = sigmaW
@@ -164,7 +183,14 @@ public struct NetworkSpec: Sendable, Hashable {
         self.weightInit = weightInit
         self.architecture = architecture
         self.weightScaling = weightScaling
+        self.spatialShape = spatialShape
     }
+
+    /// P, the positions of a convolutional net's signals (1 for a fully connected net).
+    public var positions: Int { spatialShape.reduce(1, *) }
+
+    /// The rows of a layer's signal: N·P, channels × positions (N for a fully connected net).
+    public var units: Int { width * positions }
 
     /// The divisor `s` of the weight variance `σ_w²/(N_{l−1}·s)`: 1 or L.
     public var varianceDivisor: Double { weightScaling == .width ? 1 : Double(depth) }

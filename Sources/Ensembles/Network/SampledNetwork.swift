@@ -80,6 +80,8 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     var ownDerivative: [T]
 
     public var width: Int { spec.width }
+    /// The rows of a layer's signal: N·P, channels × positions (``NetworkSpec/units``).
+    public var units: Int { spec.units }
     /// `N_{l−1}`: the rows of `source` the layer reads.
     public var fanIn: Int { layer == 1 ? inputDimension : spec.width }
     public var isLastLayer: Bool { layer == spec.depth }
@@ -109,7 +111,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
         }
         tangentDerivative = derivative
         tangentInput = own
-        let n = spec.width
+        let n = spec.units
         source = Matrix(rows: streamed ? inputDimension : max(n, inputDimension), columns: columns)
         output = Matrix(rows: streamed ? 0 : n, columns: streamed ? 0 : columns)
         // float64 inputs are shared as they are (a generic element-wise conversion of a
@@ -117,12 +119,12 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
         input = Matrix(rows: inputDimension, columns: batch,
                        elements: T.self == Double.self ? unsafeBitCast(inputs.matrix.elements, to: [T].self)
                                                        : inputs.matrix.elements.map { T($0) })
-        let panelShape = Affine.panelShape(width: n, inputDimension: inputDimension, columns: columns, backend: backend,
+        let panelShape = Affine.panelShape(width: spec.width, inputDimension: inputDimension, columns: columns, backend: backend,
                                            weightInit: spec.weightInit)
         panel = streamed ? Matrix(rows: 0, columns: 0) : Matrix(rows: panelShape.rows, columns: panelShape.columns)
         syrkTarget = Matrix(rows: batch, columns: batch)
         gram = [Double](repeating: 0, count: batch * batch)
-        bias = [T](repeating: 0, count: n)
+        bias = [T](repeating: 0, count: spec.width)
         scratch = [T](repeating: 0, count: streamed ? 0 : n)
         ownDerivative = [T](repeating: 0, count: derivative.contains(.ownInput) ? n : 0)
     }
@@ -153,7 +155,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     /// most 16 inputs by ``Matrix/gramUpper(_:rows:columns:leadingDimension:into:accumulating:)``
     /// (``addToGram(_:rows:leadingDimension:first:)``, ``finishGram()``), else BLAS `syrk`.
     mutating func measureGram() {
-        let n = spec.width, batch = batch
+        let n = spec.units, batch = batch
         if T.self == Double.self && batch <= 16 {
             output.elements.withUnsafeBufferPointer { ph in
                 addToGram(UnsafeRawPointer(ph.baseAddress!).assumingMemoryBound(to: Double.self), rows: n,
@@ -184,7 +186,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
 
     /// `G` = the running sums over N, mirrored.
     mutating func finishGram() {
-        let scale = T(1 / Double(spec.width))
+        let scale = T(1 / Double(spec.units))
         for k in syrkTarget.elements.indices { syrkTarget.elements[k] *= scale }
         mirrorGram()
     }
@@ -202,7 +204,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
 
     /// The `N × columns.count` block of `source` (the first N rows).
     public func sourceBlock(_ columns: Range<Int>) -> Matrix<T> {
-        let n = spec.width, ld = source.rows
+        let n = spec.units, ld = source.rows
         var m = Matrix<T>(rows: n, columns: columns.count)
         for (k, c) in columns.enumerated() { for i in 0..<n { m.elements[k * n + i] = source.elements[c * ld + i] } }
         return m
@@ -210,7 +212,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
 
     /// Writes the N × k matrix `m` into `source` at `columns`.
     public mutating func setSourceBlock(_ columns: Range<Int>, _ m: Matrix<T>) {
-        let n = spec.width, ld = source.rows
+        let n = spec.units, ld = source.rows
         for (k, c) in columns.enumerated() { for i in 0..<n { source.elements[c * ld + i] = m.elements[k * n + i] } }
     }
 
@@ -222,7 +224,7 @@ public struct SampledNetwork<T: BLASScalar & GaussianFillable> {
     /// partial sums per column so the reduction does not wait on one add chain. The RMS
     /// renormalisation of tangents that would otherwise over- or underflow with depth.
     public mutating func rescaleSource(_ columns: Range<Int>, dividingBy divisor: Double) -> Double {
-        let n = spec.width, ld = source.rows, scale = T(1 / divisor)
+        let n = spec.units, ld = source.rows, scale = T(1 / divisor)
         var total = SIMD8<Double>()
         source.elements.withUnsafeMutableBufferPointer { ps in
             for c in columns {

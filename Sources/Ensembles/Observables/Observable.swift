@@ -201,7 +201,7 @@ public final class TheoryContext {
         self.inputs = inputs
         maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW / network.varianceDivisor.squareRoot(),
                              sigmaB: network.sigmaB)
-        layers = network.meanField(input: inputs.moments)
+        layers = network.meanField(input: network.positions > 1 ? inputs.moments(positions: network.positions) : inputs.moments)
     }
 
     /// B.

@@ -70,6 +70,17 @@ public enum ObservableRegistry {
             if !forward.contains(n) { forward.append(n) }
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
+        if let conv = architectures.first(where: { if case .convolution = $0 { true } else { false } }) {
+            // The observables whose measurement and theory are position averages of the Gram.
+            let ready = ["q", "c", "gram"]
+            if let n = forward.first(where: { !ready.contains($0) }) {
+                throw ConfigError(key: "observe.forward", "'\(n)' is not available for \(conv.name) nets yet; allowed there: "
+                                  + ready.joined(separator: ", "))
+            }
+            if let key = entries.first(where: { $0.placement == .key && observe.table[$0.key] != nil })?.key {
+                throw ConfigError(key: "observe.\(key)", "is not available for \(conv.name) nets yet")
+            }
+        }
         let context = ObserveContext(section: observe, forward: forward, depths: depths, widths: widths, inputs: inputs,
                                      architectures: architectures)
         var members: [any Observable] = []

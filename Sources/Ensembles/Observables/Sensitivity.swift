@@ -32,7 +32,7 @@ public struct Sensitivity: Observable {
             switch context.inputs {
             case .gram(let count, _, let c0): identical = count > 1 && c0 == 1
             case .file(_, let rows, _): identical = rows.count > 1 && rows.allSatisfy { $0 == rows[0] }
-            case .gaussian, .circle: identical = false
+            case .gaussian, .circle, .gaussianSignal: identical = false
             }
             if identical {
                 throw ConfigError(key: "observe.forward", "'sensitivity' needs inputs that differ: its signal is their "

@@ -68,7 +68,8 @@ extension Campaign {
                                 for sigmaW in grid.sigmaW {
                                     let spec = NetworkSpec(width: width, depth: depth, sigmaW: sigmaW, sigmaB: sigmaB,
                                                            activation: activation, weightInit: weightInit,
-                                                           architecture: architecture, weightScaling: weightScaling)
+                                                           architecture: architecture, weightScaling: weightScaling,
+                                                           spatialShape: inputs.spatialShape)
                                     points.append(GridPoint(index: points.count, network: spec))
                                 }
                             }
@@ -88,7 +89,11 @@ extension Campaign {
         switch backendChoice {
         case .dense: return .dense
         case .implicit: return .implicit
-        case .auto: return observables.implicitUnsupported(shape(network)) == nil ? .implicit : .dense
+        case .auto:
+            // A conv layer's implicit draw factors a (k^d C_in) × (P·B) matrix: the dense GEMMs are cheaper
+            // at the channel counts where weights fit.
+            if case .convolution = network.architecture { return .dense }
+            return observables.implicitUnsupported(shape(network)) == nil ? .implicit : .dense
         }
     }
 

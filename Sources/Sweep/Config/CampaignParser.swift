@@ -52,8 +52,18 @@ extension Campaign {
             throw ConfigError(key: "grid", "missing; a campaign needs a [grid] table with at least width and depth")
         }
         let network = try top.table("network") ?? Section(table: ConfigTable(), path: "network")
-        try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling", "backend"])
+        try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling", "backend",
+                           "kernel_size"])
         let architectureNames = try network.stringList("architecture", default: ["feedforward"])
+        let convolutional = architectureNames.contains("conv")
+        if convolutional, let other = architectureNames.first(where: { $0 != "conv" }) {
+            throw ConfigError(key: "network.architecture", "'conv' cannot share a campaign with '\(other)': a conv net's "
+                              + "inputs are signals over positions ([inputs] shape), a fully connected net's are vectors")
+        }
+        if !convolutional, network.table["kernel_size"] != nil {
+            throw ConfigError(key: "network.kernel_size", "is not allowed here: kernel_size is the footprint of architecture = \"conv\"")
+        }
+        let kernelSize = try network.int("kernel_size", default: 3)
         let scale = try network.real("residual_scale", default: 1)
         guard scale.isFinite, scale >= 0 else {
             throw ConfigError(key: "network.residual_scale", "\(scale) is out of range; a must be finite and ≥ 0")
@@ -64,7 +74,7 @@ extension Campaign {
         }
         var architectures: [Architecture] = []
         for name in architectureNames {
-            guard let a = Architecture(name: name, residualScale: scale, normalized: normalize) else {
+            guard let a = Architecture(name: name, residualScale: scale, normalized: normalize, kernelSize: kernelSize) else {
                 throw ConfigError(key: "network.architecture", "'\(name)' is not available; allowed: "
                                   + Architecture.names.joined(separator: ", "))
             }
@@ -92,6 +102,25 @@ extension Campaign {
 
         let inputTable = try top.table("inputs") ?? Section(table: ConfigTable(), path: "inputs")
         inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
+        if convolutional {
+            guard case .gaussianSignal = inputs else {
+                throw ConfigError(key: "inputs.shape", "missing; a conv net needs signals: kind = \"gaussian\" with "
+                                  + "shape = [C0, L] or [C0, H, W]")
+            }
+            for weightInit in grid.weightInit where weightInit == .orthogonal {
+                throw ConfigError(key: "network.init", "'\(weightInit.rawValue)' is for fully connected nets; a conv net's "
+                                  + "orthogonal kernel is \"delta-orthogonal\"")
+            }
+            _ = try Convolution(shape: inputs.spatialShape, size: kernelSize, sigmaW: 1, kernel: .gaussian)
+        } else {
+            if case .gaussianSignal = inputs {
+                throw ConfigError(key: "inputs.shape", "is not allowed here: shape gives the signals of architecture = \"conv\"")
+            }
+            if grid.weightInit.contains(.deltaOrthogonal) {
+                throw ConfigError(key: "network.init", "'delta-orthogonal' is a convolutional kernel; a fully connected "
+                                  + "net's is \"orthogonal\"")
+            }
+        }
         // Every weight of a layer is one element of its random stream.
         let inputDimension = { [inputs] (w: Int) -> Int in inputs.dimension(width: w) }
         if batchNorm != nil, inputs.count < 2 {
@@ -166,7 +195,8 @@ extension Campaign {
         var inits: [WeightLaw] = []
         for name in try network.stringList("init", default: ["gaussian"]) {
             guard let w = WeightLaw(rawValue: name) else {
-                throw ConfigError(key: "network.init", "'\(name)' is not an initialisation; allowed: gaussian, orthogonal")
+                throw ConfigError(key: "network.init", "'\(name)' is not an initialisation; allowed: gaussian, orthogonal, "
+                                  + "delta-orthogonal (conv)")
             }
             inits.append(w)
         }
@@ -195,7 +225,7 @@ extension Campaign {
     }
 
     private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSpec {
-        try t.allow(["kind", "count", "q0", "c0", "path", "normalize"])
+        try t.allow(["kind", "count", "q0", "c0", "path", "normalize", "shape"])
         let kind = try t.string("kind", default: "gram")
         let q0 = try t.real("q0", default: 1.0)
         guard q0 > 0, q0.isFinite else { throw ConfigError(key: "inputs.q0", "\(q0) is out of range; q0 = |x|²/N₀ must be finite and > 0") }
@@ -214,8 +244,14 @@ extension Campaign {
             }
             if kind == "gaussian" {
                 try t.forbid(["c0"], because: "Gaussian inputs have random correlations; use kind = \"gram\" to set c0")
-                return .gaussian(count: count, q0: q0)
+                guard t.table["shape"] != nil else { return .gaussian(count: count, q0: q0) }
+                let shape = try t.intAxis("shape", min: 1, what: "an extent ≥ 1")
+                guard (2...3).contains(shape.count) else {
+                    throw ConfigError(key: "inputs.shape", "\(shape) has \(shape.count) axes; a signal is [C0, L] or [C0, H, W]")
+                }
+                return .gaussianSignal(count: count, q0: q0, shape: shape)
             }
+            try t.forbid(["shape"], because: "only kind = \"gaussian\" draws signals of a shape")
             let c0 = try t.real("c0", default: 0.5)
             let lower = count > 1 ? -1 / Double(count - 1) : -1
             // The Gram q0((1−c0)I + c0 11ᵀ) must be numerically positive definite for c0 < 0.

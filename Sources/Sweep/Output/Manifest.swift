@@ -15,6 +15,7 @@ extension Campaign {
         case .gram(let count, let q0, let c0): inputs = ["kind": "gram", "count": count, "q0": q0, "c0": c0]
         case .gaussian(let count, let q0): inputs = ["kind": "gaussian", "count": count, "q0": q0]
         case .circle(let count, let q0): inputs = ["kind": "circle", "count": count, "q0": q0]
+        case .gaussianSignal(let count, let q0, let shape): inputs = ["kind": "gaussian", "count": count, "q0": q0, "shape": shape]
         case .file(let path, let rows, let q0):
             inputs = ["kind": "file", "path": path, "rows": rows.count, "columns": rows.first?.count ?? 0,
                       "content_hash": FNV1a.hex(FNV1a.hash(rows.flatMap { $0.flatMap { v in

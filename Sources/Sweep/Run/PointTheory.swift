@@ -29,9 +29,10 @@ public struct PointTheory: Sendable {
         let context = TheoryContext(network: network, inputs: inputs)
         let predictions = observables.predict(context)
         layers = context.layers
-        if case .feedforward = network.architecture {
+        switch network.architecture {
+        case .feedforward, .convolution:   // a conv net's q* and χ1 are the fully connected ones (Xiao et al. 2018)
             fixedPoints = context.maps.fixedPoints()
-        } else {
+        default:
             fixedPoints = nil
         }
         names = observables.names(NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension))
