@@ -204,4 +204,75 @@ import Testing
         let scale = gd.map(abs).max()!
         #expect(zip(gd, gi).allSatisfy { abs($0 - $1) < 1e-12 * scale })
     }
+
+    struct NetCase: Sendable, CustomStringConvertible {
+        let activation: Activation, sigmaW: Double, sigmaB: Double, kernel: WeightLaw, shape: [Int]
+        var description: String { "\(activation.name) σ_w=\(sigmaW) \(kernel.rawValue) \(shape)" }
+    }
+
+    static let netCases: [NetCase] = [(Activation.tanh, 0.9, 0.1), (.tanh, 1.6, 0.1), (.relu, 1.4, 0.2)].flatMap { a, w, b in
+        [WeightLaw.gaussian, .deltaOrthogonal].flatMap { k in
+            [[3, 12], [2, 5, 4]].map { NetCase(activation: a, sigmaW: w, sigmaB: b, kernel: k, shape: $0) }
+        }
+    }
+
+    /// Whole conv nets (C = 256 channels, 6 layers, k = 3, two Gaussian signal inputs) against
+    /// their mean-field theory: q and c at every layer within 4 standard errors plus the
+    /// finite-width allowance of the fully connected test (``MonteCarloVersusTheory``) at
+    /// N = C. A position's C channels are the independent coordinates; the P positions of
+    /// one net are correlated, so N = C·P would understate the estimator's variance. The
+    /// per-position length map is the fully connected one averaged over the footprint, so its
+    /// slope and curvature bound the conv net's too. Ordered and chaotic tanh, relu; Gaussian
+    /// and delta-orthogonal kernels; 1-D and 2-D.
+    @Test(arguments: netCases)
+    func convNetsMatchTheirMeanField(_ c: NetCase) throws {
+        let channels = 256, depth = 6, samples = 32
+        let spec = NetworkSpec(width: channels, depth: depth, sigmaW: c.sigmaW, sigmaB: c.sigmaB, activation: c.activation,
+                               weightInit: c.kernel, architecture: .convolution(kernelSize: 3),
+                               spatialShape: Array(c.shape.dropFirst()))
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1, shape: c.shape), dimension: c.shape.reduce(1, *),
+                                    stream: stream(0, .inputs))
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 77, point: 0)
+        var stats = sampler.makeStatistics()
+        for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
+        let theory = spec.meanField(input: inputs.moments(positions: spec.positions))
+        #expect(theory.count == depth)
+        let maps = MeanFieldMaps(activation: c.activation, sigmaW: c.sigmaW, sigmaB: c.sigmaB)
+        let allow = MonteCarloVersusTheory().allowances(maps, theory, width: channels)
+        for l in 0..<depth {
+            let q = stats.moments[0][l], corr = stats.moments[1][l]
+            let qTol = 4 * q.standardError! + allow.q[l], cTol = 4 * corr.standardError! + allow.c[l]
+            #expect(abs(q.mean - theory[l].meanQ) <= qTol, "\(c) layer \(l + 1): q \(q.mean) vs \(theory[l].meanQ) (tol \(qTol))")
+            #expect(abs(corr.mean - theory[l].meanC!) <= cTol,
+                    "\(c) layer \(l + 1): c \(corr.mean) vs \(theory[l].meanC!) (tol \(cTol))")
+        }
+    }
+
+    /// Known answers of the theory: a delta-orthogonal conv net's state evolves position by
+    /// position (𝒜 the identity), so its q and c are the position averages of the fully
+    /// connected theory run on each position's inputs; and with k = 1 a Gaussian conv net is
+    /// a dense net at every position, with the same theory.
+    @Test func convTheoryIsTheFullyConnectedOnePerPosition() throws {
+        let shape = [4, 6], p = 6
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1.3, shape: shape), dimension: 24,
+                                    stream: stream(0, .inputs))
+        let perPosition = inputs.moments(positions: p)
+        for (kernel, k) in [(WeightLaw.deltaOrthogonal, 3), (.gaussian, 1)] {
+            let spec = NetworkSpec(width: 32, depth: 5, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh, weightInit: kernel,
+                                   architecture: .convolution(kernelSize: k), spatialShape: [p])
+            let conv = spec.meanField(input: perPosition)
+            let dense = NetworkSpec(width: 32, depth: 5, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh)
+            let positions = (0..<p).map { q in
+                dense.meanField(inputGram: [perPosition.value(q, q), perPosition.value(q, p + q),
+                                            perPosition.value(p + q, q), perPosition.value(p + q, p + q)], count: 2)
+            }
+            for l in 0..<5 {
+                for (a, b) in [(0, 0), (0, 1), (1, 1)] {
+                    let average = positions.reduce(0.0) { $0 + $1[l].covariance[a * 2 + b] } / Double(p)
+                    #expect(abs(conv[l].covariance[a * 2 + b] - average) < 1e-13 * max(1, abs(average)),
+                            "\(kernel.rawValue) k = \(k), layer \(l + 1), entry (\(a), \(b))")
+                }
+            }
+        }
+    }
 }

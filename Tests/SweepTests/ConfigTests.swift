@@ -98,7 +98,42 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (valid + "\n[observe]\njacobian = { depths = [2, 4] }", "observe.jacobian.depths", "4 is deeper than the deepest network"),
     (valid + "\n[observe]\nlyapunov = { k = 17 }", "observe.lyapunov.k", "exceeds the narrowest width 16"),
     (broken("width", with: "width = [1e12]"), "grid.width", "an integer, a width ≥ 1, below 10⁹"),
+    (conv.replacingOccurrences(of: "kernel_size = 3", with: "kernel_size = 4"), "network.kernel_size", "odd"),
+    (conv.replacingOccurrences(of: "kernel_size = 3", with: "kernel_size = 9"), "network.kernel_size", "wider than"),
+    (conv.replacingOccurrences(of: "shape = [2, 8]", with: "shape = [2, 8, 8, 8]"), "inputs.shape", "[C0, L] or [C0, H, W]"),
+    (conv.replacingOccurrences(of: "shape = [2, 8]", with: "shape = [2, 0]"), "inputs.shape", "an extent ≥ 1"),
+    (conv.replacingOccurrences(of: "shape = [2, 8]\n", with: ""), "inputs.shape", "missing"),
+    (conv.replacingOccurrences(of: "init = [\"gaussian\", \"delta-orthogonal\"]", with: "init = \"orthogonal\""),
+     "network.init", "delta-orthogonal"),
+    (conv.replacingOccurrences(of: "forward = [\"q\", \"c\"]", with: "forward = [\"q\", \"eff_rank\"]"),
+     "observe.forward", "not available for conv"),
+    (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv\", \"feedforward\"]"),
+     "network.architecture", "cannot share a campaign"),
+    (valid + "\n[network]\nkernel_size = 3", "network.kernel_size", "is not allowed here"),
+    (valid + "\n[network]\ninit = \"delta-orthogonal\"", "network.init", "convolutional kernel"),
+    (broken("kind", with: "kind = \"gaussian\"\nshape = [2, 8]").replacingOccurrences(of: "c0 = 0.5", with: ""),
+     "inputs.shape", "is not allowed here"),
+    (broken("kind", with: "kind = \"gram\"\nshape = [2, 8]"), "inputs.shape", "only kind = \"gaussian\""),
 ]
+
+/// A valid convolutional campaign: 1-D signals of 2 channels at 8 positions.
+private let conv = """
+name = "t"
+samples = 4
+[grid]
+width = [16]
+depth = [3]
+[network]
+architecture = "conv"
+kernel_size = 3
+init = ["gaussian", "delta-orthogonal"]
+[inputs]
+kind = "gaussian"
+count = 2
+shape = [2, 8]
+[observe]
+forward = ["q", "c"]
+"""
 
 @Suite struct ConfigTests {
     @Test func validCampaignExpandsInFixedOrder() throws {
@@ -107,6 +142,15 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
         #expect(c.points.map(\.network.sigmaW) == [1.0, 2.0])
         #expect(c.samples(ofTask: 1) == 2..<4)
         #expect(c.observables.forward == ["q", "c"])
+    }
+
+    /// A conv campaign: its points carry the spatial shape and the kernel; N₀ = C₀·P.
+    @Test func convCampaignCarriesShapeAndKernel() throws {
+        let c = try Campaign(toml: conv)
+        #expect(c.points.count == 2)
+        #expect(c.points.map(\.network.weightInit) == [.gaussian, .deltaOrthogonal])
+        #expect(c.points.allSatisfy { $0.network.spatialShape == [8] && $0.network.architecture == .convolution(kernelSize: 3) })
+        #expect(c.inputDimension(width: 16) == 16 && c.points[0].network.units == 128)
     }
 
     @Test func rangesExpandEvenlyWithBothEnds() throws {
