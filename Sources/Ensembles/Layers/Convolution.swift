@@ -202,7 +202,7 @@ public struct Convolution: LayerMap, Hashable {
         var next = state
         next.input = state.moments
         let footprint = kernel == .deltaOrthogonal ? [taps[centreTap]] : taps
-        let averaged = Self.summing(state.moments) { i, j in
+        let averaged = Self.summing(state.moments, tracked: state.tracks) { i, j in
             let (a, q) = (i / p, i % p), (b, r) = (j / p, j % p)
             return footprint.map { t in (a * p + shifted(q, by: t), b * p + shifted(r, by: t)) }
         }
@@ -220,14 +220,15 @@ public struct Convolution: LayerMap, Hashable {
         return summed.scaled(by: 1 / Double(p))
     }
 
-    /// For every output pair (i, j) of `count` vectors (default: as many as `m` has), the sum
-    /// of m's entries `terms(i, j)`, each term taken at its own power of two and the sum
-    /// carried at the largest of them.
-    static func summing(_ m: ScaledMoments, count: Int? = nil, terms: (Int, Int) -> [(Int, Int)]) -> ScaledMoments {
+    /// For every `tracked` output pair (i, j) of `count` vectors (default: as many as `m`
+    /// has), the sum of m's entries `terms(i, j)`, each term taken at its own power of two and
+    /// the sum carried at the largest of them; 0 for the pairs not tracked.
+    static func summing(_ m: ScaledMoments, count: Int? = nil, tracked: (Int, Int) -> Bool = { _, _ in true },
+                        terms: (Int, Int) -> [(Int, Int)]) -> ScaledMoments {
         let n = count ?? m.count
         var normalized = [Double](repeating: 0, count: n * n), top = [Int](repeating: 0, count: n * n)
         for i in 0..<n {
-            for j in i..<n {
+            for j in i..<n where tracked(i, j) {
                 let entries = terms(i, j)
                 let largest = entries.map { m.exponents[$0.0] + m.exponents[$0.1] }.max() ?? 0
                 let s = entries.reduce(0.0) { total, e in

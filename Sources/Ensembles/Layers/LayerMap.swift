@@ -31,6 +31,15 @@ public struct MeanFieldState: Sendable {
     public var moments: ScaledMoments
     /// The layer's input `x^{l−1}`, kept by ``Affine`` for a skip connection.
     public var input: ScaledMoments
+    /// 1: every pair of the vectors is tracked. P > 1: a convolutional net's B·P vectors
+    /// (input a at position p is vector `a·P + p`) of which only the pairs at one position
+    /// are tracked — all that q, c and the Gram observables need, and closed under both
+    /// ``Convolution``'s footprint average and φ's map, which keep each entry's offset
+    /// (Xiao et al. 2018, §2); the other entries are 0 and are not covariances.
+    public var positions = 1
+
+    /// Whether pair (i, j) is tracked (``positions``).
+    public func tracks(_ i: Int, _ j: Int) -> Bool { positions == 1 || i % positions == j % positions }
 
     /// The inputs' state: `G0_ab = x_a·x_b/N₀` and, when tracked, their means.
     public init(inputGram: [Double], count: Int, means: [Double]?) {
@@ -76,6 +85,7 @@ public struct Composition: Sendable {
     /// The same from the inputs' scaled moments (``InputBatch/moments``), exact for inputs of any size.
     public func propagate(input: ScaledMoments, depth: Int) -> [LayerTheory] {
         var state = MeanFieldState(input: tracksMeans ? input : input.droppingMeans())
+        state.positions = positions
         var layers: [LayerTheory] = []
         layers.reserveCapacity(depth)
         for layer in 1...max(depth, 1) where depth > 0 {
