@@ -33,6 +33,8 @@ Writes (and prints the paths of):
       (activation, sigma_b, width, init), one colour per sigma_w; Monte Carlo
       mean +- stderr as points, mean-field theory as lines (Poole et al. 2016,
       Figs. 1B / 2B).  More than 16 panels are split over forward_q_p2.png, ...
+  conv_depth.png     convolutional nets: q^l and c^l vs layer on a log axis, Monte Carlo
+      band (mean ± s.e.) and mean-field theory per grid point (Xiao et al. 2018).
   phase_diagram.png  per activation: xi_c heat map over (sigma_w, sigma_b) with
       the critical line chi1 = 1, and the fixed point c* (Poole et al. Fig. 2C/D,
       Schoenholz et al. 2017 Fig. 1).
