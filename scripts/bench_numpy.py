@@ -3,7 +3,7 @@
 numbers, taken on the same machine in the same run.
 
 Usage:  python3 scripts/bench_numpy.py [--json]
-        python3 scripts/bench_numpy.py --workload w1|w3|wide   (one JSON line: seconds)
+        python3 scripts/bench_numpy.py --workload w1|w3|wide|conv   (one JSON line: seconds)
 
 Single-threaded (OPENBLAS/OMP/MKL_NUM_THREADS=1 set before numpy is imported,
 and threadpoolctl if installed). Measures:
@@ -25,6 +25,8 @@ and threadpoolctl if installed). Measures:
                                RMS renormalisation, SVD at the last layer; median of 4.
   --workload w1, w3, wide      the campaign workloads of BENCHMARKS.md (issue 10), each
                                timed once: see workload_w1, workload_w3, workload_wide.
+  --workload conv              one implicit conv net of examples/bench-conv.toml (issue 12):
+                               see workload_conv.
 """
 import os
 
@@ -205,7 +207,30 @@ def workload_wide(n=1_000_000, depth=100, bsz=8, sigma_w=1.5, sigma_b=0.3):
         x = np.tanh(h)
 
 
-WORKLOADS = {"w1": workload_w1, "w3": workload_w3, "wide": workload_wide}
+def workload_conv(channels=20_000, depth=10, positions=16, c0=16, bsz=4, k=3, sigma_w=1.5, sigma_b=0.3):
+    """One tanh conv net (1-D, circular, kernel 3) of 2*10^4 channels and depth 10 on B = 4
+    Gaussian signals of 16 channels at 16 positions, drawn from the exact law of a layer
+    without forming its kernel: given x the output channels are iid Gaussian over the
+    n = P*B (position, input) pairs with covariance sigma_w^2/(C_in k) sum_t X_t^T X_t, so
+    H = (sigma_w/sqrt(C_in k)) Z R, R from the QR of the taps' stacked shifted copies of x
+    (the engine's implicit conv layer); a bias per channel, q, c and the Gram per layer."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((bsz, positions, c0))
+    x /= np.sqrt((x ** 2).mean(axis=(1, 2), keepdims=True))
+    half = (k - 1) // 2
+    for _ in range(depth):
+        c_in = x.shape[2]
+        # tap t reads position p + t (circular): roll by -t along positions
+        stacked = np.concatenate([np.roll(x, -t, axis=1) for t in range(-half, half + 1)], axis=2)
+        r = np.linalg.qr(stacked.reshape(bsz * positions, k * c_in).T, mode="r")
+        h = (rng.standard_normal((channels, r.shape[0])) @ r) * (sigma_w / np.sqrt(c_in * k))
+        h += (rng.standard_normal(channels) * sigma_b)[:, None]
+        h = h.reshape(channels, bsz, positions).transpose(1, 2, 0)      # (B, P, C)
+        record(h.reshape(bsz, positions * channels).T)
+        x = np.tanh(h)
+
+
+WORKLOADS = {"w1": workload_w1, "w3": workload_w3, "wide": workload_wide, "conv": workload_conv}
 
 
 def blas_info():

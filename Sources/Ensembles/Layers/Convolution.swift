@@ -104,6 +104,8 @@ public struct Convolution: LayerMap, Hashable {
     }
 
     /// `h = ω ⋆ x` for every column of `x` (C_in·P rows, channel fastest): C_out·P rows.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func apply<T: BLASScalar>(_ weights: [Matrix<T>?], to x: Matrix<T>) -> Matrix<T> {
         let p = positions, columns = x.columns
         precondition(weights.count == taps.count, "one weight matrix (or nil) per tap")
@@ -114,10 +116,14 @@ public struct Convolution: LayerMap, Hashable {
         var shiftedInput = Matrix<T>(rows: cIn, columns: p * columns)
         for (t, offset) in taps.enumerated() {
             guard let w = weights[t] else { continue }
-            for column in 0..<columns {
-                for q in 0..<p {
-                    let source = (shifted(q, by: offset) + p * column) * cIn, target = (q + p * column) * cIn
-                    for c in 0..<cIn { shiftedInput.elements[target + c] = x.elements[source + c] }
+            shiftedInput.elements.withUnsafeMutableBufferPointer { ps in
+                x.elements.withUnsafeBufferPointer { px in
+                    for column in 0..<columns {
+                        for q in 0..<p {
+                            let source = (shifted(q, by: offset) + p * column) * cIn, target = (q + p * column) * cIn
+                            for c in 0..<cIn { ps[target + c] = px[source + c] }
+                        }
+                    }
                 }
             }
             out.multiply(w, shiftedInput, alpha: 1, beta: 1)
@@ -140,18 +146,22 @@ public struct Convolution: LayerMap, Hashable {
         precondition(x.rows % p == 0, "the input's \(x.rows) rows are not C_in·P with P = \(p)")
         let cIn = x.rows / p
         let used = kernel == .deltaOrthogonal ? [taps[centreTap]] : taps
-        var stacked = Matrix<Double>(rows: cIn * used.count, columns: n)
-        for (k, offset) in used.enumerated() {
-            for a in 0..<b {
-                for q in 0..<p {
-                    let source = cIn * shifted(q, by: offset) + x.rows * a
-                    for c in 0..<cIn { stacked[k * cIn + c, q + p * a] = x.elements[source + c] }
+        let rows = cIn * used.count
+        var stacked = [Double](repeating: 0, count: rows * n)
+        stacked.withUnsafeMutableBufferPointer { ps in
+            x.elements.withUnsafeBufferPointer { px in
+                for (k, offset) in used.enumerated() {
+                    for a in 0..<b {
+                        for q in 0..<p {
+                            let source = cIn * shifted(q, by: offset) + x.rows * a, target = k * cIn + rows * (q + p * a)
+                            for c in 0..<cIn { ps[target + c] = px[source + c] }
+                        }
+                    }
                 }
             }
         }
-        guard var r = stacked.elements.withUnsafeBufferPointer({ ps in
-            Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: stacked.rows, columns: n,
-                                                    leadingDimension: stacked.rows)
+        guard var r = stacked.withUnsafeBufferPointer({ ps in
+            Matrix<Double>.streamedTriangularFactor(of: ps.baseAddress!, rows: rows, columns: n, leadingDimension: rows)
         }) else { return nil }
         var h = Matrix<Double>(rows: channelsOut, columns: n)
         switch kernel {
@@ -179,7 +189,11 @@ public struct Convolution: LayerMap, Hashable {
         let rowsIn = network.layer == 1 ? network.inputDimension : network.units, ld = network.source.rows
         let cIn = rowsIn / positions, cOut = network.width, columns = network.columns
         var x = Matrix<T>(rows: rowsIn, columns: columns)
-        for c in 0..<columns { for i in 0..<rowsIn { x.elements[c * rowsIn + i] = network.source.elements[c * ld + i] } }
+        x.elements.withUnsafeMutableBufferPointer { px in
+            network.source.elements.withUnsafeBufferPointer { ps in
+                for c in 0..<columns { for i in 0..<rowsIn { px[c * rowsIn + i] = ps[c * ld + i] } }
+            }
+        }
         let stream = network.stream(.weights)
         if network.backend == .implicit, kernel == .gaussian || cOut >= cIn {
             let input = Matrix<Double>(rows: rowsIn, columns: columns, elements: x.elements.map { Double($0) })
