@@ -80,4 +80,29 @@ private func npy(_ path: String, shape: [Int], descr: String, fortran: Bool = fa
             }
         }
     }
+
+    /// Signals for conv nets: numpy's (B, C₀, L) and (B, C₀, H, W) arrays (position fastest)
+    /// become rows with the channel fastest, element (c, p) at c + C₀·p; other ranks and CSV
+    /// files are refused with the shapes expected.
+    @Test func readsSignalsChannelFastest() throws {
+        let line = dir + "/signals1d.npy", image = dir + "/signals2d.npy"
+        // (1, 2, 3): channel 0 = [1, 2, 3], channel 1 = [10, 20, 30]
+        try npy(line, shape: [1, 2, 3], descr: "<f8", values: [1, 2, 3, 10, 20, 30])
+        let (rows, shape) = try InputFile.readSignals(path: line)
+        #expect(shape == [2, 3] && rows == [[1, 10, 2, 20, 3, 30]])
+        // (1, 2, 1, 2): position (y, x) = x + W·y
+        try npy(image, shape: [1, 2, 1, 2], descr: "<f4", values: [1, 2, 5, 6])
+        let (rows2, shape2) = try InputFile.readSignals(path: image)
+        #expect(shape2 == [2, 1, 2] && rows2 == [[1, 5, 2, 6]])
+        try npy(dir + "/flat.npy", shape: [2, 3], descr: "<f8", values: [1, 2, 3, 4, 5, 6])
+        try "1,2\n".write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        for (file, reason) in [("flat.npy", "expected shape (B, C0, L) or (B, C0, H, W), got (2, 3)"), ("s.csv", "signals need a .npy")] {
+            do {
+                _ = try InputFile.readSignals(path: dir + "/" + file)
+                Issue.record("\(file) was accepted")
+            } catch {
+                #expect(error.description.contains(reason), "\(file): \(error)")
+            }
+        }
+    }
 }

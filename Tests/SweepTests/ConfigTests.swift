@@ -114,7 +114,14 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("kind", with: "kind = \"gaussian\"\nshape = [2, 8]").replacingOccurrences(of: "c0 = 0.5", with: ""),
      "inputs.shape", "is not allowed here"),
     (broken("kind", with: "kind = \"gram\"\nshape = [2, 8]"), "inputs.shape", "only kind = \"gaussian\""),
+    (conv.replacingOccurrences(of: "kind = \"gaussian\"\ncount = 2\nshape = [2, 8]",
+                               with: "kind = \"file\"\npath = \"\(repository)/examples/data/sphere-train-x.npy\""),
+     "inputs.path", "expected shape (B, C0, L) or (B, C0, H, W)"),
 ]
+
+/// The repository's root, for its example files.
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 
 /// A valid convolutional campaign: 1-D signals of 2 channels at 8 positions.
 private let conv = """

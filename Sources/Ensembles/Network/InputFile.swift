@@ -18,22 +18,46 @@ public enum InputFile {
         }
         let rows: [[Double]]
         if path.hasSuffix(".npy") {
-            rows = try readNPY(data, path: path)
+            rows = try readNPY(data, path: path, signals: false).rows
         } else if path.hasSuffix(".csv") {
             rows = try readCSV(data, path: path)
         } else {
             throw InputFileError(path: path, reason: "unknown format; use a .npy or .csv file")
         }
+        try check(rows, path: path)
+        return rows
+    }
+
+    /// Signals for a convolutional net from a `.npy` array of shape (B, C₀, L) or
+    /// (B, C₀, H, W) (C order): B rows of C₀·P values in the engine's layout, channel fastest
+    /// (``Convolution``), and the shape `[C₀, L]` or `[C₀, H, W]`.
+    public static func readSignals(path: String) throws(InputFileError) -> (rows: [[Double]], shape: [Int]) {
+        guard path.hasSuffix(".npy") else {
+            throw InputFileError(path: path, reason: "signals need a .npy array of shape (B, C0, L) or (B, C0, H, W)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputFileError(path: path, reason: "cannot read the file (missing or unreadable)")
+        }
+        let (flat, dims) = try readNPY(data, path: path, signals: true)
+        try check(flat, path: path)
+        let channels = dims[1], positions = dims.dropFirst(2).reduce(1, *)
+        // numpy's C order has the position fastest: element (c, p) of a row at c·P + p.
+        let rows = flat.map { row in (0..<(channels * positions)).map { row[($0 % channels) * positions + $0 / channels] } }
+        return (rows, Array(dims.dropFirst()))
+    }
+
+    private static func check(_ rows: [[Double]], path: String) throws(InputFileError) {
         guard !rows.isEmpty, !rows[0].isEmpty else { throw InputFileError(path: path, reason: "no inputs in the file") }
         for (r, row) in rows.enumerated() {
             if let c = row.firstIndex(where: { !$0.isFinite }) {
                 throw InputFileError(path: path, reason: "non-finite value \(row[c]) at row \(r), column \(c)")
             }
         }
-        return rows
     }
 
-    static func readNPY(_ data: Data, path: String) throws(InputFileError) -> [[Double]] {
+    /// The array's rows (its first axis; the others flattened in C order) and its shape: 1-D
+    /// or 2-D for vectors, 3-D or 4-D for `signals`.
+    static func readNPY(_ data: Data, path: String, signals: Bool) throws(InputFileError) -> (rows: [[Double]], shape: [Int]) {
         let bytes = [UInt8](data)
         let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -76,10 +100,22 @@ public enum InputFile {
         }
         let dims = shape[shape.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
-        guard dims.count == 2 || dims.count == 1 else {
-            throw InputFileError(path: path, reason: "expected a 2-D array (inputs × features) or a 1-D one (a column), got shape (\(dims.map(String.init).joined(separator: ", ")))")
+        let shown = "(\(dims.map(String.init).joined(separator: ", ")))"
+        if signals {
+            guard dims.count == 3 || dims.count == 4, dims.allSatisfy({ $0 >= 1 }) else {
+                throw InputFileError(path: path, reason: "a conv net's inputs are signals: expected shape (B, C0, L) or "
+                                     + "(B, C0, H, W), got \(shown)")
+            }
+        } else {
+            guard dims.count == 2 || dims.count == 1 else {
+                throw InputFileError(path: path, reason: "expected a 2-D array (inputs × features) or a 1-D one (a column), got shape \(shown)")
+            }
         }
-        let (n, d) = (dims[0], dims.count == 2 ? dims[1] : 1)
+        let n = dims[0], (d, overflowed) = dims.dropFirst().reduce((1, false)) { acc, x in
+            let (v, o) = acc.0.multipliedReportingOverflow(by: x)
+            return (v, acc.1 || o)
+        }
+        guard !overflowed else { throw InputFileError(path: path, reason: "shape \(shown) is too large") }
         let start = headerStart + headerLength
         let (elements, overflow) = n.multipliedReportingOverflow(by: d)
         guard n >= 0, d >= 0, !overflow, elements <= (bytes.count - start) / width else {
@@ -99,7 +135,7 @@ public enum InputFile {
                 }
             }
         }
-        return rows
+        return (rows, dims.count == 1 ? [n, 1] : dims)
     }
 
     /// A header is the first line only when every one of its fields is a non-empty name that does not read as a

@@ -27,26 +27,34 @@ public enum InputSpec: Sendable, Hashable {
     /// `[C₀, H, W]`: N₀ = C₀·P rows, channel fastest (``Convolution``), each rescaled to
     /// `|x_a|²/N₀ = q0` exactly; drawn as `.gaussian` is.
     case gaussianSignal(count: Int, q0: Double, shape: [Int])
+    /// Signals read from a `.npy` array of shape (B, C₀, L) or (B, C₀, H, W)
+    /// (``InputFile/readSignals(path:)``): each row C₀·P values, channel fastest; `shape`
+    /// `[C₀, L]` or `[C₀, H, W]`; optionally rescaled to `|x_a|²/N₀ = q0`.
+    case signalFile(path: String, rows: [[Double]], q0: Double?, shape: [Int])
 
     public var count: Int {
         switch self {
         case .gram(let count, _, _), .gaussian(let count, _), .circle(let count, _), .gaussianSignal(let count, _, _):
             return count
-        case .file(_, let rows, _): return rows.count
+        case .file(_, let rows, _), .signalFile(_, let rows, _, _): return rows.count
         }
     }
 
     /// The input dimension N₀ at a point of width `width`: the file's, or the width.
     public func dimension(width: Int) -> Int {
         if case .file(_, let rows, _) = self { return rows.first?.count ?? 0 }
-        if case .gaussianSignal(_, _, let shape) = self { return shape.reduce(1, *) }
-        return width
+        switch self {
+        case .gaussianSignal(_, _, let shape), .signalFile(_, _, _, let shape): return shape.reduce(1, *)
+        default: return width
+        }
     }
 
     /// The spatial shape of signal inputs (`[L]` or `[H, W]`); empty for vectors.
     public var spatialShape: [Int] {
-        if case .gaussianSignal(_, _, let shape) = self { return Array(shape.dropFirst()) }
-        return []
+        switch self {
+        case .gaussianSignal(_, _, let shape), .signalFile(_, _, _, let shape): return Array(shape.dropFirst())
+        default: return []
+        }
     }
 }
 
@@ -104,7 +112,7 @@ public struct InputBatch: Sendable {
                 x[0, k] = radius * cos(theta)
                 x[1, k] = radius * sin(theta)
             }
-        case .file(_, let rows, let q0):
+        case .file(_, let rows, let q0), .signalFile(_, let rows, let q0, _):
             let d = rows.first?.count ?? 0
             x = Matrix(rows: d, columns: rows.count)
             for (a, row) in rows.enumerated() { for (i, v) in row.enumerated() { x[i, a] = v } }

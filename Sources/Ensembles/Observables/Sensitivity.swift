@@ -31,7 +31,7 @@ public struct Sensitivity: Observable {
             var identical = false
             switch context.inputs {
             case .gram(let count, _, let c0): identical = count > 1 && c0 == 1
-            case .file(_, let rows, _): identical = rows.count > 1 && rows.allSatisfy { $0 == rows[0] }
+            case .file(_, let rows, _), .signalFile(_, let rows, _, _): identical = rows.count > 1 && rows.allSatisfy { $0 == rows[0] }
             case .gaussian, .circle, .gaussianSignal: identical = false
             }
             if identical {

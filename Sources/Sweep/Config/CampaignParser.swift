@@ -101,11 +101,13 @@ extension Campaign {
         }
 
         let inputTable = try top.table("inputs") ?? Section(table: ConfigTable(), path: "inputs")
-        inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory)
+        inputs = try Self.parseInputs(inputTable, grid: grid, baseDirectory: baseDirectory, signals: convolutional)
         if convolutional {
-            guard case .gaussianSignal = inputs else {
+            switch inputs {
+            case .gaussianSignal, .signalFile: break
+            default:
                 throw ConfigError(key: "inputs.shape", "missing; a conv net needs signals: kind = \"gaussian\" with "
-                                  + "shape = [C0, L] or [C0, H, W]")
+                                  + "shape = [C0, L] or [C0, H, W], or kind = \"file\" with a (B, C0, L) or (B, C0, H, W) .npy")
             }
             for weightInit in grid.weightInit where weightInit == .orthogonal {
                 throw ConfigError(key: "network.init", "'\(weightInit.rawValue)' is for fully connected nets; a conv net's "
@@ -224,7 +226,8 @@ extension Campaign {
         return grid
     }
 
-    private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String) throws(ConfigError) -> InputSpec {
+    /// `signals`: a conv campaign, whose files hold (B, C₀, L) or (B, C₀, H, W) arrays.
+    private static func parseInputs(_ t: Section, grid: Grid, baseDirectory: String, signals: Bool) throws(ConfigError) -> InputSpec {
         try t.allow(["kind", "count", "q0", "c0", "path", "normalize", "shape"])
         let kind = try t.string("kind", default: "gram")
         let q0 = try t.real("q0", default: 1.0)
@@ -268,11 +271,19 @@ extension Campaign {
             let path = try t.string("path", default: "")
             guard !path.isEmpty else { throw ConfigError(key: "inputs.path", "missing; kind = \"file\" needs path = \"inputs.npy\" (or .csv)") }
             let resolved = path.hasPrefix("/") ? path : baseDirectory + "/" + path
+            let normalize = try t.bool("normalize", default: false)
+            if signals {
+                do {
+                    let (rows, shape) = try InputFile.readSignals(path: resolved)
+                    return .signalFile(path: path, rows: rows, q0: normalize ? q0 : nil, shape: shape)
+                } catch {
+                    throw ConfigError(key: "inputs.path", error.description)
+                }
+            }
             let rows: [[Double]]
             do { rows = try InputFile.read(path: resolved) } catch {
                 throw ConfigError(key: "inputs.path", error.description)
             }
-            let normalize = try t.bool("normalize", default: false)
             return .file(path: path, rows: rows, q0: normalize ? q0 : nil)
         default:
             throw ConfigError(key: "inputs.kind", "'\(kind)' is not an input kind; allowed: gram, gaussian, circle, file")

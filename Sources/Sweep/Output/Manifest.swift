@@ -16,16 +16,18 @@ extension Campaign {
         case .gaussian(let count, let q0): inputs = ["kind": "gaussian", "count": count, "q0": q0]
         case .circle(let count, let q0): inputs = ["kind": "circle", "count": count, "q0": q0]
         case .gaussianSignal(let count, let q0, let shape): inputs = ["kind": "gaussian", "count": count, "q0": q0, "shape": shape]
-        case .file(let path, let rows, let q0):
+        case .file(let path, let rows, let q0), .signalFile(let path, let rows, let q0, _):
             inputs = ["kind": "file", "path": path, "rows": rows.count, "columns": rows.first?.count ?? 0,
                       "content_hash": FNV1a.hex(FNV1a.hash(rows.flatMap { $0.flatMap { v in
                           withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) } }))]
             if let q0 { inputs["q0"] = q0; inputs["normalize"] = true }
+            if case .signalFile(_, _, _, let shape) = self.inputs { inputs["shape"] = shape }
         }
         var network: [String: Any] = ["architecture": grid.architecture.map(\.name), "init": grid.weightInit.map(\.rawValue),
                                       "weight_scaling": weightScaling.rawValue, "backend": backendChoice.rawValue]
         if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
         if grid.architecture.contains(where: \.normalizesResidual) { network["residual_normalize"] = true }
+        for case .convolution(let k) in grid.architecture { network["kernel_size"] = k }
         return [
             "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,
             "grid": ["width": grid.width, "depth": grid.depth, "sigma_w": grid.sigmaW, "sigma_b": grid.sigmaB,
