@@ -183,5 +183,9 @@ forward = ["q", "c"]
         #expect(explicitDefault.hash == a.hash)
         let c = try Campaign(toml: broken("seed", with: "seed = 4"))
         #expect(c.hash != a.hash)
+        // A conv campaign's kernel and its inputs' shape are part of what a resume must match.
+        let k3 = try Campaign(toml: conv), k5 = try Campaign(toml: conv.replacingOccurrences(of: "kernel_size = 3", with: "kernel_size = 5"))
+        let wider = try Campaign(toml: conv.replacingOccurrences(of: "shape = [2, 8]", with: "shape = [2, 9]"))
+        #expect(k3.hash != k5.hash && k3.hash != wider.hash)
     }
 }
