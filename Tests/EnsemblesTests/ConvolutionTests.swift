@@ -275,4 +275,38 @@ import Testing
             }
         }
     }
+
+    /// Samples: a delta-orthogonal conv net is the fully connected orthogonal net applied at
+    /// every position. Both draw the same Haar matrix and biases from the same streams, so the
+    /// conv net's Gram (the position average) equals, layer by layer, the average over
+    /// positions of the orthogonal net's Gram on the B·P position vectors (to rounding: the
+    /// GEMMs group the same dot products differently).
+    @Test func deltaOrthogonalConvIsTheOrthogonalNetAtEveryPosition() throws {
+        let (c0, p, b, width, depth) = (8, 6, 2, 16, 3)
+        let signals = try InputBatch(spec: .gaussianSignal(count: b, q0: 1, shape: [c0, p]), dimension: c0 * p,
+                                     stream: stream(0, .inputs))
+        // Input a at position q as vector a·P + q.
+        let rows = (0..<(b * p)).map { i in (0..<c0).map { signals.matrix[$0 + c0 * (i % p), i / p] } }
+        let vectors = try InputBatch(spec: .file(path: "", rows: rows, q0: nil), dimension: c0, stream: stream(0, .inputs))
+        let conv = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: 0.2, activation: .tanh,
+                               weightInit: .deltaOrthogonal, architecture: .convolution(kernelSize: 3), spatialShape: [p])
+        let dense = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: 0.2, activation: .tanh, weightInit: .orthogonal)
+        func gram(_ spec: NetworkSpec, _ inputs: InputBatch) throws -> EnsembleStatistics {
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("gram"), seed: 9, point: 0)
+            var stats = sampler.makeStatistics()
+            try sampler.run(sample: 0, into: &stats)
+            return stats
+        }
+        let (cs, ds) = (try gram(conv, signals), try gram(dense, vectors))
+        func entry(_ s: EnsembleStatistics, _ a: Int, _ c: Int, layer l: Int) throws -> Double {
+            try #require(s.moments[try #require(s.names.firstIndex(of: "gram_\(a)_\(c)"))][l].mean)
+        }
+        for l in 0..<depth {
+            for (a, c) in [(0, 0), (0, 1), (1, 1)] {
+                let expected = try (0..<p).reduce(0.0) { $0 + (try entry(ds, a * p + $1, c * p + $1, layer: l)) } / Double(p)
+                let value = try entry(cs, a, c, layer: l)
+                #expect(abs(value - expected) < 1e-12 * max(1, abs(expected)), "layer \(l + 1), (\(a), \(c)): \(value) vs \(expected)")
+            }
+        }
+    }
 }
