@@ -309,4 +309,48 @@ import Testing
             }
         }
     }
+
+    /// Whole conv nets on the two backends are equal in law: q, c and every Gram entry at
+    /// layers 1, L/2 and L within 4 combined standard errors `4 √(se_dense² + se_implicit²)`
+    /// (different random numbers, the same law), for both kernels in 1-D and 2-D; an implicit
+    /// net of another footprint (k = 1, a deliberately wrong covariance) fails against the
+    /// dense k = 3 net.
+    @Test(arguments: [(WeightLaw.gaussian, [3, 12]), (.gaussian, [2, 5, 4]), (.deltaOrthogonal, [3, 12]),
+                      (.deltaOrthogonal, [2, 5, 4])])
+    func denseAndImplicitConvNetsAreEqualInLaw(_ kernel: WeightLaw, _ shape: [Int]) throws {
+        let depth = 6
+        func spec(_ k: Int) -> NetworkSpec {
+            NetworkSpec(width: 64, depth: depth, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh, weightInit: kernel,
+                        architecture: .convolution(kernelSize: k), spatialShape: Array(shape.dropFirst()))
+        }
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 3, q0: 1, shape: shape), dimension: shape.reduce(1, *),
+                                    stream: stream(0, .inputs))
+        func run(_ spec: NetworkSpec, _ backend: Backend) throws -> EnsembleStatistics {
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c", "gram"),
+                                                 seed: backend == .dense ? 21 : 22, point: 0, backend: backend)
+            var stats = sampler.makeStatistics()
+            for s in 0..<48 { try sampler.run(sample: s, into: &stats) }
+            return stats
+        }
+        func worstZ(_ a: EnsembleStatistics, _ b: EnsembleStatistics) -> (Double, String) {
+            var worst = (0.0, "")
+            for (k, name) in a.names.enumerated() {
+                for layer in [1, depth / 2, depth] {
+                    let x = a.moments[k][layer - 1], y = b.moments[k][layer - 1]
+                    let se = ((x.standardError ?? 0) * (x.standardError ?? 0) + (y.standardError ?? 0) * (y.standardError ?? 0))
+                        .squareRoot() + 1e-12 * max(abs(x.mean), abs(y.mean))
+                    let z = abs(x.mean - y.mean) / se
+                    if z > worst.0 { worst = (z, "\(name) at layer \(layer): \(x.mean) vs \(y.mean)") }
+                }
+            }
+            return worst
+        }
+        let dense = try run(spec(3), .dense)
+        let (z, at) = worstZ(dense, try run(spec(3), .implicit))
+        #expect(z < 4, "\(kernel.rawValue) \(shape): \(at) (z = \(z))")
+        if kernel == .gaussian {
+            let (zWrong, _) = worstZ(dense, try run(spec(1), .implicit))
+            #expect(zWrong > 4, "an implicit k = 1 net passed as the k = 3 law (z = \(zWrong))")
+        }
+    }
 }
