@@ -35,22 +35,8 @@ import Testing
         return statistics
     }
 
-    /// The largest |mean_dense − mean_implicit| / combined standard error over the statistics
-    /// at layers 1, L/2 and L. Quantities fixed by the law (q after BN; the first layer's Gram
-    /// under orthogonal weights) have no spread; their standard error is floored at float64
-    /// rounding, 10⁻¹² of the value.
     func worstZ(_ dense: EnsembleStatistics, _ implicit: EnsembleStatistics, depth: Int) -> (Double, String) {
-        var worst = (0.0, "")
-        for name in Self.names {
-            for layer in [1, depth / 2, depth] {
-                let a = moments(dense, name, layer: layer), b = moments(implicit, name, layer: layer)
-                let se = ((a.standardError ?? 0) * (a.standardError ?? 0) + (b.standardError ?? 0) * (b.standardError ?? 0)).squareRoot()
-                    + 1e-12 * max(abs(a.mean), abs(b.mean))
-                let z = se > 0 ? abs(a.mean - b.mean) / se : (a.mean == b.mean ? 0 : .infinity)
-                if z > worst.0 { worst = (z, "\(name) at layer \(layer): \(a.mean) vs \(b.mean)") }
-            }
-        }
-        return worst
+        worstTwoSampleZ(dense, implicit, names: Self.names, layers: [1, depth / 2, depth])
     }
 
     @Test(arguments: [
@@ -188,3 +174,20 @@ import Testing
     }
 }
 
+/// The largest |mean_a − mean_b| / combined standard error `√(se_a² + se_b²)` over the named
+/// statistics at `layers`, and where. Quantities fixed by the law (q after BN; the first
+/// layer's Gram under orthogonal weights) have no spread; their standard error is floored at
+/// float64 rounding, 10⁻¹² of the value.
+func worstTwoSampleZ(_ a: EnsembleStatistics, _ b: EnsembleStatistics, names: [String], layers: [Int]) -> (Double, String) {
+    var worst = (0.0, "")
+    for name in names {
+        for layer in layers {
+            let x = moments(a, name, layer: layer), y = moments(b, name, layer: layer)
+            let se = ((x.standardError ?? 0) * (x.standardError ?? 0) + (y.standardError ?? 0) * (y.standardError ?? 0)).squareRoot()
+                + 1e-12 * max(abs(x.mean), abs(y.mean))
+            let z = se > 0 ? abs(x.mean - y.mean) / se : (x.mean == y.mean ? 0 : .infinity)
+            if z > worst.0 { worst = (z, "\(name) at layer \(layer): \(x.mean) vs \(y.mean)") }
+        }
+    }
+    return worst
+}

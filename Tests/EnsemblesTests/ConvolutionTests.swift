@@ -333,17 +333,7 @@ import Testing
             return stats
         }
         func worstZ(_ a: EnsembleStatistics, _ b: EnsembleStatistics) -> (Double, String) {
-            var worst = (0.0, "")
-            for (k, name) in a.names.enumerated() {
-                for layer in [1, depth / 2, depth] {
-                    let x = a.moments[k][layer - 1], y = b.moments[k][layer - 1]
-                    let se = ((x.standardError ?? 0) * (x.standardError ?? 0) + (y.standardError ?? 0) * (y.standardError ?? 0))
-                        .squareRoot() + 1e-12 * max(abs(x.mean), abs(y.mean))
-                    let z = abs(x.mean - y.mean) / se
-                    if z > worst.0 { worst = (z, "\(name) at layer \(layer): \(x.mean) vs \(y.mean)") }
-                }
-            }
-            return worst
+            worstTwoSampleZ(a, b, names: a.names, layers: [1, depth / 2, depth])
         }
         let dense = try run(spec(3), .dense)
         let (z, at) = worstZ(dense, try run(spec(3), .implicit))

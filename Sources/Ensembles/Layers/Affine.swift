@@ -93,13 +93,23 @@ public struct Affine: LayerMap {
         case .gaussian:
             return Matrix<Double>.gaussian(rows: n, columns: fanIn, scale: sigmaW / Double(fanIn).squareRoot(), stream: stream)
         case .orthogonal, .deltaOrthogonal:
-            let tall = n >= fanIn
-            let o = try Matrix<Double>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: stream)
-            let alpha = sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1)
-            var w = Matrix<Double>(rows: n, columns: fanIn)
-            for j in 0..<fanIn { for i in 0..<n { w[i, j] = alpha * (tall ? o[i, j] : o[j, i]) } }
-            return w
+            return try Self.orthogonalWeights(rows: n, columns: fanIn, sigmaW: sigmaW, stream: stream)
         }
+    }
+
+    /// The orthogonal law's rows × columns weight matrix (``WeightLaw/orthogonal``): a Haar
+    /// matrix with orthonormal columns (rows when rows < columns) from `stream`, scaled by
+    /// `σ_w·√max(1, rows/columns)`. Also a delta-orthogonal kernel's centre tap (``Convolution``).
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
+    static func orthogonalWeights<T: BLASScalar & GaussianFillable>(rows n: Int, columns fanIn: Int, sigmaW: Double,
+                                                                     stream: RandomStream) throws(LAPACKError) -> Matrix<T> {
+        let tall = n >= fanIn
+        let o = try Matrix<T>.haarOrthogonal(rows: max(n, fanIn), columns: min(n, fanIn), stream: stream)
+        let alpha = T(sigmaW * (tall ? (Double(n) / Double(fanIn)).squareRoot() : 1))
+        var w = Matrix<T>(rows: n, columns: fanIn)
+        for j in 0..<fanIn { for i in 0..<n { w[i, j] = alpha * (tall ? o[i, j] : o[j, i]) } }
+        return w
     }
 
     /// Gaussian W drawn panel by panel into `output ← W source`.

@@ -36,6 +36,9 @@ public struct Convolution: LayerMap, Hashable {
     public let size: Int
     public let sigmaW: Double
     public let kernel: Kernel
+    /// The taps' offsets, one per axis, in row-major order of the footprint (the centre is
+    /// tap `(k^d − 1)/2`).
+    public let taps: [[Int]]
 
     /// Refused with the offending key: a shape of 0 or more than 2 axes or a non-positive
     /// extent (`inputs.shape`), an even kernel size or one wider than an axis
@@ -55,17 +58,12 @@ public struct Convolution: LayerMap, Hashable {
         self.size = size
         self.sigmaW = sigmaW
         self.kernel = kernel
+        let half = (size - 1) / 2, range = Array(-half...half)
+        taps = shape.count == 1 ? range.map { [$0] } : range.flatMap { dy in range.map { dx in [dy, dx] } }
     }
 
     /// P, the number of positions.
     public var positions: Int { shape.reduce(1, *) }
-
-    /// The taps' offsets, one per axis, in row-major order of the footprint (the centre is
-    /// tap `(k^d − 1)/2`).
-    public var taps: [[Int]] {
-        let half = (size - 1) / 2, range = Array(-half...half)
-        return shape.count == 1 ? range.map { [$0] } : range.flatMap { dy in range.map { dx in [dy, dx] } }
-    }
 
     /// The index of the centre tap in ``taps``.
     public var centreTap: Int { (taps.count - 1) / 2 }
@@ -91,14 +89,8 @@ public struct Convolution: LayerMap, Hashable {
                        elements: Array(all.elements[(t * channelsIn * channelsOut)..<((t + 1) * channelsIn * channelsOut)]))
             }
         case .deltaOrthogonal:
-            let tall = channelsOut >= channelsIn
-            let o = try Matrix<T>.haarOrthogonal(rows: max(channelsOut, channelsIn), columns: min(channelsOut, channelsIn),
-                                                 stream: stream)
-            let alpha = sigmaW * (tall ? (Double(channelsOut) / Double(channelsIn)).squareRoot() : 1)
-            var centre = Matrix<T>(rows: channelsOut, columns: channelsIn)
-            for i in 0..<channelsOut {
-                for j in 0..<channelsIn { centre[i, j] = T(alpha) * (tall ? o[i, j] : o[j, i]) }
-            }
+            let centre: Matrix<T> = try Affine.orthogonalWeights(rows: channelsOut, columns: channelsIn, sigmaW: sigmaW,
+                                                                 stream: stream)
             return (0..<taps.count).map { $0 == centreTap ? centre : nil }
         }
     }
