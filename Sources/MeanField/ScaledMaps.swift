@@ -71,8 +71,9 @@ extension MeanFieldMaps {
     /// Pairs of two φ-sides use ``secondMoment(qaa:qbb:qab:)`` (cached), with the same
     /// arguments as on the plain covariance wherever that is representable, so the values are
     /// the same to the bit there; pairs of two linear sides the arc-cosine kernel (Cho & Saul
-    /// 2009); mixed pairs the 2-D quadrature.
-    public func activationMoments(_ sigma: ScaledMoments) -> ScaledMoments {
+    /// 2009); mixed pairs the 2-D quadrature. Only the pairs `tracked` (default: all) are
+    /// mapped; the others are 0.
+    public func activationMoments(_ sigma: ScaledMoments, tracked: ((Int, Int) -> Bool)? = nil) -> ScaledMoments {
         let b = sigma.count, phi = activation, limit = Self.scaleLimit
         let sides: [Side] = (0..<b).map { a in
             let e = sigma.exponents[a]
@@ -84,7 +85,7 @@ extension MeanFieldMaps {
         func variance(_ a: Int) -> Double { ScaledMoments.scale(sigma.normalized(a, a), by: 2 * sides[a].shift) }
         var k = [Double](repeating: 0, count: b * b)
         for i in 0..<b {
-            for j in i..<b {
+            for j in i..<b where tracked?(i, j) ?? true {
                 let qab = ScaledMoments.scale(sigma.normalized(i, j), by: sides[i].shift + sides[j].shift)
                 let value = moment(sides[i], sides[j], qaa: variance(i), qbb: variance(j), qab: qab,
                                    correlation: sigma.correlation(i, j) ?? 0)

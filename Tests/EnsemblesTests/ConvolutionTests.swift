@@ -217,13 +217,17 @@ import Testing
     }
 
     /// Whole conv nets (C = 256 channels, 6 layers, k = 3, two Gaussian signal inputs) against
-    /// their mean-field theory: q and c at every layer within 4 standard errors plus the
+    /// their mean-field theory: q, c and the spatial structure (correlation by offset in 1-D,
+    /// power share by Fourier mode in 2-D) at every layer within 4 standard errors plus the
     /// finite-width allowance of the fully connected test (``MonteCarloVersusTheory``) at
     /// N = C. A position's C channels are the independent coordinates; the P positions of
     /// one net are correlated, so N = C·P would understate the estimator's variance. The
     /// per-position length map is the fully connected one averaged over the footprint, so its
-    /// slope and curvature bound the conv net's too. Ordered and chaotic tanh, relu; Gaussian
-    /// and delta-orthogonal kernels; 1-D and 2-D.
+    /// slope and curvature bound the conv net's too. A correlation between two positions of
+    /// one input is a correlation between two vectors like c, so each offset has c's allowance
+    /// along its own theory; a mode's share `P^{−1} Σ_δ cos(·) ρ(δ)` moves by at most the mean
+    /// over offsets of theirs. Ordered and chaotic tanh, relu; Gaussian and delta-orthogonal
+    /// kernels; 1-D and 2-D.
     @Test(arguments: netCases)
     func convNetsMatchTheirMeanField(_ c: NetCase) throws {
         let channels = 256, depth = 6, samples = 32
@@ -232,7 +236,8 @@ import Testing
                                spatialShape: Array(c.shape.dropFirst()))
         let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1, shape: c.shape), dimension: c.shape.reduce(1, *),
                                     stream: stream(0, .inputs))
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 77, point: 0)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c", "spatial"), seed: 77,
+                                             point: 0)
         var stats = sampler.makeStatistics()
         for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
         let theory = spec.meanField(input: inputs.moments(positions: spec.positions))
@@ -245,6 +250,81 @@ import Testing
             #expect(abs(q.mean - theory[l].meanQ) <= qTol, "\(c) layer \(l + 1): q \(q.mean) vs \(theory[l].meanQ) (tol \(qTol))")
             #expect(abs(corr.mean - theory[l].meanC!) <= cTol,
                     "\(c) layer \(l + 1): c \(corr.mean) vs \(theory[l].meanC!) (tol \(cTol))")
+        }
+
+        let predicted = SpatialCorrelation().predict(TheoryContext(network: spec, inputs: inputs)).values
+        let names = Array(stats.names.dropFirst(2))
+        #expect(names.count == predicted.count && !names.isEmpty)
+        let offsets = offsetAllowances(spec, inputs, theory, maps, width: channels)
+        for (k, name) in names.enumerated() {
+            for l in 0..<depth {
+                let m = stats.moments[2 + k][l], expected = try #require(predicted[k][l])
+                // 1-D: quantity k is offset k + 1; 2-D: a mode, bounded by the mean over offsets.
+                let bias = spec.spatialShape.count == 1 ? offsets[l][k + 1]
+                    : offsets[l].dropFirst().reduce(0, +) / Double(spec.positions)
+                let tol = 4 * m.standardError! + bias
+                #expect(abs(m.mean - expected) <= tol, "\(c) layer \(l + 1): \(name) \(m.mean) vs \(expected) (tol \(tol))")
+            }
+        }
+    }
+
+    /// Per layer and offset δ (as a position index), the finite-width allowance of the
+    /// correlation between positions p and p + δ of one input: ``MonteCarloVersusTheory``'s
+    /// allowance for c along that offset's mean-field correlation (averaged over p and the
+    /// inputs), at the layer's mean q.
+    private func offsetAllowances(_ spec: NetworkSpec, _ inputs: InputBatch, _ theory: [LayerTheory], _ maps: MeanFieldMaps,
+                                  width: Int) -> [[Double]] {
+        let p = spec.positions, b = inputs.count, shape = spec.spatialShape
+        let correlations = spec.architecture.composition(spec).propagate(
+            input: inputs.moments(positions: p), depth: spec.depth, pairs: .sameInputOrPosition
+        ) { _, m in
+            (0..<p).map { d in
+                (0..<b).reduce(0.0) { total, a in
+                    total + (0..<p).reduce(0.0) { s, q in
+                        s + (m.correlation(a * p + q, a * p + SpatialCorrelation.shift(q, by: d, shape: shape)) ?? 0)
+                    } / Double(p)
+                } / Double(b)
+            }
+        }
+        let perOffset = (0..<p).map { d in
+            let chain = theory.enumerated().map { l, t in
+                let q = t.meanQ, r = correlations[l][d]
+                return LayerTheory(layer: l + 1, covariance: [q, r * q, r * q, q], count: 2)
+            }
+            return MonteCarloVersusTheory().allowances(maps, chain, width: width).c
+        }
+        return (0..<theory.count).map { l in (0..<p).map { perOffset[$0][l] } }
+    }
+
+    /// The spatial theory is not vacuous: a Gaussian conv net's spatial structure fails
+    /// against the theory without the footprint average (the delta-orthogonal kernel's), by
+    /// more than the test above allows (4 SE plus the offset's allowance), and a
+    /// delta-orthogonal net's fails against the Gaussian kernel's.
+    @Test func spatialTheoryTellsTheKernelsApart() throws {
+        let shape = [3, 12], channels = 256, depth = 6
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1, shape: shape), dimension: 36,
+                                    stream: stream(0, .inputs))
+        func spec(_ kernel: WeightLaw) -> NetworkSpec {
+            NetworkSpec(width: channels, depth: depth, sigmaW: 0.9, sigmaB: 0.1, activation: .tanh, weightInit: kernel,
+                        architecture: .convolution(kernelSize: 3), spatialShape: [12])
+        }
+        for (sampled, wrong) in [(WeightLaw.gaussian, WeightLaw.deltaOrthogonal), (.deltaOrthogonal, .gaussian)] {
+            var sampler = NetworkSampler<Double>(spec: spec(sampled), inputs: inputs, observables: observe("spatial"), seed: 77,
+                                                 point: 0)
+            var stats = sampler.makeStatistics()
+            for s in 0..<32 { try sampler.run(sample: s, into: &stats) }
+            let predicted = SpatialCorrelation().predict(TheoryContext(network: spec(wrong), inputs: inputs)).values
+            let maps = MeanFieldMaps(activation: .tanh, sigmaW: 0.9, sigmaB: 0.1)
+            let theory = spec(wrong).meanField(input: inputs.moments(positions: 12))
+            let offsets = offsetAllowances(spec(wrong), inputs, theory, maps, width: channels)
+            var worst = 0.0
+            for k in predicted.indices {
+                for l in 0..<depth {
+                    let m = stats.moments[k][l]
+                    worst = max(worst, abs(m.mean - predicted[k][l]!) / (4 * m.standardError! + offsets[l][k + 1]))
+                }
+            }
+            #expect(worst > 1.5, "\(sampled.rawValue) samples passed as \(wrong.rawValue) theory (\(worst) of the tolerance)")
         }
     }
 

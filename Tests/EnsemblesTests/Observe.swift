@@ -11,6 +11,7 @@ func observe(_ names: String...) -> Observables {
         case "eff_rank": return EffectiveRank()
         case "traj_length": return TrajectoryLength()
         case "sensitivity": return Sensitivity()
+        case "spatial": return SpatialCorrelation()
         default: preconditionFailure("no forward observable '\(name)' in the tests' list")
         }
     })

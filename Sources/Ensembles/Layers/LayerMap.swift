@@ -32,14 +32,32 @@ public struct MeanFieldState: Sendable {
     /// The layer's input `x^{l−1}`, kept by ``Affine`` for a skip connection.
     public var input: ScaledMoments
     /// 1: every pair of the vectors is tracked. P > 1: a convolutional net's B·P vectors
-    /// (input a at position p is vector `a·P + p`) of which only the pairs at one position
-    /// are tracked — all that q, c and the Gram observables need, and closed under both
-    /// ``Convolution``'s footprint average and φ's map, which keep each entry's offset
-    /// (Xiao et al. 2018, §2); the other entries are 0 and are not covariances.
+    /// (input a at position p is vector `a·P + p`) of which the ``pairs`` are tracked.
     public var positions = 1
+    /// Which pairs of a convolutional state are tracked. Each set is closed under both
+    /// ``Convolution``'s footprint average and φ's map, which keep each entry's offset and
+    /// its pair of inputs (Xiao et al. 2018, §2); the other entries are 0 and are not covariances.
+    public var pairs = Pairs.samePosition
 
-    /// Whether pair (i, j) is tracked (``positions``).
-    public func tracks(_ i: Int, _ j: Int) -> Bool { positions == 1 || i % positions == j % positions }
+    /// The pairs of a convolutional state's vectors that are tracked.
+    public enum Pairs: Sendable, Hashable {
+        /// Pairs at one position: all that q, c and the Gram observables (position averages) need.
+        case samePosition
+        /// Also every pair of one input's positions: its spatial covariance.
+        case sameInputOrPosition
+        /// Every pair.
+        case all
+    }
+
+    /// Whether pair (i, j) is tracked (``positions``, ``pairs``).
+    public func tracks(_ i: Int, _ j: Int) -> Bool {
+        if positions == 1 || i % positions == j % positions { return true }
+        switch pairs {
+        case .samePosition: return false
+        case .sameInputOrPosition: return i / positions == j / positions
+        case .all: return true
+        }
+    }
 
     /// The inputs' state: `G0_ab = x_a·x_b/N₀` and, when tracked, their means.
     public init(inputGram: [Double], count: Int, means: [Double]?) {
@@ -84,17 +102,28 @@ public struct Composition: Sendable {
 
     /// The same from the inputs' scaled moments (``InputBatch/moments``), exact for inputs of any size.
     public func propagate(input: ScaledMoments, depth: Int) -> [LayerTheory] {
+        propagate(input: input, depth: depth) { layer, moments in
+            LayerTheory(layer: layer, moments: positions == 1 ? moments : Convolution.positionAverage(moments, positions: positions))
+        }
+    }
+
+    /// Every layer's pre-activation moments, as `summary(l, moments)` of layer l, layer 1
+    /// first, tracking `pairs` of a convolutional state (only the summaries are kept: a deep
+    /// net's states need not fit in memory together). Empty when a map has no theory; up to
+    /// the last layer a map could propagate.
+    public func propagate<Summary>(input: ScaledMoments, depth: Int, pairs: MeanFieldState.Pairs = .samePosition,
+                                   summary: (_ layer: Int, _ moments: ScaledMoments) -> Summary) -> [Summary] {
         var state = MeanFieldState(input: tracksMeans ? input : input.droppingMeans())
         state.positions = positions
-        var layers: [LayerTheory] = []
+        state.pairs = pairs
+        var layers: [Summary] = []
         layers.reserveCapacity(depth)
         for layer in 1...max(depth, 1) where depth > 0 {
             for map in pre {
                 guard let next = map.propagate(state) else { return [] }
                 state = next
             }
-            layers.append(LayerTheory(layer: layer, moments: positions == 1 ? state.moments
-                                          : Convolution.positionAverage(state.moments, positions: positions)))
+            layers.append(summary(layer, state.moments))
             guard layer < depth else { break }
             for map in post {
                 guard let next = map.propagate(state) else { return layers }

@@ -33,24 +33,9 @@ public struct Nonlinearity: LayerMap {
 
     public func propagate(_ state: MeanFieldState) -> MeanFieldState? {
         var next = state
-        guard state.positions > 1 else {
-            next.moments = kernel.activationMoments(state.moments)
-            return next
-        }
-        // A convolutional state: each position's B inputs mapped on their own.
-        let p = state.positions, n = state.count, b = n / p, m = state.moments
-        var exponents = m.exponents, normalized = [Double](repeating: 0, count: n * n)
-        for q in 0..<p {
-            let index = (0..<b).map { $0 * p + q }
-            let block = ScaledMoments(exponents: index.map { m.exponents[$0] },
-                                      normalized: index.flatMap { i in index.map { m.normalized(i, $0) } }, means: nil, count: b)
-            let mapped = kernel.activationMoments(block)
-            for (a, i) in index.enumerated() {
-                exponents[i] = mapped.exponents[a]
-                for (c, j) in index.enumerated() { normalized[i * n + j] = mapped.normalized(a, c) }
-            }
-        }
-        next.moments = ScaledMoments(exponents: exponents, normalized: normalized, means: nil, count: n)
+        // A convolutional state: only its tracked pairs (each entry mapped on its own).
+        let tracked: ((Int, Int) -> Bool)? = state.positions > 1 ? { state.tracks($0, $1) } : nil
+        next.moments = kernel.activationMoments(state.moments, tracked: tracked)
         return next
     }
 

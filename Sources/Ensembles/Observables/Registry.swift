@@ -45,7 +45,7 @@ public enum ObservableRegistry {
     public static let entries: [ObservableEntry] = [
         MeanSquaredLength.entry, MeanCorrelation.entry, GramEntries.entry, OrthogonalityGap.entry,
         EffectiveRank.entry, TrajectoryLength.entry, Sensitivity.entry, NNGPKernel.entry,
-        GramMinEigenvalue.entry, StableRank.entry,
+        GramMinEigenvalue.entry, StableRank.entry, SpatialCorrelation.entry,
         JacobianSpectrum.entry, LyapunovExponents.entry, EmpiricalNTK.entry, GramSpectrum.entry,
     ]
 
@@ -71,8 +71,8 @@ public enum ObservableRegistry {
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
         if let conv = architectures.first(where: { if case .convolution = $0 { true } else { false } }) {
-            // The observables whose measurement and theory are position averages of the Gram.
-            let ready = ["q", "c", "gram"]
+            // The position averages of the Gram, and the spatial structure.
+            let ready = ["q", "c", "gram", "spatial"]
             if let n = forward.first(where: { !ready.contains($0) }) {
                 throw ConfigError(key: "observe.forward", "'\(n)' is not available for \(conv.name) nets yet; allowed there: "
                                   + ready.joined(separator: ", "))
