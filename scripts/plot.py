@@ -35,6 +35,9 @@ Writes (and prints the paths of):
       Figs. 1B / 2B).  More than 16 panels are split over forward_q_p2.png, ...
   conv_depth.png     convolutional nets: q^l and c^l vs layer on a log axis, Monte Carlo
       band (mean ± s.e.) and mean-field theory per grid point (Xiao et al. 2018).
+  conv_spatial.png   convolutional nets' spatial structure vs layer, one panel per grid
+      point: the correlation between positions at each offset (1-D) or the power share of
+      the lowest Fourier modes (2-D), Monte Carlo band and theory dashed.
   phase_diagram.png  per activation: xi_c heat map over (sigma_w, sigma_b) with
       the critical line chi1 = 1, and the fixed point c* (Poole et al. Fig. 2C/D,
       Schoenholz et al. 2017 Fig. 1).

@@ -26,8 +26,17 @@ struct TheoryCommand: ParsableCommand {
         (Poole et al. 2016, Fig. 1A), --map c the correlation map C(c) at q* on [−1, 1]
         (Fig. 2A), each with its fixed point (q*, or c*), where the curve crosses the diagonal.
 
+        --conv-shape L (or H,W) with --kernel-size k adds the depth scale of every spatial
+        Fourier mode of a conv net with Gaussian kernels (Xiao et al. 2018, §3): near the
+        stationary fixed point a covariance's deviation in mode k shrinks per layer by V′(q*) λ_k
+        (lengths) and χ_c λ_k (cross terms), λ_k = Π_i k⁻¹ Σ_t cos(2π k_i t/n_i) the eigenvalue
+        of the footprint average 𝒜, so ξ_q,k = −1/ln|V′(q*) λ_k| and ξ_c,k = −1/ln|χ_c λ_k|
+        (— where the mode does not decay). Delta-orthogonal kernels have λ_k = 1: every mode
+        has the fully connected ξ_q and ξ_c.
+
         Examples:
           signalprop theory --activation tanh --sigma-w 1.5 --sigma-b 0.3 --depth 10 --q0 1 --c0 0.5 --json
+          signalprop theory --activation tanh --sigma-w 1.122539 --sigma-b 0.05 --conv-shape 8 --kernel-size 3
           signalprop theory --activation tanh --sigma-w 2.5 --sigma-b 0.3 --map c --points 201 --csv
         """
     )
@@ -54,12 +63,48 @@ struct TheoryCommand: ParsableCommand {
     @Flag(help: "With --map: print CSV (x, map) instead of a table.")
     var csv = false
 
+    @Option(help: ArgumentHelp("A conv net's spatial shape, L or H,W: print each Fourier mode's depth scales.",
+                               valueName: "L|H,W"))
+    var convShape: String?
+
+    @Option(help: "The conv kernel's odd size k (with --conv-shape).")
+    var kernelSize: Int = 3
+
+    /// The conv layer of `--conv-shape` and `--kernel-size` (Gaussian kernel), or nil.
+    func convolution() throws -> Convolution? {
+        guard let convShape else { return nil }
+        let shape = convShape.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !shape.isEmpty, shape.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--conv-shape must be L or H,W (positive integers), got '\(convShape)'")
+        }
+        do {
+            return try Convolution(shape: shape.map { $0! }, size: kernelSize, sigmaW: family.sigmaW, kernel: .gaussian)
+        } catch {
+            throw ValidationError(error.description.replacingOccurrences(of: "inputs.shape", with: "--conv-shape")
+                .replacingOccurrences(of: "network.kernel_size", with: "--kernel-size"))
+        }
+    }
+
     func validate() throws {
         guard (-1...1).contains(c0) else { throw ValidationError("--c0 must be in [-1, 1], got \(c0)") }
         guard (2...100_000).contains(points) else { throw ValidationError("--points must be in 2 … 100000, got \(points)") }
         if let to, !(to > 0 && to.isFinite) { throw ValidationError("--to must be finite and > 0, got \(to)") }
         if map == nil && (to != nil || csv) { throw ValidationError("--to and --csv go with --map q|c") }
         if csv && json { throw ValidationError("--csv and --json: pass one of them") }
+        if convShape != nil && map != nil { throw ValidationError("--conv-shape goes without --map") }
+        _ = try convolution()
+    }
+
+    /// Each spatial mode of the conv net (one of each pair k, −k): its footprint eigenvalue and
+    /// depth scales, from the fixed point's slopes; empty without --conv-shape.
+    func modes(_ maps: MeanFieldMaps, _ fixed: FixedPointReport) throws -> [(mode: [Int], lambda: Double, xiQ: Double?, xiC: Double?)] {
+        guard let conv = try convolution(), let qStar = fixed.qStar, qStar > 0, let cStar = fixed.cStar else { return [] }
+        let slopeQ = maps.lengthMapDerivative(qStar), slopeC = cStar == 1 ? maps.chi1(q: qStar) : maps.chiC(q: qStar, c: cStar)
+        return Convolution.fourierModes(conv.shape).map { k in
+            let lambda = conv.footprintEigenvalue(mode: k)
+            return (k, lambda, Convolution.modeDepthScale(slope: slopeQ, eigenvalue: lambda),
+                    Convolution.modeDepthScale(slope: slopeC, eigenvalue: lambda))
+        }
     }
 
     func run() throws {
@@ -80,7 +125,7 @@ struct TheoryCommand: ParsableCommand {
             warnings.append("q^l is below Double's normal range from layer \(l.layer): rounded in q, exact in log10_q")
         }
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "activation": activation.name, "sigma_w": sigmaW, "sigma_b": sigmaB, "depth": depth,
                 "q0": q0, "c0": c0,
                 "q_star": JSON.number(fixed.qStar), "c_star": JSON.number(fixed.cStar), "chi1": JSON.number(fixed.chi1),
@@ -90,6 +135,11 @@ struct TheoryCommand: ParsableCommand {
                 "q": q.map { JSON.number($0) }, "c": c.map { JSON.number($0) },
                 "log10_q": layers.map { JSON.number($0.log2MeanQ * Self.log10Of2) }, "warnings": warnings,
             ]
+            if convShape != nil {
+                object["modes"] = try modes(maps, fixed).map { m -> [String: Any] in
+                    ["mode": m.mode, "eigenvalue": m.lambda, "xi_q": JSON.number(m.xiQ), "xi_c": JSON.number(m.xiC)]
+                }
+            }
             print(try JSON.text(object))
             return
         }
@@ -100,6 +150,16 @@ struct TheoryCommand: ParsableCommand {
               + "   layers to 1% of q*: \(fixed.layersToOnePercent.map(String.init) ?? "—")")
         if fixed.status != "ok" { print("  status: \(fixed.status)") }
         for warning in warnings { print("  note: \(warning)") }
+        let spatial = try modes(maps, fixed)
+        if !spatial.isEmpty {
+            print("\n  conv \(convShape!), k = \(kernelSize): mode k, eigenvalue λ_k of 𝒜, depth scales ξ_q,k and ξ_c,k")
+            for m in spatial {
+                print("  " + m.mode.map(String.init).joined(separator: ",").leftPadded(7) + show(m.lambda).leftPadded(15)
+                      + show(m.xiQ).leftPadded(15) + show(m.xiC).leftPadded(15))
+            }
+        } else if convShape != nil {
+            print("\n  conv modes: no finite q* (or c*) to linearise about")
+        }
         print("\n  layer            q^l            c^l")
         for (l, layer) in layers.enumerated() {
             print("  " + String(l + 1).leftPadded(5) + Self.magnitude(layer).leftPadded(15) + show(layer.meanC).leftPadded(15))

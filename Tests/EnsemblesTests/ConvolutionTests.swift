@@ -328,6 +328,58 @@ import Testing
         }
     }
 
+    /// The depth scales of the spatial modes (Xiao et al. 2018, §3), through the whole conv
+    /// theory (φ's map, 𝒜, bias): one input's covariance over P = 12 positions at the
+    /// stationary fixed point (q*, c* of a chaotic tanh net), its lengths or its cross terms at
+    /// offset 1 displaced by ε·cos(2πkp/P), is carried one layer; the displacement's mode k is
+    /// scaled by V′(q*) λ_k (lengths) or χ_c λ_k (cross terms), λ_k the footprint eigenvalue,
+    /// checked against its closed form (a box filter's). Tolerance: the linearisation's
+    /// second-order term is a product of two waves, on modes 0 and 2k, orthogonal to mode k;
+    /// the third order is ~(ε/q*)² = 10⁻¹⁰ relative and the quadrature's 10⁻¹² relative error
+    /// over ε/q* = 10⁻⁵ is 10⁻⁷, so 10⁻⁶ relative. A delta-orthogonal kernel scales every mode
+    /// by the slope alone (λ_k = 1).
+    @Test func spatialModesDecayWithTheFootprintEigenvalues() throws {
+        let p = 12, maps = MeanFieldMaps(activation: .tanh, sigmaW: 2.0, sigmaB: 0.3)
+        let fixed = maps.fixedPoints()
+        let qStar = try #require(fixed.qStar), cStar = try #require(fixed.cStar)
+        #expect(cStar < 0.9)
+        let slopes = (lengths: maps.lengthMapDerivative(qStar), cross: maps.chiC(q: qStar, c: cStar))
+        let epsilon = 1e-5 * qStar
+        for kernel in [Convolution.Kernel.gaussian, .deltaOrthogonal] {
+            let conv = try Convolution(shape: [p], size: 3, sigmaW: 2.0, kernel: kernel)
+            let phi = Nonlinearity(.tanh, rescales: false), bias = Bias(sigmaB: 0.3)
+            func layer(_ sigma: [Double]) -> [Double] {
+                var state = MeanFieldState(input: ScaledMoments(covariance: sigma, count: p))
+                state.positions = p
+                state.pairs = .all
+                for map in [phi, conv, bias] as [any LayerMap] { state = map.propagate(state)! }
+                return state.moments.covariance
+            }
+            let stationary = (0..<(p * p)).map { $0 / p == $0 % p ? qStar : cStar * qStar }
+            let base = layer(stationary)
+            for k in [1, 2, 3, 6] {
+                let wave = (0..<p).map { cos(2 * Double.pi * Double(k * $0) / Double(p)) }
+                let lambda = conv.footprintEigenvalue(mode: [k])
+                let box = kernel == .gaussian ? (1 + 2 * cos(2 * Double.pi * Double(k) / Double(p))) / 3 : 1
+                #expect(abs(lambda - box) < 1e-15)
+                // Displaced lengths (entries (q, q)) or cross terms at offset 1 (entries (q, q + 1) and their mirror).
+                for (offset, slope) in [(0, slopes.lengths), (1, slopes.cross)] {
+                    var displaced = stationary
+                    for q in 0..<p {
+                        let r = (q + offset) % p
+                        displaced[q * p + r] += epsilon * wave[q]
+                        if offset > 0 { displaced[r * p + q] += epsilon * wave[q] }
+                    }
+                    let next = layer(displaced)
+                    let amplitude = (0..<p).reduce(0.0) { $0 + (next[$1 * p + ($1 + offset) % p] - base[$1 * p + ($1 + offset) % p]) * wave[$1] }
+                        / (0..<p).reduce(0.0) { $0 + epsilon * wave[$1] * wave[$1] }
+                    #expect(abs(amplitude - slope * lambda) < 1e-6 * abs(slope),
+                            "\(kernel.rawValue) mode \(k), offset \(offset): \(amplitude) vs \(slope * lambda)")
+                }
+            }
+        }
+    }
+
     /// Known answers of the theory: a delta-orthogonal conv net's state evolves position by
     /// position (𝒜 the identity), so its q and c are the position averages of the fully
     /// connected theory run on each position's inputs; and with k = 1 a Gaussian conv net is

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import LinearAlgebra
 import MeanField
 import Randomness
@@ -214,6 +219,43 @@ public struct Convolution: LayerMap, Hashable {
         }
         next.moments = averaged.scaled(by: sigmaW * sigmaW / Double(footprint.count))
         return next
+    }
+
+    /// The eigenvalue of 𝒜 on the spatial Fourier mode `k` (one frequency per axis). For each
+    /// offset δ, 𝒜 averages the entries (p, p + δ) of a covariance over p's footprint — a box
+    /// filter along p — so the mode `e^{2πi k·p/n}` of their dependence on p is scaled by
+    /// `λ_k = Π_i k^{−1} Σ_{t=−h}^{h} cos(2π k_i t/n_i)`, h = (k − 1)/2 (Xiao et al. 2018, §3);
+    /// 1 for every mode of a delta-orthogonal kernel, and for k = 0 (a stationary covariance
+    /// passes 𝒜 unchanged).
+    public func footprintEigenvalue(mode k: [Int]) -> Double {
+        precondition(k.count == shape.count, "a mode has one frequency per axis")
+        guard kernel == .gaussian else { return 1 }
+        let half = (size - 1) / 2
+        return zip(k, shape).reduce(1.0) { product, axis in
+            product * (-half...half).reduce(0.0) { $0 + cos(2 * Double.pi * Double(axis.0 * $1) / Double(axis.1)) }
+                / Double(size)
+        }
+    }
+
+    /// The spatial Fourier modes of `shape` (one frequency per axis, `0 ≤ k_i < n_i`), one of
+    /// each pair k, −k (modulo the shape; they carry the same power in a real signal): the
+    /// first of the two in row-major order.
+    public static func fourierModes(_ shape: [Int]) -> [[Int]] {
+        let all: [[Int]] = shape.count == 1 ? (0..<shape[0]).map { [$0] }
+            : (0..<shape[0]).flatMap { ky in (0..<shape[1]).map { [ky, $0] } }
+        func index(_ k: [Int]) -> Int { zip(k, shape).reduce(0) { $0 * $1.1 + $1.0 } }
+        return all.filter { k in index(k) <= index(zip(k, shape).map { ($1 - $0) % $1 }) }
+    }
+
+    /// The depth scale of mode k of a covariance's deviation from a stationary fixed point:
+    /// linearised there, φ's map scales a deviation of the lengths by V′(q*) and one of the
+    /// cross terms by χ_c (their fully connected slopes), and 𝒜 scales mode k by λ_k, so the
+    /// mode decays as `(χ λ_k)^l`, `ξ_k = −1/ln|χ λ_k|` (Xiao et al. 2018, §3); nil where
+    /// `|χ λ_k| ≥ 1` (no decay), 0 where `λ_k = 0`.
+    public static func modeDepthScale(slope chi: Double, eigenvalue lambda: Double) -> Double? {
+        let rate = abs(chi * lambda)
+        guard rate < 1 else { return nil }
+        return rate == 0 ? 0 : -1 / log(rate)
     }
 
     /// The position average of a state over B·P vectors: the B×B moments

@@ -41,17 +41,8 @@ public struct SpatialCorrelation: Observable {
         let s = shape.spec.spatialShape
         switch s.count {
         case 1: return s[0] < 2 ? [] : (1...(s[0] / 2)).map { "spatial_c_\($0)" }
-        case 2: return Self.modes(s).map { "spatial_mode_\($0.0)_\($0.1)" }
+        case 2: return Convolution.fourierModes(s).map { "spatial_mode_\($0[0])_\($0[1])" }
         default: return []
-        }
-    }
-
-    /// The 2-D modes `(k_y, k_x)` listed: of each pair k, −k (modulo the shape) the first in
-    /// row-major order.
-    static func modes(_ shape: [Int]) -> [(Int, Int)] {
-        let (h, w) = (shape[0], shape[1])
-        return (0..<h).flatMap { ky in (0..<w).map { kx in (ky, kx) } }.filter { ky, kx in
-            ky * w + kx <= ((h - ky) % h) * w + (w - kx) % w
         }
     }
 
@@ -95,8 +86,9 @@ public struct SpatialCorrelation: Observable {
             return (1...(p / 2)).map { d in offsetCovariance.reduce(0.0) { $0 + $1[d] / $1[0] } / Double(batch) }
         default:
             let (h, w) = (shape[0], shape[1])
-            return Self.modes(shape).map { ky, kx in
-                offsetCovariance.reduce(0.0) { total, r in
+            return Convolution.fourierModes(shape).map { k in
+                let (ky, kx) = (k[0], k[1])
+                return offsetCovariance.reduce(0.0) { total, r in
                     var power = 0.0
                     for d in 0..<p {
                         power += r[d] * cos(2 * Double.pi * (Double(ky * (d / w)) / Double(h) + Double(kx * (d % w)) / Double(w)))

@@ -2,7 +2,7 @@
 ``spectra`` (one module per family; ``scripts/plot.py`` is the command line):
 
 - forward: forward_q.png, forward_c.png (Poole et al. 2016)
-- conv: conv_depth.png (Xiao et al. 2018)
+- conv: conv_depth.png, conv_spatial.png (Xiao et al. 2018)
 - phase: phase_diagram.png, phase_scales.png (from phase_diagram.csv), chi1.png
 - spectra: spectra.png (Pennington et al. 2017; Tarnowski et al. 2019)
 - jacobian: jacobian_moments.png
@@ -27,7 +27,7 @@ import os
 import sys
 
 from ..reader import load, points, spectra as read_spectra
-from .conv import conv_depth
+from .conv import conv_depth, conv_spatial
 from .finite_width import finite_width
 from .forward import forward
 from .gram_spectrum import gram_spectrum
@@ -40,7 +40,7 @@ from .representations import orth_gap_width, representations
 from .scaling import scaling, scaling_table
 from .spectra import spectra
 
-__all__ = ["chi1", "conv_depth", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
+__all__ = ["chi1", "conv_depth", "conv_spatial", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
            "nngp", "ntk_spectrum", "orth_gap_width", "phase_diagram", "phase_scales", "phase_table", "render",
            "representations", "scaling", "scaling_table", "spectra", "INPUTS"]
 
@@ -69,7 +69,7 @@ def render(out, figdir=None, prog="signalprop.figures"):
             written += spectra(ds, spec, figdir)
             written += gram_spectrum(spec, figdir)
             written += ntk_spectrum(ds, spec, figdir)
-        for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width, conv_depth):
+        for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width, conv_depth, conv_spatial):
             written += draw(ds, figdir)
     if has("phase_diagram.csv"):
         table = phase_table(os.path.join(out, "phase_diagram.csv"))
