@@ -380,6 +380,95 @@ import Testing
         }
     }
 
+    /// Labatie's (2019) sensitivity over positions × inputs against its theory, whose noise
+    /// carries the O(1/C₀) correlation of the input noise with the input (3 channels here, an
+    /// O(1) share): within 4 standard errors plus the fully connected test's finite-width
+    /// allowance of 2l/C relative (RepresentationTheoryTests); and exactly 1 at layer 1 with a
+    /// delta-orthogonal kernel, which is an isometry per position for signal and noise alike.
+    /// tanh and relu, both kernels, 1-D and 2-D, on the dense and the implicit backend.
+    @Test(arguments: [(Activation.tanh, WeightLaw.gaussian, [3, 10], Backend.dense), (.tanh, .deltaOrthogonal, [3, 10], .dense),
+                      (.relu, .gaussian, [3, 4, 4], .implicit), (.relu, .deltaOrthogonal, [3, 4, 4], .implicit)])
+    func sensitivityOverPositionsMatchesItsTheory(_ activation: Activation, _ kernel: WeightLaw, _ shape: [Int],
+                                                  _ backend: Backend) throws {
+        let channels = 256, depth = 8
+        let spec = NetworkSpec(width: channels, depth: depth, sigmaW: 1.4, sigmaB: 0.1, activation: activation,
+                               weightInit: kernel, architecture: .convolution(kernelSize: 3),
+                               spatialShape: Array(shape.dropFirst()))
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 3, q0: 1, shape: shape), dimension: shape.reduce(1, *),
+                                    stream: stream(0, .inputs))
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("sensitivity"), seed: 31,
+                                             point: 0, backend: backend)
+        var stats = sampler.makeStatistics()
+        for s in 0..<32 { try sampler.run(sample: s, into: &stats) }
+        let predicted = Sensitivity().predict(TheoryContext(network: spec, inputs: inputs)).values[0]
+        for l in 1...depth {
+            let m = stats.moments[0][l - 1], expected = try #require(predicted[l - 1])
+            let tolerance = 4 * m.standardError! + 2 * Double(l) / Double(channels) * expected
+            #expect(abs(m.mean - expected) <= tolerance, "\(activation.name) \(kernel.rawValue) \(shape) layer \(l): \(m.mean) vs \(expected) ± \(tolerance)")
+        }
+        if kernel == .deltaOrthogonal { #expect(abs(stats.moments[0][0].mean - 1) < 1e-12) }
+    }
+
+    /// The same theory with the input noise taken independent of the input (the fully
+    /// connected recursion per position, R = 0) misses a delta-orthogonal tanh net's measured
+    /// sensitivity by more than that tolerance: the correction is not decoration.
+    @Test func sensitivityNeedsTheInputNoiseCorrelation() throws {
+        let channels = 256, depth = 8, shape = [3, 10]
+        let spec = NetworkSpec(width: channels, depth: depth, sigmaW: 1.4, sigmaB: 0.1, activation: .tanh,
+                               weightInit: .deltaOrthogonal, architecture: .convolution(kernelSize: 3), spatialShape: [10])
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 3, q0: 1, shape: shape), dimension: 30, stream: stream(0, .inputs))
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("sensitivity"), seed: 31, point: 0)
+        var stats = sampler.makeStatistics()
+        for s in 0..<32 { try sampler.run(sample: s, into: &stats) }
+        let theory = TheoryContext(network: spec, inputs: inputs)
+        let maps = theory.maps, sigma2 = 1.4 * 1.4, n = 30
+        let signal0 = GramGeometry.centredTrace(inputs.moments(positions: 10).covariance, count: n)
+        var v = [Double](repeating: 1, count: n), worst = 0.0
+        for (l, t) in theory.positionPairLayers.enumerated() {
+            let chi = (signal0 * sigma2 * v.reduce(0, +) / Double(n) / GramGeometry.centredTrace(t.covariance, count: n)).squareRoot()
+            let m = stats.moments[0][l]
+            worst = max(worst, abs(m.mean - chi) / (4 * m.standardError! + 2 * Double(l + 1) / Double(channels) * chi))
+            v = (0..<n).map { v[$0] * maps.chi1(q: t.q[$0]) }
+        }
+        #expect(worst > 1.5, "the uncorrected noise passed (\(worst) of the tolerance)")
+    }
+
+    /// Labatie's effective rank over positions × inputs: exact at layer 1 with a
+    /// delta-orthogonal kernel (an isometry per position keeps the centred Gram); elsewhere an
+    /// estimator biased downward at finite width, `Tr C/λ_max` with λ_max of a Wishart of C
+    /// degrees of freedom in d = B·P dimensions inflated by up to the Marchenko–Pastur edge
+    /// `(1 + √(d/C))²` (the isotropic worst case), so within 4 standard errors plus
+    /// `eff_rank (1 − (1 + √(d/C))^{−2})` of the theory, at C = 256 and at C = 4096 (implicit);
+    /// and the deepest layer's gap, where at C = 256 it is more than 4 standard errors, shrinks
+    /// with C.
+    @Test(arguments: [WeightLaw.gaussian, .deltaOrthogonal])
+    func effectiveRankOverPositionsConvergesToItsTheory(_ kernel: WeightLaw) throws {
+        let depth = 8, shape = [3, 10], d = 30
+        let inputs = try InputBatch(spec: .gaussianSignal(count: 3, q0: 1, shape: shape), dimension: 30, stream: stream(0, .inputs))
+        var gaps: [(gap: Double, se: Double)] = []
+        for channels in [256, 4096] {
+            let spec = NetworkSpec(width: channels, depth: depth, sigmaW: 1.0, sigmaB: 0.1, activation: .tanh, weightInit: kernel,
+                                   architecture: .convolution(kernelSize: 3), spatialShape: [10])
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("eff_rank"), seed: 41, point: 0,
+                                                 backend: .implicit)
+            var stats = sampler.makeStatistics()
+            for s in 0..<24 { try sampler.run(sample: s, into: &stats) }
+            let predicted = EffectiveRank().predict(TheoryContext(network: spec, inputs: inputs)).values[0]
+            let edge = 1 - 1 / pow(1 + (Double(d) / Double(channels)).squareRoot(), 2)
+            for l in 1...depth {
+                let m = stats.moments[0][l - 1], expected = try #require(predicted[l - 1])
+                let tolerance = 4 * m.standardError! + expected * edge
+                #expect(abs(m.mean - expected) <= tolerance, "\(kernel.rawValue) C = \(channels) layer \(l): \(m.mean) vs \(expected) ± \(tolerance)")
+                if l == 1 && kernel == .deltaOrthogonal { #expect(abs(m.mean - expected) < 1e-10 * expected) }
+            }
+            let last = stats.moments[0][depth - 1]
+            gaps.append((abs(last.mean - predicted[depth - 1]!), last.standardError!))
+        }
+        if gaps[0].gap > 4 * gaps[0].se {
+            #expect(gaps[1].gap < gaps[0].gap, "\(kernel.rawValue): the gap at layer \(depth) grew from \(gaps[0]) to \(gaps[1]) with C")
+        }
+    }
+
     /// Known answers of the theory: a delta-orthogonal conv net's state evolves position by
     /// position (𝒜 the identity), so its q and c are the position averages of the fully
     /// connected theory run on each position's inputs; and with k = 1 a Gaussian conv net is

@@ -1,5 +1,5 @@
 import Foundation
-import Sweep
+@testable import Sweep
 import Testing
 
 private let valid = """
@@ -105,8 +105,9 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (conv.replacingOccurrences(of: "shape = [2, 8]\n", with: ""), "inputs.shape", "missing"),
     (conv.replacingOccurrences(of: "init = [\"gaussian\", \"delta-orthogonal\"]", with: "init = \"orthogonal\""),
      "network.init", "delta-orthogonal"),
-    (conv.replacingOccurrences(of: "forward = [\"q\", \"c\"]", with: "forward = [\"q\", \"eff_rank\"]"),
+    (conv.replacingOccurrences(of: "forward = [\"q\", \"c\"]", with: "forward = [\"q\", \"orth_gap\"]"),
      "observe.forward", "not available for conv"),
+    (valid + "\n[observe]\nforward = [\"q\", \"spatial\"]", "observe.forward", "feedforward nets have none"),
     (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv\", \"feedforward\"]"),
      "network.architecture", "cannot share a campaign"),
     (valid + "\n[network]\nkernel_size = 3", "network.kernel_size", "is not allowed here"),
@@ -151,13 +152,17 @@ forward = ["q", "c"]
         #expect(c.observables.forward == ["q", "c"])
     }
 
-    /// A conv campaign: its points carry the spatial shape and the kernel; N₀ = C₀·P.
+    /// A conv campaign: its points carry the spatial shape and the kernel; N₀ = C₀·P whatever
+    /// the width, and the inputs a task samples from have those C₀·P rows (they once had the
+    /// width's, unseen where the two were equal).
     @Test func convCampaignCarriesShapeAndKernel() throws {
-        let c = try Campaign(toml: conv)
+        let c = try Campaign(toml: conv.replacingOccurrences(of: "width = [16]", with: "width = [24]"))
         #expect(c.points.count == 2)
         #expect(c.points.map(\.network.weightInit) == [.gaussian, .deltaOrthogonal])
         #expect(c.points.allSatisfy { $0.network.spatialShape == [8] && $0.network.architecture == .convolution(kernelSize: 3) })
-        #expect(c.inputDimension(width: 16) == 16 && c.points[0].network.units == 128)
+        #expect(c.inputDimension(width: 24) == 16 && c.points[0].network.units == 192)
+        let inputs = try TaskCatalog(campaign: c).prepared(0).inputs
+        #expect(inputs.dimension == 16 && inputs.matrix.rows == 16)
     }
 
     @Test func rangesExpandEvenlyWithBothEnds() throws {

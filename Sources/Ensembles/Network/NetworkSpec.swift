@@ -95,7 +95,6 @@ public enum Architecture: Sendable, Hashable {
     /// Why no tangent column (the sensitivity's noise) can cross its layers, or nil.
     public var tangentsUnavailable: String? {
         if case .layerNorm = self { return "the JVP through layer norm's own statistics is not implemented" }
-        if case .convolution = self { return "tangent columns through convolutions are not implemented yet" }
         return nil
     }
 

@@ -15,24 +15,37 @@ public protocol GramFunction: Observable {
     func values(_ gram: [Double], count: Int, scale: Double) throws(LAPACKError) -> [Double]
     /// Whether layer `layer` of a `depth`-layer network is measured (default: every layer).
     func measures(layer: Int, depth: Int) -> Bool
+    /// Whether, in a convolutional net, it is a function of the Gram of all B·P (input,
+    /// position) vectors, `h_{a,p}·h_{b,r}/C` (Labatie 2019's moments over inputs and
+    /// positions), rather than of the position-averaged B×B Gram (default: false).
+    var overPositions: Bool { get }
 }
 
 extension GramFunction {
     public func measures(layer: Int, depth: Int) -> Bool { true }
-    public var readsOnlyGram: Bool { true }
+    public var overPositions: Bool { false }
+    public var readsOnlyGram: Bool { !overPositions }
 
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,
                                                                           slot: Slot) throws(LAPACKError) {
         guard !slot.quantities.isEmpty, measures(layer: network.layer, depth: network.spec.depth) else { return }
-        let v = try values(network.gram, count: network.batch, scale: exp(2 * network.forwardLogScale))
-        statistics.add(layer: network.layer, v, at: slot)
+        let scale = exp(2 * network.forwardLogScale), p = network.spec.positions
+        guard overPositions && p > 1 else {
+            statistics.add(layer: network.layer, try values(network.gram, count: network.batch, scale: scale), at: slot)
+            return
+        }
+        // The batch's C·P × B block read as C × (B·P): column a·P + p is input a at position p.
+        let c = network.width, n = network.batch * p
+        let h = Matrix(rows: c, columns: n, elements: network.output.elements[0..<(c * n)].map { Double($0) })
+        statistics.add(layer: network.layer, try values(h.gram(alpha: 1 / Double(c)).elements, count: n, scale: scale), at: slot)
     }
 
     public func predict(_ theory: TheoryContext) -> Prediction {
         let shape = theory.shape
-        let count = quantities(shape).count, b = theory.batch
-        let perLayer = theory.layers.map { t -> [Double]? in
+        let overPositions = overPositions && theory.network.positions > 1
+        let count = quantities(shape).count, b = overPositions ? theory.batch * theory.network.positions : theory.batch
+        let perLayer = (overPositions ? theory.positionPairLayers : theory.layers).map { t -> [Double]? in
             guard count > 0 && measures(layer: t.layer, depth: theory.network.depth) else { return nil }
             guard t.overflows || t.underflows else { return try? values(t.covariance, count: b, scale: 1) }
             // Lengths beyond Double's range: the formula on the covariance at a common power-of-two

@@ -210,6 +210,16 @@ public final class TheoryContext {
     /// The network, batch and input dimension the observables are measured on.
     public var shape: NetworkShape { NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension) }
 
+    /// A convolutional net's pre-activation moments over every pair of its B·P (input,
+    /// position) vectors (vector `a·P + p`), layer 1 first, for the observables over positions
+    /// × inputs (``GramFunction/overPositions``, ``Sensitivity``); empty for a fully connected
+    /// net. Computed on first use: every pair tracked, (BP)(BP+1)/2 Gaussian integrals a layer.
+    public private(set) lazy var positionPairLayers: [LayerTheory] = network.positions == 1 ? [] :
+        network.architecture.composition(network).propagate(input: inputs.moments(positions: network.positions),
+                                                            depth: network.depth, pairs: .all) {
+            LayerTheory(layer: $0, moments: $1)
+        }
+
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see
     /// ``MeanFieldMaps/slopeVariance(log2Q:value:)``), layer 1 first; nil where that law has no
     /// limit (a bounded φ at q beyond 2^500).

@@ -71,8 +71,9 @@ public enum ObservableRegistry {
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
         if let conv = architectures.first(where: { if case .convolution = $0 { true } else { false } }) {
-            // The position averages of the Gram, and the spatial structure.
-            let ready = ["q", "c", "gram", "spatial"]
+            // The position averages of the Gram, the spatial structure, and Labatie's moments
+            // over positions × inputs.
+            let ready = ["q", "c", "gram", "spatial", "eff_rank", "sensitivity"]
             if let n = forward.first(where: { !ready.contains($0) }) {
                 throw ConfigError(key: "observe.forward", "'\(n)' is not available for \(conv.name) nets yet; allowed there: "
                                   + ready.joined(separator: ", "))

@@ -27,7 +27,8 @@ struct PreparedPoint: Sendable {
         let stream = RandomStream(StreamID(seed: campaign.seed, point: UInt32(point.index), sample: 0,
                                            layer: 0, purpose: .inputs))
         do {
-            inputs = try InputBatch(spec: campaign.inputs, dimension: point.network.width, stream: stream)
+            inputs = try InputBatch(spec: campaign.inputs, dimension: campaign.inputDimension(width: point.network.width),
+                                    stream: stream)
         } catch {
             throw TaskError(point: point.index, task: -1, network: point.network,
                             underlying: "building the inputs: \(error.description)")
