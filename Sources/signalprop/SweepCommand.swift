@@ -41,7 +41,8 @@ struct SweepCommand: ParsableCommand {
           backend = "auto"        # implicit (never forms W: widths 10^6-10^7) | dense
           # conv: kernel_size = 3 (odd); init "gaussian" | "delta-orthogonal";
           #   [inputs] kind = "gaussian" with shape = [C0, L] or [C0, H, W], or a
-          #   "file" holding a (B, C0, L) or (B, C0, H, W) .npy; observes q, c, gram
+          #   "file" holding a (B, C0, L) or (B, C0, H, W) .npy; observes q, c, gram,
+          #   spatial, and eff_rank and sensitivity over positions × inputs
           [inputs]
           kind = "gram"           # "gram" (exact q0, c0) | "gaussian" | "circle" | "file" (path = "x.npy")
           count = 4
