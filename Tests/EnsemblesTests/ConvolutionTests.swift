@@ -380,6 +380,41 @@ import Testing
         }
     }
 
+    /// Residual conv nets (Gaussian kernel, a = 1) against their theory, which adds the skip's
+    /// cross term through the means to the conv map: the Monte Carlo's gap to the theory in
+    /// q, c and the spatial correlations shrinks like 1/C, a finite-width effect — at C = 512
+    /// it is within a quarter of the gap at C = 128 plus 4 combined standard errors, at every
+    /// layer (a theory off by δ would keep a gap δ at both widths and fail once δ exceeds
+    /// that). The delta-orthogonal kernel's residual theory and samples are the fully connected
+    /// ones per position (the known answers above).
+    @Test(arguments: [Activation.tanh, .relu])
+    func residualConvNetsConvergeToTheirTheory(_ activation: Activation) throws {
+        let depth = 6, p = 6
+        var gaps: [[(gap: Double, se: Double)]] = []
+        for channels in [128, 512] {
+            let spec = NetworkSpec(width: channels, depth: depth, sigmaW: 1.2, sigmaB: 0.1, activation: activation,
+                                   weightInit: .gaussian, architecture: .convolution(kernelSize: 3, family: .residual(scale: 1)),
+                                   spatialShape: [p])
+            let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1, shape: [channels, p]), dimension: channels * p,
+                                        stream: stream(0, .inputs))
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c", "spatial"), seed: 51,
+                                                 point: 0, backend: .implicit)
+            var stats = sampler.makeStatistics()
+            for s in 0..<32 { try sampler.run(sample: s, into: &stats) }
+            let theory = TheoryContext(network: spec, inputs: inputs)
+            let predicted = [MeanSquaredLength().predict(theory), MeanCorrelation().predict(theory),
+                             SpatialCorrelation().predict(theory)].flatMap(\.values)
+            #expect(predicted.count == stats.names.count)
+            gaps.append(predicted.indices.flatMap { k in
+                (0..<depth).map { l in (stats.moments[k][l].mean - predicted[k][l]!, stats.moments[k][l].standardError!) }
+            })
+        }
+        for (wide, narrow) in zip(gaps[1], gaps[0]) {
+            let tolerance = abs(narrow.gap) / 4 + 4 * (wide.se * wide.se + narrow.se * narrow.se / 16).squareRoot()
+            #expect(abs(wide.gap) <= tolerance, "\(activation.name): gap \(wide.gap) at C = 512 vs \(narrow.gap) at C = 128")
+        }
+    }
+
     /// Labatie's (2019) sensitivity over positions × inputs against its theory, whose noise
     /// carries the O(1/C₀) correlation of the input noise with the input (3 channels here, an
     /// O(1) share): within 4 standard errors plus the fully connected test's finite-width
@@ -471,54 +506,67 @@ import Testing
 
     /// Known answers of the theory: a delta-orthogonal conv net's state evolves position by
     /// position (𝒜 the identity), so its q and c are the position averages of the fully
-    /// connected theory run on each position's inputs; and with k = 1 a Gaussian conv net is
-    /// a dense net at every position, with the same theory.
-    @Test func convTheoryIsTheFullyConnectedOnePerPosition() throws {
+    /// connected theory run on each position's inputs (with their means, for the residual
+    /// family, whose skip adds the product of the means); and with k = 1 a Gaussian conv net
+    /// is a dense net at every position, with the same theory.
+    @Test(arguments: [(Architecture.ConvolutionFamily.plain, Architecture.feedforward),
+                      (.residual(scale: 0.8), .residual(scale: 0.8))])
+    func convTheoryIsTheFullyConnectedOnePerPosition(_ family: Architecture.ConvolutionFamily, _ dense: Architecture) throws {
         let shape = [4, 6], p = 6
         let inputs = try InputBatch(spec: .gaussianSignal(count: 2, q0: 1.3, shape: shape), dimension: 24,
                                     stream: stream(0, .inputs))
         let perPosition = inputs.moments(positions: p)
         for (kernel, k) in [(WeightLaw.deltaOrthogonal, 3), (.gaussian, 1)] {
             let spec = NetworkSpec(width: 32, depth: 5, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh, weightInit: kernel,
-                                   architecture: .convolution(kernelSize: k), spatialShape: [p])
+                                   architecture: .convolution(kernelSize: k, family: family), spatialShape: [p])
             let conv = spec.meanField(input: perPosition)
-            let dense = NetworkSpec(width: 32, depth: 5, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh)
+            let fullyConnected = NetworkSpec(width: 32, depth: 5, sigmaW: 1.4, sigmaB: 0.2, activation: .tanh, architecture: dense)
             let positions = (0..<p).map { q in
-                dense.meanField(inputGram: [perPosition.value(q, q), perPosition.value(q, p + q),
-                                            perPosition.value(p + q, q), perPosition.value(p + q, p + q)], count: 2)
+                fullyConnected.meanField(inputGram: [perPosition.value(q, q), perPosition.value(q, p + q),
+                                                     perPosition.value(p + q, q), perPosition.value(p + q, p + q)],
+                                         inputMeans: [perPosition.mean(q), perPosition.mean(p + q)], count: 2)
             }
             for l in 0..<5 {
                 for (a, b) in [(0, 0), (0, 1), (1, 1)] {
                     let average = positions.reduce(0.0) { $0 + $1[l].covariance[a * 2 + b] } / Double(p)
                     #expect(abs(conv[l].covariance[a * 2 + b] - average) < 1e-13 * max(1, abs(average)),
-                            "\(kernel.rawValue) k = \(k), layer \(l + 1), entry (\(a), \(b))")
+                            "\(dense.name) \(kernel.rawValue) k = \(k), layer \(l + 1), entry (\(a), \(b))")
                 }
             }
         }
     }
 
     /// Samples: a delta-orthogonal conv net is the fully connected orthogonal net applied at
-    /// every position. Both draw the same Haar matrix and biases from the same streams, so the
-    /// conv net's Gram (the position average) equals, layer by layer, the average over
-    /// positions of the orthogonal net's Gram on the B·P position vectors (to rounding: the
-    /// GEMMs group the same dot products differently).
-    @Test func deltaOrthogonalConvIsTheOrthogonalNetAtEveryPosition() throws {
-        let (c0, p, b, width, depth) = (8, 6, 2, 16, 3)
+    /// every position, in each of Labatie's families. Both draw the same Haar matrix and biases
+    /// from the same streams, so the conv net's Gram (the position average) equals, layer by
+    /// layer, the average over positions of the orthogonal net's Gram on the B·P position
+    /// vectors (to rounding: the GEMMs group the same dot products differently). Batch norm
+    /// normalises a conv channel over the batch and the positions, which is the fully
+    /// connected net's normalisation of that unit over its B·P inputs.
+    @Test(arguments: [(Architecture.ConvolutionFamily.plain, Architecture.feedforward),
+                      (.residual(scale: 0.8), .residual(scale: 0.8)), (.batchNorm, .batchNorm),
+                      (.batchNormResidual(scale: 1), .batchNormResidual(scale: 1))])
+    func deltaOrthogonalConvIsTheOrthogonalNetAtEveryPosition(_ family: Architecture.ConvolutionFamily,
+                                                              _ dense: Architecture) throws {
+        let (p, b, depth) = (6, 2, 3), width = 16, c0 = dense.isResidual ? width : 8
+        let sigmaB = dense.usesBatchNorm ? 0 : 0.2
         let signals = try InputBatch(spec: .gaussianSignal(count: b, q0: 1, shape: [c0, p]), dimension: c0 * p,
                                      stream: stream(0, .inputs))
         // Input a at position q as vector a·P + q.
         let rows = (0..<(b * p)).map { i in (0..<c0).map { signals.matrix[$0 + c0 * (i % p), i / p] } }
         let vectors = try InputBatch(spec: .file(path: "", rows: rows, q0: nil), dimension: c0, stream: stream(0, .inputs))
-        let conv = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: 0.2, activation: .tanh,
-                               weightInit: .deltaOrthogonal, architecture: .convolution(kernelSize: 3), spatialShape: [p])
-        let dense = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: 0.2, activation: .tanh, weightInit: .orthogonal)
+        let conv = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: sigmaB, activation: .tanh,
+                               weightInit: .deltaOrthogonal, architecture: .convolution(kernelSize: 3, family: family),
+                               spatialShape: [p])
+        let fullyConnected = NetworkSpec(width: width, depth: depth, sigmaW: 1.3, sigmaB: sigmaB, activation: .tanh,
+                                         weightInit: .orthogonal, architecture: dense)
         func gram(_ spec: NetworkSpec, _ inputs: InputBatch) throws -> EnsembleStatistics {
             var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("gram"), seed: 9, point: 0)
             var stats = sampler.makeStatistics()
             try sampler.run(sample: 0, into: &stats)
             return stats
         }
-        let (cs, ds) = (try gram(conv, signals), try gram(dense, vectors))
+        let (cs, ds) = (try gram(conv, signals), try gram(fullyConnected, vectors))
         func entry(_ s: EnsembleStatistics, _ a: Int, _ c: Int, layer l: Int) throws -> Double {
             try #require(s.moments[try #require(s.names.firstIndex(of: "gram_\(a)_\(c)"))][l].mean)
         }
@@ -526,7 +574,8 @@ import Testing
             for (a, c) in [(0, 0), (0, 1), (1, 1)] {
                 let expected = try (0..<p).reduce(0.0) { $0 + (try entry(ds, a * p + $1, c * p + $1, layer: l)) } / Double(p)
                 let value = try entry(cs, a, c, layer: l)
-                #expect(abs(value - expected) < 1e-12 * max(1, abs(expected)), "layer \(l + 1), (\(a), \(c)): \(value) vs \(expected)")
+                #expect(abs(value - expected) < 1e-12 * max(1, abs(expected)),
+                        "\(dense.name) layer \(l + 1), (\(a), \(c)): \(value) vs \(expected)")
             }
         }
     }

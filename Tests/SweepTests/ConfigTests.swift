@@ -111,6 +111,12 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv\", \"feedforward\"]"),
      "network.architecture", "cannot share a campaign"),
     (valid + "\n[network]\nkernel_size = 3", "network.kernel_size", "is not allowed here"),
+    (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = \"conv-residual\""), "grid.width",
+     "every width must equal C0"),
+    (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv-batchnorm\", \"batchnorm\"]"),
+     "network.architecture", "cannot share a campaign"),
+    (conv.replacingOccurrences(of: "kernel_size = 3", with: "kernel_size = 3\nweight_scaling = \"width*depth\""),
+     "network.weight_scaling", "fully connected"),
     (valid + "\n[network]\ninit = \"delta-orthogonal\"", "network.init", "convolutional kernel"),
     (broken("kind", with: "kind = \"gaussian\"\nshape = [2, 8]").replacingOccurrences(of: "c0 = 0.5", with: ""),
      "inputs.shape", "is not allowed here"),
@@ -163,6 +169,16 @@ forward = ["q", "c"]
         #expect(c.inputDimension(width: 24) == 16 && c.points[0].network.units == 192)
         let inputs = try TaskCatalog(campaign: c).prepared(0).inputs
         #expect(inputs.dimension == 16 && inputs.matrix.rows == 16)
+    }
+
+    /// Labatie's conv families parse: a residual conv net keeps C = C₀, batch norm wants σ_b = 0.
+    @Test func convFamiliesParse() throws {
+        let c = try Campaign(toml: conv.replacingOccurrences(of: "architecture = \"conv\"",
+                                                             with: "architecture = [\"conv\", \"conv-residual\", \"conv-batchnorm\", \"conv-batchnorm-residual\"]\nresidual_scale = 0.5")
+            .replacingOccurrences(of: "shape = [2, 8]", with: "shape = [16, 8]")
+            .replacingOccurrences(of: "depth = [3]", with: "depth = [3]\nsigma_b = [0.0]"))
+        #expect(Set(c.points.map(\.network.architecture.name)) == ["conv", "conv-residual", "conv-batchnorm", "conv-batchnorm-residual"])
+        #expect(c.points.contains { $0.network.architecture == .convolution(kernelSize: 3, family: .residual(scale: 0.5)) })
     }
 
     @Test func rangesExpandEvenlyWithBothEnds() throws {

@@ -1,7 +1,8 @@
 import LinearAlgebra
 
 /// Batch norm of the pre-activations at initialisation (Ioffe & Szegedy 2015; no learned
-/// scale or shift): every neuron (row of the N×B batch) normalised across the batch,
+/// scale or shift): every neuron (row of the N×B batch; in a convolutional net every channel,
+/// over the batch and the positions, as Ioffe & Szegedy normalise feature maps) normalised across the batch,
 /// `(h_ib − μ_i)/σ_i` with the population σ_i (two passes: nearly collapsed batches have
 /// σ_i ≪ |μ_i|), or without centring `h_ib/√(mean_b h_ib²)` — Daneshmand, Joudaki & Bach's
 /// (2021) `BN(M) = diag(MMᵀ)^{−1/2} M`, whose rows need not sum to 0, so HᵀH can approach a
@@ -24,22 +25,30 @@ public struct BatchNorm: LayerMap {
     @_specialize(where T == Double)
     @_specialize(where T == Float)
     public func sample<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>) throws(LAPACKError) {
-        let n = network.width, batch = network.batch, columns = network.columns, inverseCount = 1 / Double(batch)
+        // Channel i of row r = i + C·p (C = N and P = 1 for a fully connected net).
+        let n = network.width, units = network.units, batch = network.batch, columns = network.columns
+        let inverseCount = 1 / Double(batch * network.spec.positions)
         var mean = [Double](repeating: 0, count: n), scale = [Double](repeating: 0, count: n)
         network.output.elements.withUnsafeMutableBufferPointer { po in
             if centred {
-                for b in 0..<batch { for i in 0..<n { mean[i] += Double(po[b * n + i]) } }
+                for b in 0..<batch {
+                    for p in stride(from: b * units, to: (b + 1) * units, by: n) { for i in 0..<n { mean[i] += Double(po[p + i]) } }
+                }
                 for i in 0..<n { mean[i] *= inverseCount }
             }
             for b in 0..<batch {
-                for i in 0..<n { let d = Double(po[b * n + i]) - mean[i]; scale[i] += d * d }
+                for p in stride(from: b * units, to: (b + 1) * units, by: n) {
+                    for i in 0..<n { let d = Double(po[p + i]) - mean[i]; scale[i] += d * d }
+                }
             }
             for i in 0..<n { scale[i] = scale[i] > 0 ? 1 / (scale[i] * inverseCount).squareRoot() : 0 }
             for b in 0..<batch {
-                for i in 0..<n { po[b * n + i] = T((Double(po[b * n + i]) - mean[i]) * scale[i]) }
+                for p in stride(from: b * units, to: (b + 1) * units, by: n) {
+                    for i in 0..<n { po[p + i] = T((Double(po[p + i]) - mean[i]) * scale[i]) }
+                }
             }
             for c in batch..<columns {
-                for i in 0..<n { po[c * n + i] = T(Double(po[c * n + i]) * scale[i]) }
+                for p in stride(from: c * units, to: (c + 1) * units, by: n) { for i in 0..<n { po[p + i] = T(Double(po[p + i]) * scale[i]) } }
             }
         }
     }

@@ -217,7 +217,11 @@ public struct Convolution: LayerMap, Hashable {
             let (a, q) = (i / p, i % p), (b, r) = (j / p, j % p)
             return footprint.map { t in (a * p + shifted(q, by: t), b * p + shifted(r, by: t)) }
         }
-        next.moments = averaged.scaled(by: sigmaW * sigmaW / Double(footprint.count))
+        // E ω = 0: every tracked mean of h is 0 (a residual conv net tracks them).
+        let moments = averaged.scaled(by: sigmaW * sigmaW / Double(footprint.count))
+        next.moments = state.moments.normalizedMeans == nil ? moments
+            : ScaledMoments(exponents: moments.exponents, normalized: moments.normalized,
+                            means: [Double](repeating: 0, count: n), count: n)
         return next
     }
 

@@ -52,7 +52,7 @@ public struct NetworkSampler<T: BLASScalar & GaussianFillable> {
             let factorBlock = (Matrix<Double>.streamedBlockRows(columns: columns) + columns) * columns * 8
             return (2 * inputDimension * batch + batch * batch + n) * scalar + factorBlock + extra + inputDimension * batch * 8
         }
-        if case .convolution(let k) = spec.architecture {
+        if case .convolution(let k, _) = spec.architecture {
             // [x | T] before and after, the shifted copy and the GEMMs' output; every tap's
             // weights; implicit: the taps' stacked copies and R, over P·columns pairs.
             let taps = spec.spatialShape.reduce(1) { t, _ in t * k }, cIn = max(spec.width, inputDimension / spec.positions)

@@ -24,12 +24,26 @@ public enum Architecture: Sendable, Hashable {
     case layerNorm
     /// `x^l = φ(ω^l ⋆ x^{l−1} + b^l)`: a circular convolution with an odd k^d footprint
     /// (``Convolution``) over the inputs' spatial shape, the grid's width as its channels, a
-    /// bias per channel (Xiao et al. 2018).
-    case convolution(kernelSize: Int)
+    /// bias per channel (Xiao et al. 2018); and Labatie's (2019) conv families around it
+    /// (``ConvolutionFamily``).
+    case convolution(kernelSize: Int, family: ConvolutionFamily = .plain)
+
+    /// What surrounds a convolution: Labatie's (2019) three families of CNNs.
+    public enum ConvolutionFamily: Sendable, Hashable {
+        /// `x^l = φ(ω ⋆ x^{l−1} + b)` (the vanilla CNN of Xiao et al. 2018).
+        case plain
+        /// `x^l = φ(ω ⋆ x^{l−1} + b) + a·x^{l−1}`; needs C = C₀.
+        case residual(scale: Double)
+        /// `x^l = φ(BN(ω ⋆ x^{l−1}))`, each channel normalised over the batch and the
+        /// positions (Ioffe & Szegedy 2015's convolutional BN), no bias.
+        case batchNorm
+        /// `x^l = φ(BN(ω ⋆ x^{l−1})) + a·x^{l−1}` (Labatie's BN-ResNet for a = 1); needs C = C₀.
+        case batchNormResidual(scale: Double)
+    }
 
     /// The campaign's names for the architectures (`[network] architecture`).
     public static let names = ["feedforward", "residual", "batchnorm", "batchnorm-residual", "batchnorm-linear-chain",
-                               "layernorm", "conv"]
+                               "layernorm", "conv", "conv-residual", "conv-batchnorm", "conv-batchnorm-residual"]
 
     /// The architecture named `name`; a skip gets `residualScale` (normalised by √(1 + a²)
     /// when `normalized`, for batchnorm-residual).
@@ -42,6 +56,9 @@ public enum Architecture: Sendable, Hashable {
         case "batchnorm-residual": self = .batchNormResidual(scale: a, normalized: normalized)
         case "layernorm": self = .layerNorm
         case "conv": self = .convolution(kernelSize: kernelSize)
+        case "conv-residual": self = .convolution(kernelSize: kernelSize, family: .residual(scale: a))
+        case "conv-batchnorm": self = .convolution(kernelSize: kernelSize, family: .batchNorm)
+        case "conv-batchnorm-residual": self = .convolution(kernelSize: kernelSize, family: .batchNormResidual(scale: a))
         default: return nil
         }
     }
@@ -54,14 +71,24 @@ public enum Architecture: Sendable, Hashable {
         case .batchNormChain: return "batchnorm-linear-chain"
         case .batchNormResidual: return "batchnorm-residual"
         case .layerNorm: return "layernorm"
-        case .convolution: return "conv"
+        case .convolution(_, .plain): return "conv"
+        case .convolution(_, .residual): return "conv-residual"
+        case .convolution(_, .batchNorm): return "conv-batchnorm"
+        case .convolution(_, .batchNormResidual): return "conv-batchnorm-residual"
         }
+    }
+
+    /// Whether it is a convolutional net (any of ``ConvolutionFamily``).
+    public var isConvolutional: Bool {
+        if case .convolution = self { return true }
+        return false
     }
 
     /// `a` of the skip connection, 0 without one.
     public var residualScale: Double {
         switch self {
-        case .residual(let a), .batchNormResidual(let a, _): return a
+        case .residual(let a), .batchNormResidual(let a, _), .convolution(_, .residual(let a)),
+             .convolution(_, .batchNormResidual(let a)): return a
         case .feedforward, .batchNorm, .batchNormChain, .layerNorm, .convolution: return 0
         }
     }
@@ -101,7 +128,7 @@ public enum Architecture: Sendable, Hashable {
     /// Whether `x^{l−1}` is added back (even with a = 0): every width must equal N₀.
     public var isResidual: Bool {
         switch self {
-        case .residual, .batchNormResidual: return true
+        case .residual, .batchNormResidual, .convolution(_, .residual), .convolution(_, .batchNormResidual): return true
         case .feedforward, .batchNorm, .batchNormChain, .layerNorm, .convolution: return false
         }
     }
@@ -109,7 +136,8 @@ public enum Architecture: Sendable, Hashable {
     /// Whether the pre-activations are batch-normalised.
     public var usesBatchNorm: Bool {
         switch self {
-        case .batchNorm, .batchNormChain, .batchNormResidual: return true
+        case .batchNorm, .batchNormChain, .batchNormResidual, .convolution(_, .batchNorm), .convolution(_, .batchNormResidual):
+            return true
         case .feedforward, .residual, .layerNorm, .convolution: return false
         }
     }
@@ -136,12 +164,27 @@ public enum Architecture: Sendable, Hashable {
             return Composition(pre: [affine, BatchNorm(centred: true)],
                                post: [Nonlinearity(phi, rescales: false), Skip(scale: a, normalized: normalized)],
                                tracksMeans: true)
-        case .convolution(let k):
+        case .convolution(let k, let family):
             // The spatial shape and the kernel size were validated with the campaign.
             let conv = try! Convolution(shape: spec.spatialShape, size: k, sigmaW: spec.sigmaW,
                                         kernel: spec.weightInit == .gaussian ? .gaussian : .deltaOrthogonal)
-            return Composition(pre: [conv, Bias(sigmaB: spec.sigmaB)], post: [Nonlinearity(phi, rescales: true), Skip.none],
-                               tracksMeans: false, positions: conv.positions)
+            let p = conv.positions
+            switch family {
+            case .plain:
+                return Composition(pre: [conv, Bias(sigmaB: spec.sigmaB)], post: [Nonlinearity(phi, rescales: true), Skip.none],
+                                   tracksMeans: false, positions: p)
+            case .residual(let a):
+                return Composition(pre: [conv, Bias(sigmaB: spec.sigmaB)],
+                                   post: [Nonlinearity(phi, rescales: true), Skip(scale: a, normalized: false)],
+                                   tracksMeans: true, positions: p)
+            case .batchNorm:
+                return Composition(pre: [conv, BatchNorm(centred: true)], post: [Nonlinearity(phi, rescales: false), Skip.none],
+                                   tracksMeans: false, positions: p)
+            case .batchNormResidual(let a):
+                return Composition(pre: [conv, BatchNorm(centred: true)],
+                                   post: [Nonlinearity(phi, rescales: false), Skip(scale: a, normalized: false)],
+                                   tracksMeans: true, positions: p)
+            }
         }
     }
 }

@@ -132,7 +132,14 @@ public struct Sensitivity: Observable {
     public func predict(_ theory: TheoryContext) -> Prediction {
         let b = theory.batch, network = theory.network
         guard b > 1 else { return Prediction(values: []) }
-        if network.positions > 1 { return predictOverPositions(theory) }
+        if network.positions > 1 {
+            guard !network.architecture.isResidual else {
+                return .none(quantities: 1, depth: network.depth,
+                             notes: ["sensitivity of \(network.architecture.name) nets: no theory here (the input noise's "
+                                     + "correlation with the input, carried through the skip, is not implemented)"])
+            }
+            return predictOverPositions(theory)
+        }
         guard !theory.layers.isEmpty else { return .none(quantities: 1, depth: network.depth) }
         let a = network.architecture.residualScale, sigma2 = network.sigmaW * network.sigmaW / network.varianceDivisor
         let signal0 = GramGeometry.centredTrace(theory.inputs.gram.elements, count: b)

@@ -55,9 +55,10 @@ extension Campaign {
         try network.allow(["architecture", "init", "residual_scale", "residual_normalize", "weight_scaling", "backend",
                            "kernel_size"])
         let architectureNames = try network.stringList("architecture", default: ["feedforward"])
-        let convolutional = architectureNames.contains("conv")
-        if convolutional, let other = architectureNames.first(where: { $0 != "conv" }) {
-            throw ConfigError(key: "network.architecture", "'conv' cannot share a campaign with '\(other)': a conv net's "
+        let isConv = { (name: String) in name == "conv" || name.hasPrefix("conv-") }
+        let convolutional = architectureNames.contains(where: isConv)
+        if let conv = architectureNames.first(where: isConv), let other = architectureNames.first(where: { !isConv($0) }) {
+            throw ConfigError(key: "network.architecture", "'\(conv)' cannot share a campaign with '\(other)': a conv net's "
                               + "inputs are signals over positions ([inputs] shape), a fully connected net's are vectors")
         }
         if !convolutional, network.table["kernel_size"] != nil {
@@ -114,6 +115,15 @@ extension Campaign {
                                   + "orthogonal kernel is \"delta-orthogonal\"")
             }
             _ = try Convolution(shape: inputs.spatialShape, size: kernelSize, sigmaW: 1, kernel: .gaussian)
+            if weightScaling != .width {
+                throw ConfigError(key: "network.weight_scaling", "'\(weightScaling.rawValue)' is for fully connected nets; a "
+                                  + "conv kernel's taps have variance σ_w²/(C_in k^d)")
+            }
+            let channels = inputs.dimension(width: 0) / max(1, inputs.spatialShape.reduce(1, *))
+            if let residual = architectures.first(where: \.isResidual), let c = grid.width.first(where: { $0 != channels }) {
+                throw ConfigError(key: "grid.width", "\(c) channels differ from the inputs' C0 = \(channels); \(residual.name) "
+                                  + "adds x^{l−1} to φ(h^l), so every width must equal C0")
+            }
         } else {
             if case .gaussianSignal = inputs {
                 throw ConfigError(key: "inputs.shape", "is not allowed here: shape gives the signals of architecture = \"conv\"")

@@ -27,7 +27,7 @@ extension Campaign {
                                       "weight_scaling": weightScaling.rawValue, "backend": backendChoice.rawValue]
         if let residual = grid.architecture.first(where: \.isResidual) { network["residual_scale"] = residual.residualScale }
         if grid.architecture.contains(where: \.normalizesResidual) { network["residual_normalize"] = true }
-        for case .convolution(let k) in grid.architecture { network["kernel_size"] = k }
+        for case .convolution(let k, _) in grid.architecture { network["kernel_size"] = k }
         return [
             "name": name, "seed": Int(seed), "samples": samples, "block": block, "precision": precision.rawValue,
             "grid": ["width": grid.width, "depth": grid.depth, "sigma_w": grid.sigmaW, "sigma_b": grid.sigmaB,
