@@ -36,6 +36,17 @@ public struct JacobianMoments: Sendable, Equatable {
     /// m2 = E λ².
     public var secondMoment: Double { exp(2 * logFirstMoment) * normalizedSecondMoment }
 
+    /// The moments of an equal mixture of laws (a spectrum pooled over blocks of equal size):
+    /// the averages of their m1 and m2, kept as ln m1 and m2/m1².
+    public init(mixing parts: [JacobianMoments]) {
+        precondition(!parts.isEmpty, "a mixture of no laws")
+        let top = parts.map(\.logFirstMoment).max()!
+        let m1 = parts.reduce(0.0) { $0 + exp($1.logFirstMoment - top) } / Double(parts.count)
+        let m2 = parts.reduce(0.0) { $0 + exp(2 * ($1.logFirstMoment - top)) * $1.normalizedSecondMoment } / Double(parts.count)
+        logFirstMoment = top + log(m1)
+        normalizedSecondMoment = m2 / (m1 * m1)
+    }
+
     /// - Parameters:
     ///   - sigmaW: weights of entry variance σ_w²/N (for σ_w²/(N·L) pass σ_w/√L).
     ///   - layerVariances: q^1 … q^L, layer 1 first.

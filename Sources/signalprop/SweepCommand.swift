@@ -42,7 +42,8 @@ struct SweepCommand: ParsableCommand {
           # conv: kernel_size = 3 (odd); init "gaussian" | "delta-orthogonal";
           #   [inputs] kind = "gaussian" with shape = [C0, L] or [C0, H, W], or a
           #   "file" holding a (B, C0, L) or (B, C0, H, W) .npy; observes q, c, gram,
-          #   spatial, and eff_rank and sensitivity over positions × inputs
+          #   spatial, eff_rank and sensitivity over positions × inputs, and jacobian;
+          #   also "conv-residual", "conv-batchnorm", "conv-batchnorm-residual"
           [inputs]
           kind = "gram"           # "gram" (exact q0, c0) | "gaussian" | "circle" | "file" (path = "x.npy")
           count = 4

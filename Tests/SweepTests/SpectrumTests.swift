@@ -96,6 +96,60 @@ import Testing
         }
     }
 
+    /// A tanh conv net at criticality (χ1 = 1; 64 channels over 8 positions, C = C₀, 16
+    /// networks, layers 5 and 20): with delta-orthogonal kernels J is the orthogonal fully
+    /// connected net's Jacobian at every position, and its pooled histogram fits the mixture
+    /// of the positions' orthogonal laws (Xiao et al. 2018's dynamical isometry) within twice
+    /// the multinomial noise; Gaussian kernels fit the Gaussian fully connected law instead,
+    /// and each kernel's histogram is far from the other kernel's law. m1 and m2 within the
+    /// moment test's allowance.
+    @Test func convJacobianSpectraAreTheFullyConnectedLaws() throws {
+        func campaign(_ kernel: String) -> String {
+            """
+            seed = 8
+            samples = 16
+            block = 4
+            [grid]
+            width = [64]
+            depth = [20]
+            sigma_w = [1.122539004769576]
+            sigma_b = [0.05]
+            activation = ["tanh"]
+            [network]
+            architecture = "conv"
+            kernel_size = 3
+            init = "\(kernel)"
+            [inputs]
+            kind = "gaussian"
+            count = 1
+            shape = [64, 8]
+            [observe]
+            forward = ["q"]
+            jacobian = { depths = [5, 20], bins = 40, range = [1e-4, 1e2] }
+            """
+        }
+        let kernels = ["delta-orthogonal", "gaussian"]
+        let runs = try kernels.map { try measureCampaign(campaign($0)) }
+        for (k, (s, theory, _)) in runs.enumerated() {
+            let other = runs[1 - k].1
+            for (h, layer) in [5, 20].enumerated() {
+                for (name, factor) in [("jac_m1", 1.0), ("jac_m2", 2.0)] {
+                    let m = s.moments[s.names.firstIndex(of: name)!][layer - 1]
+                    let expected = try #require(theory.value(of: name, layer: layer))
+                    let tolerance = 4 * m.standardError! + factor * Double(layer) / 64 * abs(expected)
+                    #expect(abs(m.mean - expected) <= tolerance, "\(kernels[k]) \(name) at layer \(layer): \(m.mean) vs \(expected)")
+                }
+                let histogram = s.histograms[h]
+                let bins = (0..<histogram.counts.count).map { histogram.edges($0) }
+                func masses(_ density: [Double]) -> [Double] { zip(density, bins).map { $0 * ($1.1 - $1.0) } }
+                let (distance, noise) = histogramFit(histogram, masses: masses(try #require(theory.spectra[h])))
+                #expect(distance <= 2 * noise, "\(kernels[k]) layer \(layer): L1 \(distance) vs 2× noise \(2 * noise)")
+                let wrong = histogramFit(histogram, masses: masses(try #require(other.spectra[h]))).distance
+                #expect(wrong > 2 * noise, "\(kernels[k]) data fit the other kernel's law at layer \(layer): L1 \(wrong)")
+            }
+        }
+    }
+
     /// Residual nets x^l = φ(h^l) + x^{l−1} with W of variance σ_w²/(N L), Gaussian or Haar
     /// orthogonal: the pooled histogram at L = 24 fits Tarnowski et al.'s (2019) finite-L
     /// product law and their L → ∞ universal law at the same c (`theory_limit`), both within

@@ -102,7 +102,9 @@ public enum Architecture: Sendable, Hashable {
     /// Why the Jacobian observables (`jacobian`, `lyapunov`, `ntk`) do not apply, or nil.
     public var jacobianUnavailable: String? {
         if case .layerNorm = self { return tangentsUnavailable }
-        if case .convolution = self { return "the Jacobian observables of convolutions are not implemented yet" }
+        if case .convolution(_, let family) = self, family != .plain {
+            return "the Jacobian observables of Labatie's conv families are not implemented (plain conv only)"
+        }
         return usesBatchNorm ? "batch norm couples the inputs of the batch, so ∂x^L/∂x^0 of one input is not the product "
             + "the Jacobian observables sample" : nil
     }

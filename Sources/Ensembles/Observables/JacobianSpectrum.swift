@@ -186,6 +186,7 @@ public struct JacobianSpectrum: Observable {
     public static func theory(_ theory: TheoryContext, layer: Int)
         -> (moments: JacobianMoments?, law: JacobianLaw?, note: String?) {
         let network = theory.network
+        if network.positions > 1 { return convolutionTheory(theory, layer: layer) }
         guard theory.inputs.dimension == network.width else {
             return (nil, nil, "no spectrum theory: J is \(network.width)×\(theory.inputs.dimension), not square")
         }
@@ -217,6 +218,42 @@ public struct JacobianSpectrum: Observable {
 }
 
 extension JacobianSpectrum {
+    /// A conv net's J = ∂x^l/∂x^0 (C·P × C₀·P) at the batch's first input. With a
+    /// delta-orthogonal kernel it is block-diagonal over the positions, block p the orthogonal
+    /// fully connected net's Jacobian `D^l_p α O^l ⋯ D^1_p α O^1` at position p's own
+    /// pre-activation variances q^l_p, so JJᵀ's spectrum is the mixture over positions of
+    /// Pennington et al.'s (2017) orthogonal law at each position's q^l_p, and its moments the
+    /// average of theirs — the dynamical isometry of Xiao et al. (2018). With Gaussian kernels
+    /// the same mixture of the Gaussian fully connected law: each layer is block-diagonal in
+    /// Fourier space with C×C Gaussian blocks of the fully connected variance σ_w²/C, as
+    /// Xiao et al. (2018, §4) use; exact where the positions share q (a stationary input),
+    /// the positions' laws mixed where they do not. Square J only (C = C₀).
+    static func convolutionTheory(_ theory: TheoryContext, layer: Int)
+        -> (moments: JacobianMoments?, law: JacobianLaw?, note: String?) {
+        let network = theory.network, p = network.positions
+        guard theory.inputs.dimension == network.units else {
+            return (nil, nil, "no spectrum theory: J is \(network.units)×\(theory.inputs.dimension), not square (C ≠ C₀)")
+        }
+        // q^l at the first input's P positions (vectors 0…P−1), layer 1 first.
+        let maps = theory.maps
+        let variances = network.architecture.composition(network).propagate(
+            input: theory.inputs.moments(positions: p), depth: layer
+        ) { _, m in (0..<p).map { maps.slopeVariance(log2Q: m.log2Variance($0), value: m.variance($0)) } }
+        guard variances.count == layer, variances.allSatisfy({ $0.allSatisfy { $0 != nil } }) else {
+            return (nil, nil, "no spectrum theory at layer \(layer): a position's q^l is beyond 2^500")
+        }
+        let sigmaW = network.sigmaW, weights: WeightLaw = network.weightInit == .gaussian ? .gaussian : .orthogonal
+        let laws = (0..<p).map { q in
+            FeedforwardSpectrum(activation: network.activation, sigmaW: sigmaW, layerVariances: variances.map { $0[q]! },
+                                weights: weights)
+        }
+        let moments = (0..<p).map { q in
+            JacobianMoments(activation: network.activation, sigmaW: sigmaW, layerVariances: variances.map { $0[q]! },
+                            weights: weights, residualScale: 0)
+        }
+        return (JacobianMoments(mixing: moments), .positions(laws), nil)
+    }
+
     /// Tarnowski et al.'s (2019) L → ∞ law of JJᵀ at `layer` of a residual net with a > 0
     /// and their weight scaling σ_w²/(N L) (`weight_scaling = "width*depth"`, under which
     /// each layer's gain is O(1/L) and the limit exists): `ResidualSpectrum.universal` at
@@ -233,17 +270,29 @@ extension JacobianSpectrum {
     }
 }
 
-/// The free-probability law of JJᵀ of a feedforward or a residual net.
+/// The free-probability law of JJᵀ of a feedforward or a residual net, or of a conv net as
+/// the equal mixture of its positions' fully connected laws.
 public enum JacobianLaw: Sendable {
     case feedforward(FeedforwardSpectrum)
     case residual(ResidualSpectrum)
+    case positions([FeedforwardSpectrum])
 
     /// The density of the continuous part at each λ (point masses left out).
     public func density(at x: [Double]) throws -> [Double] {
         switch self {
         case .feedforward(let f): return try f.density(at: x)
         case .residual(let r): return try r.density(at: x)
+        case .positions(let laws):
+            var total = [Double](repeating: 0, count: x.count)
+            for law in laws { for (i, v) in try law.density(at: x).enumerated() { total[i] += v / Double(laws.count) } }
+            return total
         }
+    }
+
+    /// Each position's m1 over the mixture's (the scale of its λ/m1 against the mixture's).
+    private static func relativeScales(_ laws: [FeedforwardSpectrum]) -> [Double] {
+        let m1 = laws.reduce(0.0) { $0 + $1.firstMoment } / Double(laws.count)
+        return laws.map { $0.firstMoment / m1 }
     }
 
     /// The law of λ/m1 (mean 1), for depths where λ leaves Double's range: the density of
@@ -252,6 +301,15 @@ public enum JacobianLaw: Sendable {
         switch self {
         case .feedforward(let f): return try f.normalizedDensity(at: x)
         case .residual(let r): return try r.normalizedDensity(at: x)
+        case .positions(let laws):
+            // λ/m1 = (λ/m1_p)·s_p, s_p = m1_p/m1: each component's density at x/s_p, over s_p.
+            var total = [Double](repeating: 0, count: x.count)
+            for (law, scale) in zip(laws, Self.relativeScales(laws)) {
+                for (i, v) in try law.normalizedDensity(at: x.map { $0 / scale }).enumerated() {
+                    total[i] += v / (scale * Double(laws.count))
+                }
+            }
+            return total
         }
     }
 
@@ -259,6 +317,14 @@ public enum JacobianLaw: Sendable {
         switch self {
         case .feedforward(let f): return try f.normalizedSupportRange()
         case .residual(let r): return r.normalizedSupportRange()
+        case .positions(let laws):
+            var lo = Double.infinity, hi = 0.0
+            for (law, scale) in zip(laws, Self.relativeScales(laws)) {
+                let range = try law.normalizedSupportRange()
+                lo = min(lo, range.lowerBound * scale)
+                hi = max(hi, range.upperBound * scale)
+            }
+            return lo...hi
         }
     }
 
@@ -266,6 +332,10 @@ public enum JacobianLaw: Sendable {
         switch self {
         case .feedforward(let f): return f.normalizedAtoms
         case .residual(let r): return r.normalizedAtoms
+        case .positions(let laws):
+            return zip(laws, Self.relativeScales(laws)).flatMap { law, scale in
+                law.normalizedAtoms.map { SpectralAtom(location: $0.location * scale, weight: $0.weight / Double(laws.count)) }
+            }
         }
     }
 }

@@ -78,7 +78,7 @@ public enum ObservableRegistry {
                 throw ConfigError(key: "observe.forward", "'\(n)' is not available for \(conv.name) nets yet; allowed there: "
                                   + ready.joined(separator: ", "))
             }
-            if let key = entries.first(where: { $0.placement == .key && observe.table[$0.key] != nil })?.key {
+            if let key = entries.first(where: { $0.placement == .key && $0.key != "jacobian" && observe.table[$0.key] != nil })?.key {
                 throw ConfigError(key: "observe.\(key)", "is not available for \(conv.name) nets yet")
             }
         }
