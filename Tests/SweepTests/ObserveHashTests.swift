@@ -30,10 +30,28 @@ import Testing
         ("gram_spectrum", "gram_spectrum = true"),
         ("gram_spectrum", "gram_spectrum = { bins = 20 }"),
         ("gram_spectrum", "gram_spectrum = { range = [1e-3, 1e3] }"),
-    ] + ObservableRegistry.forward.filter { $0.key != "q" }.map { ("forward", "forward = [\"q\", \"\($0.key)\"]") }
+    ] + ObservableRegistry.forward.filter { $0.key != "q" && $0.key != "spatial" }.map {
+        ("forward", "forward = [\"q\", \"\($0.key)\"]")
+    }
 
     static func campaign(_ observe: String) throws -> Campaign {
         try Campaign(toml: base.replacingOccurrences(of: "forward = [\"q\"]", with: observe))
+    }
+
+    /// The observables of conv nets only (`spatial`) change a conv campaign's hash.
+    @Test func convOnlyObservablesChangeTheHash() throws {
+        let conv = Self.base.replacingOccurrences(of: "[observe]", with: """
+            [network]
+            architecture = "conv"
+            [inputs]
+            kind = "gaussian"
+            count = 2
+            shape = [2, 8]
+            [observe]
+            """)
+        let plain = try Campaign(toml: conv).hash
+        let spatial = try Campaign(toml: conv.replacingOccurrences(of: "forward = [\"q\"]", with: "forward = [\"q\", \"spatial\"]")).hash
+        #expect(plain != spatial)
     }
 
     @Test func everyObserveKeyHasAVariation() {

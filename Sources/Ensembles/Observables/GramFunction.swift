@@ -24,7 +24,9 @@ public protocol GramFunction: Observable {
 extension GramFunction {
     public func measures(layer: Int, depth: Int) -> Bool { true }
     public var overPositions: Bool { false }
-    public var readsOnlyGram: Bool { !overPositions }
+    /// True even ``overPositions``: those read h itself only in convolutional nets, which
+    /// never run as one streamed pass (``StreamedGaussianLayer`` is a dense affine layer's).
+    public var readsOnlyGram: Bool { true }
 
     public mutating func preActivation<T: BLASScalar & GaussianFillable>(_ network: inout SampledNetwork<T>,
                                                                           into statistics: inout EnsembleStatistics,
