@@ -580,8 +580,10 @@ import Testing
         }
     }
 
-    /// Whole conv nets on the two backends are equal in law: q, c and every Gram entry at
-    /// layers 1, L/2 and L within 4 combined standard errors `4 √(se_dense² + se_implicit²)`
+    /// Whole conv nets on the two backends are equal in law: q, c, every Gram entry, the
+    /// spatial structure, the effective rank and the sensitivity (whose noise rides on
+    /// tangent columns through the implicit layer's joint law) at layers 1, L/2 and L within 4
+    /// combined standard errors `4 √(se_dense² + se_implicit²)`
     /// (different random numbers, the same law), for both kernels in 1-D and 2-D; an implicit
     /// net of another footprint (k = 1, a deliberately wrong covariance) fails against the
     /// dense k = 3 net.
@@ -596,7 +598,8 @@ import Testing
         let inputs = try InputBatch(spec: .gaussianSignal(count: 3, q0: 1, shape: shape), dimension: shape.reduce(1, *),
                                     stream: stream(0, .inputs))
         func run(_ spec: NetworkSpec, _ backend: Backend) throws -> EnsembleStatistics {
-            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c", "gram"),
+            var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs,
+                                                 observables: observe("q", "c", "gram", "spatial", "eff_rank", "sensitivity"),
                                                  seed: backend == .dense ? 21 : 22, point: 0, backend: backend)
             var stats = sampler.makeStatistics()
             for s in 0..<48 { try sampler.run(sample: s, into: &stats) }
