@@ -111,6 +111,9 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv\", \"feedforward\"]"),
      "network.architecture", "cannot share a campaign"),
     (valid + "\n[network]\nkernel_size = 3", "network.kernel_size", "is not allowed here"),
+    (conv.replacingOccurrences(of: "shape = [2, 8]", with: "shape = [2, 32, 32]")
+        .replacingOccurrences(of: "forward = [\"q\", \"c\"]", with: "forward = [\"q\", \"eff_rank\"]")
+        .replacingOccurrences(of: "depth = [3]", with: "depth = [1000]"), "observe.forward", "Gaussian integrals a layer"),
     (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = \"conv-residual\""), "grid.width",
      "every width must equal C0"),
     (conv.replacingOccurrences(of: "architecture = \"conv\"", with: "architecture = [\"conv-batchnorm\", \"batchnorm\"]"),

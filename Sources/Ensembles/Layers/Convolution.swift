@@ -74,12 +74,19 @@ public struct Convolution: LayerMap, Hashable {
     public var centreTap: Int { (taps.count - 1) / 2 }
 
     /// `p + t` modulo the shape, for position p and tap offset t.
-    public func shifted(_ p: Int, by t: [Int]) -> Int {
+    public func shifted(_ p: Int, by t: [Int]) -> Int { Self.shifted(p, by: t, shape: shape) }
+
+    /// `p + t` modulo `shape` (`[L]` or `[H, W]`, position `x + W·y`), for an offset t per axis.
+    public static func shifted(_ p: Int, by t: [Int], shape: [Int]) -> Int {
         if shape.count == 1 { return ((p + t[0]) % shape[0] + shape[0]) % shape[0] }
         let w = shape[1], h = shape[0]
         let y = ((p / w + t[0]) % h + h) % h, x = ((p % w + t[1]) % w + w) % w
         return x + w * y
     }
+
+    /// The offsets 𝒜 averages over: every tap, or only the centre for a delta-orthogonal
+    /// kernel (whose other taps are zero).
+    public var footprint: [[Int]] { kernel == .deltaOrthogonal ? [taps[centreTap]] : taps }
 
     /// The taps' weights `ω^t` (C_out × C_in each), from `stream`; nil for a tap that is zero
     /// (all but the centre of a delta-orthogonal kernel).
@@ -212,7 +219,7 @@ public struct Convolution: LayerMap, Hashable {
         precondition(n % p == 0, "a convolution's state holds B·P vectors (P = \(p)), not \(n)")
         var next = state
         next.input = state.moments
-        let footprint = kernel == .deltaOrthogonal ? [taps[centreTap]] : taps
+        let footprint = self.footprint
         let averaged = Self.summing(state.moments, tracked: state.tracks) { i, j in
             let (a, q) = (i / p, i % p), (b, r) = (j / p, j % p)
             return footprint.map { t in (a * p + shifted(q, by: t), b * p + shifted(r, by: t)) }

@@ -36,7 +36,8 @@ public struct MeanFieldState: Sendable {
     public var positions = 1
     /// Which pairs of a convolutional state are tracked. Each set is closed under both
     /// ``Convolution``'s footprint average and φ's map, which keep each entry's offset and
-    /// its pair of inputs (Xiao et al. 2018, §2); the other entries are 0 and are not covariances.
+    /// its pair of inputs (Xiao et al. 2018, §2); the other entries are not covariances (0, or
+    /// after a skip the products of the means) and nothing reads them.
     public var pairs = Pairs.samePosition
 
     /// The pairs of a convolutional state's vectors that are tracked.

@@ -101,9 +101,8 @@ public struct InputBatch: Sendable {
                 for a in 0..<count { for i in 0...a { x[i, a] = s * l[a, i] } }
             }
         case .gaussian(let count, let q0), .gaussianSignal(let count, let q0, _):
-            precondition(dimension == spec.dimension(width: dimension),
-                         "signals of shape \(spec.spatialShape) have C₀·P rows, not \(dimension)")
-            x = Matrix.gaussian(rows: dimension, columns: count, stream: stream)
+            // Signals have C₀·P rows whatever `dimension` says (the width, for vectors).
+            x = Matrix.gaussian(rows: spec.dimension(width: dimension), columns: count, stream: stream)
             x.normalizeColumns(q0: q0)
         case .circle(let count, let q0):
             precondition(dimension >= 2, "a circle of inputs needs dimension ≥ 2")

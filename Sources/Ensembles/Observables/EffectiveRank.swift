@@ -13,6 +13,12 @@ public struct EffectiveRank: GramFunction {
 
     public var overPositions: Bool { true }
 
+    /// In a conv net, the batch as C × B·P in float64 and its B·P × B·P Gram.
+    public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int {
+        let n = shape.batch * shape.spec.positions
+        return shape.spec.positions == 1 ? 0 : 8 * (shape.spec.units * shape.batch + n * n)
+    }
+
     public func quantities(_ shape: NetworkShape) -> [String] { shape.batch > 1 ? ["eff_rank"] : [] }
 
     public func values(_ g: [Double], count b: Int, scale: Double) throws(LAPACKError) -> [Double] {

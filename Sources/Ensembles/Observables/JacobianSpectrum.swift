@@ -83,12 +83,12 @@ public struct JacobianSpectrum: Observable {
 
     /// J itself and its singular values.
     public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int {
-        (shape.spec.width * shape.inputDimension + shape.inputDimension * 8) * scalarSize
+        (shape.spec.units * shape.inputDimension + shape.inputDimension * 8) * scalarSize
     }
 
-    /// An SVD of the N×N₀ Jacobian (≈ 10 N·N₀² flops) at each depth.
+    /// An SVD of the N×N₀ Jacobian (≈ 10 N·N₀² flops; N·P rows in a conv net) at each depth.
     public func extraFlops(_ shape: NetworkShape) -> Double {
-        Double(depths(for: shape.spec.depth).count) * 10 * Double(shape.spec.width) * Double(shape.inputDimension * shape.inputDimension)
+        Double(depths(for: shape.spec.depth).count) * 10 * Double(shape.spec.units) * Double(shape.inputDimension * shape.inputDimension)
     }
 
     public var normalizedOptions: [String: ManifestValue] {
@@ -289,10 +289,12 @@ public enum JacobianLaw: Sendable {
         }
     }
 
-    /// Each position's m1 over the mixture's (the scale of its λ/m1 against the mixture's).
+    /// Each position's m1 over the mixture's (the scale of its λ/m1 against the mixture's),
+    /// from the logs, so depths where m1 leaves Double's range keep finite ratios.
     private static func relativeScales(_ laws: [FeedforwardSpectrum]) -> [Double] {
-        let m1 = laws.reduce(0.0) { $0 + $1.firstMoment } / Double(laws.count)
-        return laws.map { $0.firstMoment / m1 }
+        let top = laws.map(\.logFirstMoment).max() ?? 0
+        let mean = laws.reduce(0.0) { $0 + exp($1.logFirstMoment - top) } / Double(laws.count)
+        return laws.map { exp($0.logFirstMoment - top) / mean }
     }
 
     /// The law of λ/m1 (mean 1), for depths where λ leaves Double's range: the density of

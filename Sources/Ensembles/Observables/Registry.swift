@@ -70,13 +70,28 @@ public enum ObservableRegistry {
             if !forward.contains(n) { forward.append(n) }
         }
         guard !forward.isEmpty else { throw ConfigError(key: "observe.forward", "is empty; name at least one of q, c, gram") }
-        if let conv = architectures.first(where: { if case .convolution = $0 { true } else { false } }) {
+        if let conv = architectures.first(where: \.isConvolutional) {
             // The position averages of the Gram, the spatial structure, and Labatie's moments
             // over positions × inputs.
             let ready = ["q", "c", "gram", "spatial", "eff_rank", "sensitivity"]
             if let n = forward.first(where: { !ready.contains($0) }) {
                 throw ConfigError(key: "observe.forward", "'\(n)' is not available for \(conv.name) nets yet; allowed there: "
                                   + ready.joined(separator: ", "))
+            }
+            // The theory over positions tracks pairs of (input, position) vectors, a 2-D Gaussian
+            // integral each per layer (~100 µs), and eff_rank and sensitivity keep every layer's
+            // all-pairs covariance: refuse what would take days or not fit.
+            let positions = inputs.spatialShape.reduce(1, *), b = inputs.count, depth = depths.max() ?? 1
+            for n in forward where ["spatial", "eff_rank", "sensitivity"].contains(n) {
+                let pairs = n == "spatial" ? b * positions * (positions + 1) / 2 : b * positions * (b * positions + 1) / 2
+                let integrals = Double(pairs) * Double(depth)
+                let bytes = n == "spatial" ? 0 : 16 * Double(b * positions) * Double(b * positions) * Double(depth)
+                if integrals > 1e9 || bytes > 8e9 {
+                    throw ConfigError(key: "observe.forward", "'\(n)' on \(conv.name) nets tracks \(pairs) pairs of (input, position) "
+                                      + "vectors, \(pairs) Gaussian integrals a layer: \(Int(integrals)) over \(depth) layers (about "
+                                      + "\(Int(integrals * 1e-4 / 3600)) h)\(bytes > 0 ? " and \(Int(bytes / 1e9)) GB of theory" : ""); "
+                                      + "use fewer positions, inputs or layers")
+                }
             }
             if let key = entries.first(where: { $0.placement == .key && $0.key != "jacobian" && observe.table[$0.key] != nil })?.key {
                 throw ConfigError(key: "observe.\(key)", "is not available for \(conv.name) nets yet")

@@ -179,7 +179,7 @@ public struct Sensitivity: Observable {
         guard let conv = network.architecture.composition(network).pre.first as? Convolution, !theory.positionPairLayers.isEmpty
         else { return .none(quantities: 1, depth: network.depth) }
         let sigma2 = network.sigmaW * network.sigmaW / network.varianceDivisor
-        let footprint = conv.kernel == .deltaOrthogonal ? [conv.taps[conv.centreTap]] : conv.taps
+        let footprint = conv.footprint
         let input = theory.inputs.moments(positions: p), channels = Double(theory.inputs.dimension / p)
         let signal0 = GramGeometry.centredTrace(input.covariance, count: n)
         let phi = network.activation, quadrature = theory.maps.quadrature

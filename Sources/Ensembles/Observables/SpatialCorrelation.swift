@@ -29,7 +29,7 @@ public struct SpatialCorrelation: Observable {
         summary: "conv nets: the correlation by offset (1-D) or power share by Fourier mode (2-D) over positions",
         parse: { context throws(ConfigError) in
             guard context.listed("spatial") else { return nil }
-            if let a = context.architectures.first(where: { if case .convolution = $0 { false } else { true } }) {
+            if let a = context.architectures.first(where: { !$0.isConvolutional }) {
                 throw ConfigError(key: "observe.forward", "'spatial' measures a convolutional net's positions; \(a.name) nets have none")
             }
             return SpatialCorrelation()
@@ -46,9 +46,10 @@ public struct SpatialCorrelation: Observable {
         }
     }
 
+    /// Each input's C × P copy and P × P Gram, in float64.
     public func extraBytes(_ shape: NetworkShape, scalarSize: Int) -> Int {
         let p = shape.spec.positions
-        return 8 * (p * p + shape.spec.units)
+        return 8 * shape.batch * (p * p + shape.spec.units)
     }
 
     public func extraFlops(_ shape: NetworkShape) -> Double {
@@ -101,9 +102,7 @@ public struct SpatialCorrelation: Observable {
 
     /// Position `q + δ` (circular), the offset δ given as a position index.
     static func shift(_ q: Int, by d: Int, shape: [Int]) -> Int {
-        guard shape.count == 2 else { return (q + d) % shape[0] }
-        let (h, w) = (shape[0], shape[1])
-        return (q % w + d % w) % w + w * ((q / w + d / w) % h)
+        Convolution.shifted(q, by: shape.count == 1 ? [d] : [d / shape[1], d % shape[1]], shape: shape)
     }
 
     public func predict(_ theory: TheoryContext) -> Prediction {

@@ -5,6 +5,8 @@ delta-orthogonal kernels side by side)."""
 
 from __future__ import annotations
 
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -12,9 +14,9 @@ from .common import curve, figure, g, point_table, save
 
 
 def conv_points(ds, obs):
-    """The point table of `obs` restricted to conv nets."""
+    """The point table of `obs` restricted to conv nets (every conv family)."""
     table = point_table(ds, obs)
-    return table[table["architecture"] == "conv"]
+    return table[table["architecture"].astype(str).str.startswith("conv")]
 
 
 @figure
@@ -55,7 +57,14 @@ def spatial_names(ds):
     if offsets:
         return offsets
     modes = [v for v in ds.data_vars if v.startswith("spatial_mode_") and v.count("_") == 3]
-    return sorted(modes, key=lambda v: sum(int(k) ** 2 for k in v.split("_")[2:]))
+    # A mode's index k_i stands for the frequency k_i or k_i − n_i (the shorter): fold by the shape.
+    shape = ((json.loads(ds.attrs.get("config") or "{}") or {}).get("inputs") or {}).get("shape") or []
+    axes = shape[1:] if len(shape) == 3 else None
+
+    def frequency(v):
+        ks = [int(k) for k in v.split("_")[2:]]
+        return sum(min(k, n - k) ** 2 for k, n in zip(ks, axes)) if axes else sum(k * k for k in ks)
+    return sorted(modes, key=frequency)
 
 
 @figure
@@ -71,6 +80,8 @@ def conv_spatial(ds, figdir):
     points = conv_points(ds, names[0])
     shown = names[:6]
     n = len(points)
+    if n == 0:
+        return []
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.4 * rows), squeeze=False)
