@@ -21,7 +21,8 @@ import Darwin
 ///   integrals: a pair's four-point functions involve only u_a and u_b);
 /// - linearised, `δΣ^{l+1} = σ_w² (A δΣ^l + ξ_X)`, A = ∂F/∂Σ at the mean-field Σ^l: by
 ///   Price's theorem `∂F_ab/∂Σ_ab = E φ′_a φ′_b`, `∂F_aa/∂Σ_aa = dE φ(√q z)²/dq`
-///   (``MeanFieldMaps/lengthMapDerivative(_:)``), and `∂F_ab/∂Σ_aa` by a central difference.
+///   (``MeanFieldMaps/lengthMapDerivative(_:)``), and `∂F_ab/∂Σ_aa` by a three-point forward
+///   difference (raising Σ_aa lowers |c|, so the steps never cross |c| = 1).
 ///
 /// So `s^1 = 0`, `s^{l+1} = σ_w⁴ (A s^l Aᵀ + C_φφ(Σ^l))` for `s^l = N Cov δΣ^l`, and
 /// `N Cov K̂^l = s^l + C_hh(Σ^l)`. Known answer: relu, σ_b = 0, σ_w² = 2, one input:
@@ -75,12 +76,13 @@ public struct KernelFluctuations: Sendable {
         let (qa, qab, qb) = (sigma[0], sigma[1], sigma[2])
         let c = qab / (qa * qb).squareRoot()
         func f(_ qa: Double, _ qb: Double) -> Double { unit.secondMoment(qaa: qa, qbb: qb, qab: qab) }
-        let ha = 1e-4 * qa, hb = 1e-4 * qb
+        /// `(−3 f(0) + 4 f(h) − f(2h))/(2h)`: second order, like a central difference.
+        func slope(_ g: (Double) -> Double, step h: Double) -> Double { (-3 * g(0) + 4 * g(h) - g(2 * h)) / (2 * h) }
         var a = [Double](repeating: 0, count: 9)
         a[0] = unit.lengthMapDerivative(qa)
-        a[3] = (f(qa + ha, qb) - f(qa - ha, qb)) / (2 * ha)
+        a[3] = slope({ f(qa + $0, qb) }, step: 1e-4 * qa)
         a[4] = unit.chiC(qaa: qa, qbb: qb, c: c)
-        a[5] = (f(qa, qb + hb) - f(qa, qb - hb)) / (2 * hb)
+        a[5] = slope({ f(qa, qb + $0) }, step: 1e-4 * qb)
         a[8] = unit.lengthMapDerivative(qb)
         // E φ_a^m φ_b^{4−m}, m = 0…4 (φ^k for k = 1…4).
         let phi = unit.activation, quadrature = unit.quadrature

@@ -17,6 +17,14 @@ public struct GramEntries: GramFunction {
 
     public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] { Self.upperTriangle(g, count: b, scale: scale) }
 
+    /// Each entry's own `Var K̂_ab` (``KernelFluctuations``).
+    public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
+        let b = theory.batch, entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
+        return standardDeviations(theory, quantities: entries.count) { k, l in
+            theory.scaledKernelCovariance(entries[k].0, entries[k].1, entries[k].0, entries[k].1, layer: l)
+        }
+    }
+
     /// `G_ab · scale` for a ≤ b, row by row.
     static func upperTriangle(_ g: [Double], count b: Int, scale: Double) -> [Double] {
         (0..<b).flatMap { a in (a..<b).map { g[a * b + $0] * scale } }

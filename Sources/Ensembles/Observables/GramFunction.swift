@@ -19,11 +19,15 @@ public protocol GramFunction: Observable {
     /// position) vectors, `h_{a,p}·h_{b,r}/C` (Labatie 2019's moments over inputs and
     /// positions), rather than of the position-averaged B×B Gram (default: false).
     var overPositions: Bool { get }
+    /// The predicted standard deviation across networks of each quantity at each layer
+    /// (``Prediction/standardDeviations``; default: none).
+    func standardDeviations(_ theory: TheoryContext) -> [[Double?]]
 }
 
 extension GramFunction {
     public func measures(layer: Int, depth: Int) -> Bool { true }
     public var overPositions: Bool { false }
+    public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] { [] }
     /// True even ``overPositions``: those read h itself only in convolutional nets, which
     /// never run as one streamed pass (``StreamedGaussianLayer`` is a dense affine layer's).
     public var readsOnlyGram: Bool { true }
@@ -56,9 +60,25 @@ extension GramFunction {
             let (gram, scale) = t.commonScaled
             return try? values(gram, count: b, scale: scale)
         }
-        return Prediction(quantities: count, theory: theory) { k, l -> Double? in
+        var prediction = Prediction(quantities: count, theory: theory) { k, l -> Double? in
             guard let row = perLayer[l - 1], !row[k].isNaN else { return nil }
             return row[k]
+        }
+        prediction.standardDeviations = standardDeviations(theory)
+        return prediction
+    }
+
+    /// Each quantity's standard deviation across networks at each layer from `variance(l)`,
+    /// `N · Var` at layer l (nil: silent), divided by the width; [] without a fluctuation theory.
+    func standardDeviations(_ theory: TheoryContext, quantities: Int,
+                            _ variance: (_ quantity: Int, _ layer: Int) -> Double?) -> [[Double?]] {
+        guard theory.kernelFluctuations != nil else { return [] }
+        let n = Double(theory.network.width), depth = theory.network.depth
+        return (0..<quantities).map { k in
+            (1...depth).map { l in
+                guard l <= theory.layers.count, let v = variance(k, l), v >= 0 else { return nil }
+                return (v / n).squareRoot()
+            }
         }
     }
 }

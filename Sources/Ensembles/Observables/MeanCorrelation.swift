@@ -25,8 +25,33 @@ public struct MeanCorrelation: GramFunction {
         return [s / Double(b * (b - 1) / 2)]
     }
 
+    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)`, gradient
+    /// `(−c/(2K_00), 1/√(K_00 K_11), −c/(2K_11))` against the pair's covariance
+    /// (``KernelFluctuations``). More inputs would need the covariances of disjoint pairs
+    /// (four-point functions of four inputs): none. Silent where |c| is within 10⁻³ of 1: the
+    /// gradient's terms cancel to O((1 − |c|)²) there, below what the quadrature and the
+    /// derivatives (~10⁻⁸ relative) resolve.
+    public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
+        guard theory.batch == 2 else { return [] }
+        return standardDeviations(theory, quantities: 1) { _, l in
+            let k = theory.layers[l - 1].covariance, c = k[1] / (k[0] * k[3]).squareRoot()
+            guard 1 - abs(c) >= 1e-3 else { return nil }
+            let g = [-c / (2 * k[0]), 1 / (k[0] * k[3]).squareRoot(), -c / (2 * k[3])], entries = [(0, 0), (0, 1), (1, 1)]
+            var total = 0.0
+            for (x, e) in entries.enumerated() {
+                for (y, f) in entries.enumerated() {
+                    guard let v = theory.scaledKernelCovariance(e.0, e.1, f.0, f.1, layer: l) else { return nil }
+                    total += g[x] * v * g[y]
+                }
+            }
+            return total
+        }
+    }
+
     public func predict(_ theory: TheoryContext) -> Prediction {
         guard theory.batch > 1 else { return Prediction(values: []) }
-        return Prediction(quantities: 1, theory: theory) { _, l in theory.layers[l - 1].meanC }
+        var prediction = Prediction(quantities: 1, theory: theory) { _, l in theory.layers[l - 1].meanC }
+        prediction.standardDeviations = standardDeviations(theory)
+        return prediction
     }
 }

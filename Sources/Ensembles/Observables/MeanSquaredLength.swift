@@ -15,4 +15,19 @@ public struct MeanSquaredLength: GramFunction {
         for a in 0..<b { s += g[a * b + a] }
         return [s / Double(b) * scale]
     }
+
+    /// `Var q̂ = B^{−2} Σ_ab Cov(K̂_aa, K̂_bb)` (``KernelFluctuations``).
+    public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
+        let b = theory.batch
+        return standardDeviations(theory, quantities: 1) { _, l in
+            var total = 0.0
+            for a in 0..<b {
+                for c in 0..<b {
+                    guard let v = theory.scaledKernelCovariance(a, a, c, c, layer: l) else { return nil }
+                    total += v
+                }
+            }
+            return total / Double(b * b)
+        }
+    }
 }

@@ -159,6 +159,10 @@ public struct Prediction: Sendable {
     public var limitSpectra: [[Double]?]
     /// Why a theory column is empty, for the manifest.
     public var notes: [String]
+    /// `standardDeviations[k][l − 1]`: the predicted standard deviation across networks of
+    /// quantity k at layer l, to leading order in 1/N (``KernelFluctuations``); empty where
+    /// the observable has no fluctuation theory, nil where it is silent at a layer.
+    public var standardDeviations: [[Double?]] = []
 
     /// No theory for `quantities` quantities over `depth` layers (nor for `histograms`).
     public static func none(quantities: Int, depth: Int, histograms: Int = 0, notes: [String] = []) -> Prediction {
@@ -219,6 +223,43 @@ public final class TheoryContext {
                                                             depth: network.depth, pairs: .all) {
             LayerTheory(layer: $0, moments: $1)
         }
+
+    /// The leading-order fluctuations of the empirical kernel across networks
+    /// (``KernelFluctuations``) of every pair of inputs a ≤ b, keyed `a·B + b`, for a fully
+    /// connected feedforward net with Gaussian weights and at most ``fluctuationBatchLimit``
+    /// inputs (each pair costs a few 2-D Gaussian integrals a layer); nil elsewhere.
+    public private(set) lazy var kernelFluctuations: [Int: KernelFluctuations]? = {
+        guard network.architecture == .feedforward, network.weightInit == .gaussian, batch <= Self.fluctuationBatchLimit,
+              !layers.isEmpty else { return nil }
+        let b = batch
+        var table: [Int: KernelFluctuations] = [:]
+        for a in 0..<b {
+            for c in a..<b where b == 1 || a < c {
+                let kernels = layers.map { t in (t.covariance[a * b + a], t.covariance[a * b + c], t.covariance[c * b + c]) }
+                guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, kernels: kernels,
+                                                 sameInput: a == c) else { return nil }
+                table[a * b + c] = f
+            }
+        }
+        return table
+    }()
+
+    /// The most inputs whose pairs get a fluctuation theory.
+    public static let fluctuationBatchLimit = 8
+
+    /// `N · Cov(K̂^l_ij, K̂^l_kl)` for entries (i ≤ j), (k ≤ l) of one pair of inputs
+    /// ({i, j, k, l} has at most two members), layer 1 first; nil without a fluctuation theory.
+    public func scaledKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
+        let members = Array(Set([i, j, k, l])).sorted()
+        guard let table = kernelFluctuations, members.count <= 2 else { return nil }
+        let b = batch
+        // The pair holding the members (a lone input: any pair with it, or itself when B = 1).
+        let (a, c) = members.count == 2 ? (members[0], members[1])
+            : (b == 1 ? (0, 0) : (members[0] == b - 1 ? (members[0] - 1, members[0]) : (members[0], members[0] + 1)))
+        guard let f = table[a * b + c], layer >= 1, layer <= f.scaledCovariances.count else { return nil }
+        func index(_ x: Int, _ y: Int) -> Int { a == c ? 0 : (x == a ? (y == a ? 0 : 1) : 2) }
+        return f.scaledCovariances[layer - 1][index(i, j) * 3 + index(k, l)]
+    }
 
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see
     /// ``MeanFieldMaps/slopeVariance(log2Q:value:)``), layer 1 first; nil where that law has no

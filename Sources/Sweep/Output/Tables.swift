@@ -17,9 +17,10 @@ struct Tables {
     }
 
     /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
-    /// standard error, the number of finite values and the mean-field prediction.
+    /// standard error, the number of finite values, the mean-field prediction and the predicted
+    /// standard deviation across networks (leading order in 1/N, ``KernelFluctuations``).
     func layersCSV() -> String {
-        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory"])
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory", "theory_sd"])
         for (i, prepared) in points.enumerated() {
             let s = statistics[i], theory = theories[i]
             let prefix = Self.parameters(prepared.point)
@@ -29,7 +30,8 @@ struct Tables {
                     if m.count == 0 && m.nonFinite == 0 { continue }  // not measured at this layer
                     text += CSV.row(prefix + [String(layer), name, CSV.number(m.count > 0 ? m.mean : nil),
                                               CSV.number(m.standardError), String(m.count),
-                                              CSV.number(theory.values[k][layer - 1])])
+                                              CSV.number(theory.values[k][layer - 1]),
+                                              CSV.number(theory.standardDeviations[k][layer - 1])])
                 }
             }
         }

@@ -20,6 +20,9 @@ public struct PointTheory: Sendable {
     /// law where one is known.
     public let names: [String]
     public internal(set) var values: [[Double?]]
+    /// The predicted standard deviation across networks of each quantity at each layer
+    /// (``Prediction/standardDeviations``), nil where there is none.
+    public let standardDeviations: [[Double?]]
     public let spectra: [[Double]?]
     public let limitSpectra: [[Double]?]
     /// Why a theory column is empty, for the manifest.
@@ -37,6 +40,9 @@ public struct PointTheory: Sendable {
         }
         names = observables.names(NetworkShape(spec: network, batch: inputs.count, inputDimension: inputs.dimension))
         values = predictions.flatMap(\.values)
+        standardDeviations = predictions.flatMap { p in
+            p.standardDeviations.isEmpty ? p.values.map { $0.map { _ in nil } } : p.standardDeviations
+        }
         spectra = predictions.flatMap(\.spectra)
         limitSpectra = predictions.flatMap(\.limitSpectra)
         let histograms = observables.histograms(NetworkShape(spec: network, batch: inputs.count,
@@ -52,7 +58,13 @@ public struct PointTheory: Sendable {
         return values[k][layer - 1]
     }
 
-    /// The journal's and the wire's form: little-endian binary after the magic "SPT2", every
+    /// The predicted standard deviation of `quantity` at `layer` (1-based), nil where there is none.
+    public func standardDeviation(of quantity: String, layer: Int) -> Double? {
+        guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= standardDeviations[k].count else { return nil }
+        return standardDeviations[k][layer - 1]
+    }
+
+    /// The journal's and the wire's form: little-endian binary after the magic "SPT3", every
     /// double as its 64 bits (±∞, NaN and −0 included), an optional as a presence byte, an
     /// array or a string as its count (u32) and its elements; a layer's theory as its moments
     /// (all else in it follows from them, ``LayerTheory/init(layer:moments:)``). JSON, the
@@ -85,10 +97,12 @@ public struct PointTheory: Sendable {
         }
         count(names.count)
         names.forEach(string)
-        count(values.count)
-        for row in values {
-            count(row.count)
-            for x in row { optional(x) { w.write($0) } }
+        for rows in [values, standardDeviations] {
+            count(rows.count)
+            for row in rows {
+                count(row.count)
+                for x in row { optional(x) { w.write($0) } }
+            }
         }
         for list in [spectra, limitSpectra] {
             count(list.count)
@@ -145,9 +159,13 @@ public struct PointTheory: Sendable {
                                         layersToOnePercent: try optional { () throws(BinaryDecodingError) in Int(try r.read(Int64.self)) })
             }
             names = try list(string)
-            values = try list { () throws(BinaryDecodingError) in
-                try list { () throws(BinaryDecodingError) in try optional { () throws(BinaryDecodingError) in try r.read(Double.self) } }
+            func rows() throws(BinaryDecodingError) -> [[Double?]] {
+                try list { () throws(BinaryDecodingError) in
+                    try list { () throws(BinaryDecodingError) in try optional { () throws(BinaryDecodingError) in try r.read(Double.self) } }
+                }
             }
+            values = try rows()
+            standardDeviations = try rows()
             spectra = try list { () throws(BinaryDecodingError) in try optional(doubles) }
             limitSpectra = try list { () throws(BinaryDecodingError) in try optional(doubles) }
             notes = try list(string)
@@ -157,5 +175,5 @@ public struct PointTheory: Sendable {
         }
     }
 
-    private static let magic: UInt32 = 0x3254_5053   // "SPT2"
+    private static let magic: UInt32 = 0x3354_5053   // "SPT3" (SPT2 records, without standard deviations, are recomputed)
 }

@@ -1,0 +1,129 @@
+@testable import Ensembles
+import Foundation
+import LinearAlgebra
+import MeanField
+import Randomness
+import Testing
+
+/// Fluctuations across networks against their finite-width theory (``KernelFluctuations``):
+/// every network's own value, sampled one at a time.
+@Suite struct FluctuationTests {
+    /// Each network's value of quantity `k` at `layer` (1-based).
+    func perNetwork(_ spec: NetworkSpec, _ inputs: InputBatch, _ observables: Observables, networks: Int, seed: UInt64,
+                    layers: [Int]) throws -> [[[Double]]] {
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observables, seed: seed, point: 0,
+                                             backend: .implicit)
+        var values: [[[Double]]] = []
+        for s in 0..<networks {
+            var one = sampler.makeStatistics()
+            try sampler.run(sample: s, into: &one)
+            values.append(one.moments.map { row in layers.map { row[$0 - 1].mean } })
+        }
+        return values
+    }
+
+    /// The sample variance of xs and its standard error `√((m4 − s⁴)/n)`, m4 the fourth central
+    /// moment (the variance of the sample variance for any law with four moments).
+    func variance(_ xs: [Double]) -> (value: Double, standardError: Double) {
+        let n = Double(xs.count), mean = xs.reduce(0, +) / n
+        let s2 = xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+        let m4 = xs.reduce(0) { $0 + pow($1 - mean, 4) } / n
+        return (s2, ((m4 - s2 * s2) / n).squareRoot())
+    }
+
+    /// ψ and ψ₁ (digamma, trigamma): recurrence up to x ≥ 8, then their asymptotic series
+    /// (Abramowitz & Stegun 6.3.18, 6.4.12), accurate to ~1e-14 there.
+    static func digamma(_ x: Double) -> Double {
+        var x = x, shift = 0.0
+        while x < 8 { shift -= 1 / x; x += 1 }
+        let r = 1 / (x * x)
+        return shift + log(x) - 0.5 / x - r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r * (1.0 / 240 - r / 132))))
+    }
+
+    static func trigamma(_ x: Double) -> Double {
+        var x = x, shift = 0.0
+        while x < 8 { shift += 1 / (x * x); x += 1 }
+        let r = 1 / (x * x)
+        return shift + 1 / x + r / 2 + r / x * (1.0 / 6 - r * (1.0 / 30 - r * (1.0 / 42 - r / 30)))
+    }
+
+    /// Hanin & Nica (2019): a relu net with σ_b = 0, σ_w² = 2 and Gaussian weights multiplies one
+    /// input's length, layer by layer, by independent factors, so log q^L is a sum:
+    /// `q^L = q⁰ · Π_{l<L} R_l · χ²_N/N`, R_l = (2/N) Σ_i relu(z_i)² = χ²_K/N with K ~ Bin(N, ½)
+    /// positive units. Exactly, `Var log q^L = (L − 1)(E ψ₁(K/2) + Var ψ(K/2)) + ψ₁(N/2)`
+    /// (log χ²_k has variance ψ₁(k/2) and mean ψ(k/2) + log 2). The leading order is
+    /// `(5L − 3)/N` (``KernelFluctuations``); the second, from the expansion of log of a mean
+    /// of N iid terms of relative variance v and scaled third cumulant κ₃,
+    /// `(5v²/2 − κ₃)/N²` per factor (relu²: v = 5, κ₃ = 44; χ²: v = 2, κ₃ = 8), is
+    /// `(18.5(L − 1) + 2)/N²`. Checked: the theory's leading order, the exact value's approach to
+    /// it with that second order, and the sample variance of log q^L over 2000 networks within 3
+    /// of its standard errors of the exact value, at N = 64, 256, 1024 and L = 5, 20.
+    @Test(arguments: [64, 256, 1024])
+    func reluLogLengthsHaveHaninNicaVariance(_ width: Int) throws {
+        let n = Double(width)
+        // E ψ₁(K/2) + Var ψ(K/2) over K ~ Bin(N, ½), K ≥ 1 (K = 0 has probability 2^−N).
+        var (meanTrigamma, meanDigamma, meanDigamma2) = (0.0, 0.0, 0.0)
+        for k in 1...width {
+            let x = Double(k)
+            let logChoose: Double = lgamma(n + 1) - lgamma(x + 1) - lgamma(n - x + 1)
+            let p = exp(logChoose - n * log(2.0))
+            let d = Self.digamma(Double(k) / 2)
+            meanTrigamma += p * Self.trigamma(Double(k) / 2)
+            meanDigamma += p * d
+            meanDigamma2 += p * d * d
+        }
+        let perLayer = meanTrigamma + meanDigamma2 - meanDigamma * meanDigamma, last = Self.trigamma(n / 2)
+        for depth in [5, 20] {
+            let l = Double(depth)
+            let exact = (l - 1) * perLayer + last
+            let leading = (5 * l - 3) / n, second = (18.5 * (l - 1) + 2) / (n * n)
+            // The exact value's excess over the leading order is the second order, to O(L/N³).
+            #expect(abs(exact - leading - second) < 1e3 * l / (n * n * n), "N = \(width), L = \(depth)")
+            let spec = NetworkSpec(width: width, depth: depth, sigmaW: 2.0.squareRoot(), sigmaB: 0, activation: .relu)
+            let inputs = try InputBatch(spec: .gram(count: 1, q0: 1, c0: 0), dimension: width,
+                                        stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+            let theory = TheoryContext(network: spec, inputs: inputs)
+            let predicted = try #require(MeanSquaredLength().predict(theory).standardDeviations.first?[depth - 1])
+            let q = theory.layers[depth - 1].meanQ
+            #expect(abs(predicted * predicted / (q * q) - leading) < 1e-9 * leading, "N = \(width), L = \(depth): sd \(predicted)")
+            let values = try perNetwork(spec, inputs, observe("q"), networks: 2000, seed: UInt64(depth * 7 + width),
+                                        layers: [depth])
+            let sample = variance(values.map { log($0[0][0]) })
+            #expect(abs(sample.value - exact) <= 3 * sample.standardError,
+                    "N = \(width), L = \(depth): Var log q \(sample.value) ± \(sample.standardError) vs \(exact)")
+        }
+    }
+
+    /// tanh and erf with σ_b = 0.3, ordered and chaotic, two inputs (c⁰ = 0.5): the standard
+    /// deviation across 1500 networks of q and of c at layers 5 and 30, at N = 256 and 1024,
+    /// against the predicted one (at N = 128 chaotic tanh's c, whose sd is 0.18, sits 6 % below
+    /// the leading order: the delta method's next order, not yet in the theory). Each comparison allows z standard errors of the measured
+    /// standard deviation (`SE(s) = SE(s²)/(2s)`, `SE(s²) = √((m4 − s⁴)/n)`); over the 32
+    /// comparisons z = 3.6 is Bonferroni's for a 1 % chance that a correct theory fails
+    /// (3 per comparison would fail one in eight such runs). Where |c| is within 10⁻³ of 1
+    /// (ordered tanh at depth) c's theory is silent and only q is compared.
+    @Test(arguments: [(Activation.tanh, 0.9), (.tanh, 2.0), (.erf, 1.0), (.erf, 2.5)])
+    func standardDeviationsOfQAndCMatchTheirTheory(_ phi: Activation, _ sigmaW: Double) throws {
+        let layers = [5, 30], z = 3.6
+        for width in [256, 1024] {
+            let spec = NetworkSpec(width: width, depth: 30, sigmaW: sigmaW, sigmaB: 0.3, activation: phi)
+            let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.5), dimension: width,
+                                        stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+            let theory = TheoryContext(network: spec, inputs: inputs)
+            let predicted = [MeanSquaredLength().predict(theory).standardDeviations[0],
+                             MeanCorrelation().predict(theory).standardDeviations[0]]
+            let values = try perNetwork(spec, inputs, observe("q", "c"), networks: 1500, seed: UInt64(width), layers: layers)
+            for (k, name) in ["q", "c"].enumerated() {
+                for (i, l) in layers.enumerated() {
+                    guard let expected = predicted[k][l - 1] else {
+                        #expect(k == 1, "\(phi.name) σ_w = \(sigmaW): no theory for q at layer \(l)")
+                        continue
+                    }
+                    let v = variance(values.map { $0[k][i] }), s = v.value.squareRoot(), se = v.standardError / (2 * s)
+                    #expect(abs(s - expected) <= z * se,
+                            "\(phi.name) σ_w = \(sigmaW), N = \(width), \(name) at layer \(l): sd \(s) ± \(se) vs \(expected)")
+                }
+            }
+        }
+    }
+}
