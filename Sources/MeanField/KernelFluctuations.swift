@@ -33,6 +33,11 @@ public struct KernelFluctuations: Sendable {
     /// `N · Cov[(K̂_aa, K̂_ab, K̂_bb)]` per layer, layer 1 first, 3×3 row-major; for a single
     /// input (a = b) every entry is `N · Var[K̂_aa]`.
     public let scaledCovariances: [[Double]]
+    /// For a single input, `N · (E K̂^l − K^l)`, the mean's 1/N correction, layer 1 first:
+    /// the second order of the same expansion, `E F(Σ) = F(Σ̄) + A μ + ½ F″ Var δΣ`, so
+    /// `N μ^1 = 0`, `N μ^{l+1} = σ_w² (A · N μ^l + ½ F″(q^l) s^l)`, F″ = d² E φ(√q z)²/dq²
+    /// (a central difference of the analytic slope); E ξ = 0 adds nothing. Empty for a pair.
+    public let scaledMeanShifts: [Double]
 
     /// From the mean-field kernels of the pair, `(Σ_aa, Σ_ab, Σ_bb)` at each layer (layer 1
     /// first); nil where a moment is not finite (lengths beyond Double's range).
@@ -40,13 +45,20 @@ public struct KernelFluctuations: Sendable {
     public init?(activation: Activation, sigmaW: Double, kernels: [(aa: Double, ab: Double, bb: Double)],
                  sameInput: Bool = false) {
         let unit = MeanFieldMaps(activation: activation, sigmaW: 1, sigmaB: 0)
-        let w4 = sigmaW * sigmaW * sigmaW * sigmaW
+        let w2 = sigmaW * sigmaW, w4 = w2 * w2
         var s = [Double](repeating: 0, count: 9), out: [[Double]] = []
+        var shift = 0.0, shifts: [Double] = []
         for (l, k) in kernels.enumerated() {
             let sigma = [k.aa, k.ab, k.bb]
             let wishart = Self.wishart(sigma)
             out.append((0..<9).map { s[$0] + wishart[$0] })
+            if sameInput { shifts.append(shift) }
             guard l + 1 < kernels.count else { break }
+            if sameInput {
+                let h = 1e-4 * k.aa
+                let curvature = (unit.lengthMapDerivative(k.aa + h) - unit.lengthMapDerivative(k.aa - h)) / (2 * h)
+                shift = w2 * (unit.lengthMapDerivative(k.aa) * shift + 0.5 * curvature * s[0])
+            }
             let (a, noise) = sameInput ? Self.singleInput(unit, k.aa) : Self.pair(unit, sigma)
             var next = [Double](repeating: 0, count: 9)
             for i in 0..<3 {
@@ -58,8 +70,9 @@ public struct KernelFluctuations: Sendable {
             }
             s = next
         }
-        guard out.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { return nil }
+        guard out.allSatisfy({ $0.allSatisfy(\.isFinite) }), shifts.allSatisfy(\.isFinite) else { return nil }
         scaledCovariances = out
+        scaledMeanShifts = shifts
     }
 
     /// The pair's entries (aa, ab, bb) as index pairs over {a = 0, b = 1}.

@@ -27,7 +27,7 @@ import xarray as xr
 #: The grid's axes, in the order the engine enumerates points (outermost first), then layer.
 GRID_AXES = ("architecture", "activation", "init", "width", "depth", "sigma_b", "sigma_w")
 
-_STATISTICS = ("mean", "stderr", "n", "theory", "theory_sd")
+_STATISTICS = ("mean", "stderr", "n", "theory", "theory_sd", "theory_1n")
 
 
 class CampaignOutputError(Exception):
@@ -110,8 +110,9 @@ def load(out: str | os.PathLike) -> xr.Dataset:
 
     Dimensions: the grid axes (``GRID_AXES``; each holds the values the campaign listed) and
     ``layer`` (1 … the deepest net). Variables, for each observable ``o`` of ``layers.csv``:
-    ``o`` (the mean over networks), ``o_stderr``, ``o_n``, ``o_theory`` and ``o_theory_sd`` (the
-    predicted standard deviation across networks, leading order in 1/N). Cells the campaign
+    ``o`` (the mean over networks), ``o_stderr``, ``o_n``, ``o_theory``, ``o_theory_sd`` (the
+    predicted standard deviation across networks, leading order in 1/N) and ``o_theory_1n``
+    (the mean to order 1/N). Cells the campaign
     did not measure (a layer below a shallower net's depth, an observable of another
     architecture) are NaN. ``points.csv``'s scalars are variables over the grid axes alone
     (``q_star``, ``chi1``, ``phase``, ``status``, …). Attributes: ``name``, ``seed``,
@@ -121,7 +122,7 @@ def load(out: str | os.PathLike) -> xr.Dataset:
     meta = manifest(out)
     layers = _table(out, "layers.csv")
     _check_points(out, layers, meta, "layers.csv")
-    statistics = [s for s in _STATISTICS if s in layers.columns]   # theory_sd: outputs since issue 13
+    statistics = [s for s in _STATISTICS if s in layers.columns]   # theory_sd, theory_1n: outputs since issue 13
     wide = layers.pivot_table(index=list(GRID_AXES) + ["layer"], columns="observable", values=statistics,
                               aggfunc="first", dropna=False)
     data: dict[str, xr.DataArray] = {}

@@ -17,6 +17,22 @@ public struct GramEntries: GramFunction {
 
     public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] { Self.upperTriangle(g, count: b, scale: scale) }
 
+    /// The diagonal entries' means to order 1/N, `K_aa + μ_aa` (``KernelFluctuations/scaledMeanShifts``);
+    /// the off-diagonal ones have no correction here yet.
+    public func predict(_ theory: TheoryContext) -> Prediction {
+        var prediction = gramPrediction(theory)
+        guard theory.kernelFluctuations != nil else { return prediction }
+        let b = theory.batch, n = Double(theory.network.width)
+        let entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
+        prediction.corrected = entries.map { a, c in
+            (1...theory.network.depth).map { l -> Double? in
+                guard a == c, l <= theory.layers.count, let shift = theory.scaledMeanShift(a, layer: l) else { return nil }
+                return theory.layers[l - 1].covariance[a * b + a] + shift / n
+            }
+        }
+        return prediction
+    }
+
     /// Each entry's own `Var K̂_ab` (``KernelFluctuations``).
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         let b = theory.batch, entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }

@@ -47,7 +47,10 @@ extension GramFunction {
         statistics.add(layer: network.layer, try values(h.gram(alpha: 1 / Double(c)).elements, count: n, scale: scale), at: slot)
     }
 
-    public func predict(_ theory: TheoryContext) -> Prediction {
+    public func predict(_ theory: TheoryContext) -> Prediction { gramPrediction(theory) }
+
+    /// The formula on the mean-field covariance at every layer, with the standard deviations.
+    func gramPrediction(_ theory: TheoryContext) -> Prediction {
         let shape = theory.shape
         let overPositions = overPositions && theory.network.positions > 1
         let count = quantities(shape).count, b = overPositions ? theory.batch * theory.network.positions : theory.batch

@@ -16,6 +16,23 @@ public struct MeanSquaredLength: GramFunction {
         return [s / Double(b) * scale]
     }
 
+    /// `E q̂ = B^{−1} Σ_a (K_aa + μ_aa)` to order 1/N (``KernelFluctuations/scaledMeanShifts``).
+    public func predict(_ theory: TheoryContext) -> Prediction {
+        var prediction = gramPrediction(theory)
+        guard theory.kernelFluctuations != nil else { return prediction }
+        let b = theory.batch, n = Double(theory.network.width)
+        prediction.corrected = [(1...theory.network.depth).map { l -> Double? in
+            guard l <= theory.layers.count else { return nil }
+            var total = 0.0
+            for a in 0..<b {
+                guard let shift = theory.scaledMeanShift(a, layer: l) else { return nil }
+                total += theory.layers[l - 1].covariance[a * b + a] + shift / n
+            }
+            return total / Double(b)
+        }]
+        return prediction
+    }
+
     /// `Var q̂ = B^{−2} Σ_ab Cov(K̂_aa, K̂_bb)` (``KernelFluctuations``).
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         let b = theory.batch

@@ -163,6 +163,9 @@ public struct Prediction: Sendable {
     /// quantity k at layer l, to leading order in 1/N (``KernelFluctuations``); empty where
     /// the observable has no fluctuation theory, nil where it is silent at a layer.
     public var standardDeviations: [[Double?]] = []
+    /// `corrected[k][l − 1]`: the mean of quantity k at layer l with its 1/N correction
+    /// (``KernelFluctuations/scaledMeanShifts``); empty or nil where there is none.
+    public var corrected: [[Double?]] = []
 
     /// No theory for `quantities` quantities over `depth` layers (nor for `histograms`).
     public static func none(quantities: Int, depth: Int, histograms: Int = 0, notes: [String] = []) -> Prediction {
@@ -225,7 +228,8 @@ public final class TheoryContext {
         }
 
     /// The leading-order fluctuations of the empirical kernel across networks
-    /// (``KernelFluctuations``) of every pair of inputs a ≤ b, keyed `a·B + b`, for a fully
+    /// (``KernelFluctuations``) of every input (key `a·B + a`) and every pair a < b (key
+    /// `a·B + b`), for a fully
     /// connected feedforward net with Gaussian weights and at most ``fluctuationBatchLimit``
     /// inputs (each pair costs a few 2-D Gaussian integrals a layer); nil elsewhere.
     public private(set) lazy var kernelFluctuations: [Int: KernelFluctuations]? = {
@@ -234,7 +238,7 @@ public final class TheoryContext {
         let b = batch
         var table: [Int: KernelFluctuations] = [:]
         for a in 0..<b {
-            for c in a..<b where b == 1 || a < c {
+            for c in a..<b {
                 let kernels = layers.map { t in (t.covariance[a * b + a], t.covariance[a * b + c], t.covariance[c * b + c]) }
                 guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, kernels: kernels,
                                                  sameInput: a == c) else { return nil }
@@ -252,13 +256,17 @@ public final class TheoryContext {
     public func scaledKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
         let members = Array(Set([i, j, k, l])).sorted()
         guard let table = kernelFluctuations, members.count <= 2 else { return nil }
-        let b = batch
-        // The pair holding the members (a lone input: any pair with it, or itself when B = 1).
-        let (a, c) = members.count == 2 ? (members[0], members[1])
-            : (b == 1 ? (0, 0) : (members[0] == b - 1 ? (members[0] - 1, members[0]) : (members[0], members[0] + 1)))
+        let b = batch, a = members[0], c = members.last!
         guard let f = table[a * b + c], layer >= 1, layer <= f.scaledCovariances.count else { return nil }
         func index(_ x: Int, _ y: Int) -> Int { a == c ? 0 : (x == a ? (y == a ? 0 : 1) : 2) }
         return f.scaledCovariances[layer - 1][index(i, j) * 3 + index(k, l)]
+    }
+
+    /// `N · (E K̂^l_aa − K^l_aa)`, input a's mean length's 1/N correction
+    /// (``KernelFluctuations/scaledMeanShifts``); nil without a fluctuation theory.
+    public func scaledMeanShift(_ a: Int, layer: Int) -> Double? {
+        guard let f = kernelFluctuations?[a * batch + a], layer >= 1, layer <= f.scaledMeanShifts.count else { return nil }
+        return f.scaledMeanShifts[layer - 1]
     }
 
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see

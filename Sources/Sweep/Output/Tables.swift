@@ -18,9 +18,11 @@ struct Tables {
 
     /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
     /// standard error, the number of finite values, the mean-field prediction and the predicted
-    /// standard deviation across networks (leading order in 1/N, ``KernelFluctuations``).
+    /// standard deviation across networks (leading order in 1/N, ``KernelFluctuations``) and
+    /// the mean to order 1/N.
     func layersCSV() -> String {
-        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory", "theory_sd"])
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory", "theory_sd",
+                                                    "theory_1n"])
         for (i, prepared) in points.enumerated() {
             let s = statistics[i], theory = theories[i]
             let prefix = Self.parameters(prepared.point)
@@ -31,7 +33,8 @@ struct Tables {
                     text += CSV.row(prefix + [String(layer), name, CSV.number(m.count > 0 ? m.mean : nil),
                                               CSV.number(m.standardError), String(m.count),
                                               CSV.number(theory.values[k][layer - 1]),
-                                              CSV.number(theory.standardDeviations[k][layer - 1])])
+                                              CSV.number(theory.standardDeviations[k][layer - 1]),
+                                              CSV.number(theory.corrected[k][layer - 1])])
                 }
             }
         }

@@ -23,6 +23,9 @@ public struct PointTheory: Sendable {
     /// The predicted standard deviation across networks of each quantity at each layer
     /// (``Prediction/standardDeviations``), nil where there is none.
     public let standardDeviations: [[Double?]]
+    /// The mean of each quantity at each layer to order 1/N (``Prediction/corrected``), nil
+    /// where there is none.
+    public let corrected: [[Double?]]
     public let spectra: [[Double]?]
     public let limitSpectra: [[Double]?]
     /// Why a theory column is empty, for the manifest.
@@ -43,6 +46,7 @@ public struct PointTheory: Sendable {
         standardDeviations = predictions.flatMap { p in
             p.standardDeviations.isEmpty ? p.values.map { $0.map { _ in nil } } : p.standardDeviations
         }
+        corrected = predictions.flatMap { p in p.corrected.isEmpty ? p.values.map { $0.map { _ in nil } } : p.corrected }
         spectra = predictions.flatMap(\.spectra)
         limitSpectra = predictions.flatMap(\.limitSpectra)
         let histograms = observables.histograms(NetworkShape(spec: network, batch: inputs.count,
@@ -62,6 +66,12 @@ public struct PointTheory: Sendable {
     public func standardDeviation(of quantity: String, layer: Int) -> Double? {
         guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= standardDeviations[k].count else { return nil }
         return standardDeviations[k][layer - 1]
+    }
+
+    /// The mean of `quantity` at `layer` (1-based) to order 1/N, nil where there is none.
+    public func corrected(of quantity: String, layer: Int) -> Double? {
+        guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= corrected[k].count else { return nil }
+        return corrected[k][layer - 1]
     }
 
     /// The journal's and the wire's form: little-endian binary after the magic "SPT3", every
@@ -97,7 +107,7 @@ public struct PointTheory: Sendable {
         }
         count(names.count)
         names.forEach(string)
-        for rows in [values, standardDeviations] {
+        for rows in [values, standardDeviations, corrected] {
             count(rows.count)
             for row in rows {
                 count(row.count)
@@ -166,6 +176,7 @@ public struct PointTheory: Sendable {
             }
             values = try rows()
             standardDeviations = try rows()
+            corrected = try rows()
             spectra = try list { () throws(BinaryDecodingError) in try optional(doubles) }
             limitSpectra = try list { () throws(BinaryDecodingError) in try optional(doubles) }
             notes = try list(string)
@@ -175,5 +186,5 @@ public struct PointTheory: Sendable {
         }
     }
 
-    private static let magic: UInt32 = 0x3354_5053   // "SPT3" (SPT2 records, without standard deviations, are recomputed)
+    private static let magic: UInt32 = 0x3354_5053   // "SPT3" (SPT2 records, without the 1/N columns, are recomputed)
 }

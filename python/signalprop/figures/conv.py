@@ -52,7 +52,7 @@ def conv_depth(ds, figdir):
 def spatial_names(ds):
     """The spatial quantities present: 1-D offsets ``spatial_c_δ`` in offset order, or 2-D
     modes ``spatial_mode_ky_kx`` ordered by |k| (lowest frequencies first)."""
-    offsets = sorted((v for v in ds.data_vars if v.startswith("spatial_c_") and not v.endswith(("_stderr", "_theory", "_theory_sd", "_n"))),
+    offsets = sorted((v for v in ds.data_vars if v.startswith("spatial_c_") and not v.endswith(("_stderr", "_theory", "_theory_sd", "_theory_1n", "_n"))),
                      key=lambda v: int(v.rsplit("_", 1)[1]))
     if offsets:
         return offsets
