@@ -35,6 +35,11 @@ Writes (and prints the paths of):
       Figs. 1B / 2B).  More than 16 panels are split over forward_q_p2.png, ...
   conv_depth.png     convolutional nets: q^l and c^l vs layer on a log axis, Monte Carlo
       band (mean ± s.e.) and mean-field theory per grid point (Xiao et al. 2018).
+  fluctuations.png   with theory_sd: the standard deviation across networks of q and c vs
+      layer, measured and predicted (leading order in 1/N), and the mean's deviation from
+      mean field beside theory_1n (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022); with
+      ≥ 2 widths fluctuations_width.png, that deviation at the last layer vs N (log-log)
+      beside the 1/N theory.
   conv_spatial.png   convolutional nets' spatial structure vs layer, one panel per grid
       point: the correlation between positions at each offset (1-D) or the power share of
       the lowest Fourier modes (2-D), Monte Carlo band and theory dashed.

@@ -51,6 +51,7 @@ struct SweepCommand: ParsableCommand {
           c0 = 0.5
           [observe]
           forward = ["q", "c", "gram"]  # on the pre-activations h^l, any of:
+          # per_network = true  also writes networks.csv (every network's values) and quantiles.csv
         \(forward)
           # keys of their own in [observe]:
         \(keyed)
@@ -173,7 +174,8 @@ struct SweepCommand: ParsableCommand {
         print("\(campaign.name): \(summary.points) grid points × \(campaign.samples) networks, \(summary.tasks) tasks "
               + (summary.tasksFromJournal > 0 ? "(\(summary.tasksFromJournal) from the journal) " : "")
               + "on \(world.size) rank\(world.size == 1 ? "" : "s") in \(String(format: "%.2f", summary.seconds)) s "
-              + "(\(String(format: "%.0f", rate)) tasks/s) → \(out)/{points.csv,layers.csv,manifest.json}")
+              + "(\(String(format: "%.0f", rate)) tasks/s) → \(out)/{points.csv,layers.csv,"
+              + (campaign.observables.perNetwork ? "networks.csv,quantiles.csv," : "") + "manifest.json}")
         if !summary.stalled.isEmpty {
             // The stalled rank may never reach MPI_Finalize: end the job here, naming it.
             let text = summary.stalled.map { "error: \($0)\n" }.joined()

@@ -1,6 +1,6 @@
 import Foundation
 import MPI
-import Sweep
+@testable import Sweep
 import Testing
 
 private func temporaryDirectory(_ name: String) -> String {
@@ -35,6 +35,80 @@ private let campaignText = broken("samples", with: "samples = 6")
             #expect(try read(two + "/" + table) == reference)
             #expect(try read(three + "/" + table) == reference)
         }
+    }
+
+    /// `[observe] per_network`: networks.csv and quantiles.csv are byte-identical for 1, 2 and
+    /// 3 threads and after a resume from half a journal; each network's values average to
+    /// layers.csv's means; the quantiles are those of the networks' values (type 7); and the
+    /// campaign without per_network writes the same layers.csv and no per-network table.
+    @Test func perNetworkTablesAreDeterministicAndAddUp() throws {
+        let text = campaignText + "\nper_network = true"
+        func sweep(_ toml: String, threads: Int, out: String, resume: Bool = false) throws {
+            let options = SweepOptions(outputDirectory: out, resume: resume, threads: threads, showProgress: false,
+                                       configPath: "test.toml")
+            _ = try SweepRun(campaign: try Campaign(toml: toml), options: options, world: MPIRuntime.world()).run()
+        }
+        let outs = (1...3).map { temporaryDirectory("per-network-\($0)") }
+        for (t, out) in outs.enumerated() { try sweep(text, threads: t + 1, out: out) }
+        for table in ["networks.csv", "quantiles.csv", "layers.csv"] {
+            let reference = try read(outs[0] + "/" + table)
+            for out in outs.dropFirst() { #expect(try read(out + "/" + table) == reference, "\(table)") }
+        }
+        // Resume from half a journal.
+        let resumed = temporaryDirectory("per-network-resume")
+        try sweep(text, threads: 2, out: resumed)
+        let journal = resumed + "/journal/tasks.journal"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: journal))
+        try bytes.prefix(24 + (bytes.count - 24) / 2).write(to: URL(fileURLWithPath: journal))
+        for table in ["layers.csv", "networks.csv", "quantiles.csv"] { try FileManager.default.removeItem(atPath: resumed + "/" + table) }
+        try sweep(text, threads: 2, out: resumed, resume: true)
+        for table in ["networks.csv", "quantiles.csv"] { #expect(try read(resumed + "/" + table) == read(outs[0] + "/" + table)) }
+        // Without per_network: the same layers.csv, no per-network tables.
+        let plain = temporaryDirectory("per-network-off")
+        try sweep(campaignText, threads: 2, out: plain)
+        #expect(try read(plain + "/layers.csv") == read(outs[0] + "/layers.csv"))
+        #expect(!FileManager.default.fileExists(atPath: plain + "/networks.csv"))
+        // The values add up to the means, and the quantiles are theirs.
+        var values: [String: [Double]] = [:]
+        for line in try read(outs[0] + "/networks.csv").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",")
+            values["\(f[0]),\(f[2]),\(f[3])", default: []].append(Double(f[4])!)
+        }
+        for line in try read(outs[0] + "/layers.csv").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            let v = try #require(values["\(f[0]),\(f[8]),\(f[9])"])
+            #expect(v.count == 6)
+            let mean = v.reduce(0, +) / Double(v.count), expected = Double(f[10])!
+            #expect(abs(mean - expected) <= 1e-12 * max(1, abs(expected)), "\(f[0]) \(f[8]) \(f[9])")
+        }
+        for line in try read(outs[0] + "/quantiles.csv").split(separator: "\n").dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            let v = try #require(values["\(f[0]),\(f[8]),\(f[9])"]).sorted()
+            for (i, p) in [0.05, 0.25, 0.5, 0.75, 0.95].enumerated() {
+                let h = p * Double(v.count - 1), lo = Int(h), hi = min(lo + 1, v.count - 1)
+                #expect(abs(Double(f[11 + i])! - (v[lo] + (h - Double(lo)) * (v[hi] - v[lo]))) <= 1e-15 * max(1, abs(v[hi])))
+            }
+        }
+    }
+
+    /// The memory estimate counts the per-network values (8 bytes each, and ~40 of networks.csv
+    /// text): a limit the campaign fits without per_network refuses it with per_network before
+    /// anything starts, naming the estimate.
+    @Test func perNetworkValuesAreCountedAndCanBeRefused() throws {
+        let plain = try Campaign(toml: campaignText), kept = try Campaign(toml: campaignText + "\nper_network = true")
+        let without = MemoryEstimate(campaign: plain, threads: 1), with = MemoryEstimate(campaign: kept, threads: 1)
+        let values = kept.points.reduce(0) { $0 + kept.samples * kept.observables.names(kept.shape($1.network)).count * $1.network.depth }
+        #expect(with.bytesPerRank - without.bytesPerRank == 48 * values && with.networksBytes == 40 * values)
+        let out = temporaryDirectory("per-network-refused")
+        let options = SweepOptions(outputDirectory: out, threads: 1, showProgress: false, configPath: "test.toml",
+                                   memoryLimit: without.bytesPerRank + 8 * values)
+        do {
+            _ = try SweepRun(campaign: kept, options: options, world: MPIRuntime.world()).run()
+            Issue.record("a campaign over the memory limit ran")
+        } catch let refusal as SweepRefusal {
+            #expect(refusal.message.contains("exceeds the limit"), "\(refusal)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out + "/layers.csv"))
     }
 
     @Test func layersTableIsTidyWithTheoryBesideMeasurement() throws {

@@ -92,6 +92,24 @@ def points(out: str | os.PathLike) -> pd.DataFrame:
     return frame
 
 
+def networks(out: str | os.PathLike) -> pd.DataFrame | None:
+    """``networks.csv`` (with ``[observe] per_network = true``): one row per (point, sample,
+    layer, observable) with that network's own ``value``, the grid axes joined from
+    points.csv; None when the campaign kept no per-network values."""
+    out = _folder(out)
+    frame = _table(out, "networks.csv", required=False)
+    if frame is None:
+        return None
+    axes = points(out)[["point"] + list(GRID_AXES)]
+    return frame.merge(axes, on="point", how="left")
+
+
+def quantiles(out: str | os.PathLike) -> pd.DataFrame | None:
+    """``quantiles.csv`` (with ``per_network``): the 5, 25, 50, 75 and 95 % quantiles over the
+    networks per (point, layer, observable), or None."""
+    return _table(_folder(out), "quantiles.csv", required=False)
+
+
 def spectra(out: str | os.PathLike) -> pd.DataFrame | None:
     """``spectra.csv`` as a tidy frame (one row per bin), or None when no histogram was observed.
 

@@ -5,10 +5,13 @@ public struct Observables: Sendable, Hashable {
     public let members: [any Observable]
     /// The `forward` list as the campaign wrote it (order kept for the manifest).
     public let forward: [String]
+    /// `[observe] per_network`: keep every network's own values (`networks.csv`, `quantiles.csv`).
+    public let perNetwork: Bool
 
     /// `members` in any order (they are put in registry order); `forward` defaults to the
     /// forward observables among them.
-    public init(_ members: [any Observable], forward: [String]? = nil) {
+    public init(_ members: [any Observable], forward: [String]? = nil, perNetwork: Bool = false) {
+        self.perNetwork = perNetwork
         let order = ObservableRegistry.entries.map(\.key)
         self.members = members.sorted { order.firstIndex(of: $0.key)! < order.firstIndex(of: $1.key)! }
         let forwardKeys = Set(ObservableRegistry.forward.map(\.key))
@@ -25,6 +28,7 @@ public struct Observables: Sendable, Hashable {
     /// The normalised `observe` table of the manifest.
     public var normalized: [String: ManifestValue] {
         var table: [String: ManifestValue] = ["forward": .list(forward.map { .string($0) })]
+        if perNetwork { table["per_network"] = .bool(true) }
         for m in members { table.merge(m.normalizedOptions) { a, _ in a } }
         return table
     }
@@ -59,7 +63,8 @@ public struct Observables: Sendable, Hashable {
 
     /// An empty accumulator for networks of `shape`.
     public func emptyStatistics(_ shape: NetworkShape) -> EnsembleStatistics {
-        EnsembleStatistics(names: names(shape), depth: shape.spec.depth, histograms: histograms(shape).map(\.empty))
+        EnsembleStatistics(names: names(shape), depth: shape.spec.depth, histograms: histograms(shape).map(\.empty),
+                           perNetwork: perNetwork)
     }
 
     /// Tangent columns beside the batch, in all.

@@ -55,8 +55,9 @@ public struct BinaryReader {
 extension EnsembleStatistics {
     /// The partial as bytes: networks, then for every quantity and layer
     /// (count, mean, √(M2/n), non-finite count) — 32 bytes each — then each histogram's bin
-    /// counts, underflow, overflow and below-floor counts. Names, depth and bins are not
-    /// sent: both sides derive them from the campaign.
+    /// counts, underflow, overflow and below-floor counts; then, with per-network values, every
+    /// network's block (``EnsembleStatistics/perNetwork``). Names, depth, bins and whether
+    /// per-network values are kept are not sent: both sides derive them from the campaign.
     public func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: Self.encodedSize(names: names.count, depth: depth, histograms: histograms))
         w.write(Int64(networks))
@@ -72,6 +73,7 @@ extension EnsembleStatistics {
             for c in h.counts { w.write(Int64(c)) }
             for c in [h.underflow, h.overflow, h.belowFloor] { w.write(Int64(c)) }
         }
+        for v in perNetwork ?? [] { w.write(v) }
         return w.bytes
     }
 
@@ -83,13 +85,15 @@ extension EnsembleStatistics {
     /// histogram bins); the bytes must be exactly that shape.
     public init(decoding bytes: [UInt8], shapedLike empty: EnsembleStatistics) throws(BinaryDecodingError) {
         let (names, depth) = (empty.names, empty.depth)
-        self.init(names: names, depth: depth, histograms: empty.histograms)
-        let expected = Self.encodedSize(names: names.count, depth: depth, histograms: empty.histograms)
-        guard bytes.count == expected else {
-            throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes, this campaign's shape needs \(expected)")
-        }
+        self.init(names: names, depth: depth, histograms: empty.histograms, perNetwork: empty.perNetwork != nil)
+        let base = Self.encodedSize(names: names.count, depth: depth, histograms: empty.histograms)
+        guard bytes.count >= 8 else { throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes") }
         var r = BinaryReader(bytes)
         networks = Int(try r.read(Int64.self))
+        let values = empty.perNetwork == nil ? 0 : networks * names.count * depth
+        guard networks >= 0, bytes.count == base + 8 * values else {
+            throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes, this campaign's shape needs \(base + 8 * max(values, 0))")
+        }
         for k in 0..<names.count {
             for l in 0..<depth {
                 let count = Int(try r.read(Int64.self)), mean = try r.read(Double.self), spread = try r.read(Double.self)
@@ -104,6 +108,9 @@ extension EnsembleStatistics {
             let floor = Int(try r.read(Int64.self))
             histograms[i] = SpectrumHistogram(range: h.lower...h.upper, counts: counts, underflow: under,
                                               overflow: over, belowFloor: floor)
+        }
+        if perNetwork != nil {
+            perNetwork = try (0..<values).map { _ throws(BinaryDecodingError) in try r.read(Double.self) }
         }
     }
 }

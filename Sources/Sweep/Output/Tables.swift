@@ -16,6 +16,56 @@ struct Tables {
                 CSV.text(n.activation.name), n.weightInit.rawValue, n.architecture.name]
     }
 
+    /// `networks.csv` (with `[observe] per_network`): one row per (point, network, layer,
+    /// quantity) with that network's own value, networks in the samples' order (the order of
+    /// the reduction), layers and quantities as in `layers.csv`; a value not measured at a
+    /// layer has no row.
+    func networksCSV() -> String {
+        var text = CSV.row(["point", "sample", "layer", "observable", "value"])
+        for (i, prepared) in points.enumerated() {
+            let s = statistics[i], point = String(prepared.point.index)
+            for n in 0..<s.networks {
+                for layer in 1...s.depth {
+                    for (k, name) in s.names.enumerated() where measured(s, k, layer) {
+                        text += CSV.row([point, String(n), String(layer), name, CSV.number(s.value(network: n, quantity: k, layer: layer))])
+                    }
+                }
+            }
+        }
+        return text
+    }
+
+    /// Whether quantity k was measured at `layer` by any network (a NaN there is a diverged
+    /// value, written; a layer no network measured has no row).
+    private func measured(_ s: EnsembleStatistics, _ k: Int, _ layer: Int) -> Bool {
+        let m = s.moments[k][layer - 1]
+        return m.count > 0 || m.nonFinite > 0
+    }
+
+    /// `quantiles.csv` (with `[observe] per_network`): per (point, layer, quantity) the 5, 25,
+    /// 50, 75 and 95 % quantiles of the networks' finite values (linear interpolation between
+    /// order statistics, Hyndman & Fan's 1996 type 7, numpy's default), and how many there were.
+    func quantilesCSV() -> String {
+        let levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+        var text = CSV.row(Self.parameterHeader + ["layer", "observable", "n", "q05", "q25", "q50", "q75", "q95"])
+        for (i, prepared) in points.enumerated() {
+            let s = statistics[i], prefix = Self.parameters(prepared.point)
+            for layer in 1...s.depth {
+                for (k, name) in s.names.enumerated() where measured(s, k, layer) {
+                    let values = (0..<s.networks).compactMap { s.value(network: $0, quantity: k, layer: layer) }
+                        .filter(\.isFinite).sorted()
+                    let q = levels.map { p -> Double? in
+                        guard !values.isEmpty else { return nil }
+                        let h = p * Double(values.count - 1), lo = Int(h), hi = min(lo + 1, values.count - 1)
+                        return values[lo] + (h - Double(lo)) * (values[hi] - values[lo])
+                    }
+                    text += CSV.row(prefix + [String(layer), name, String(values.count)] + q.map { CSV.number($0) })
+                }
+            }
+        }
+        return text
+    }
+
     /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
     /// standard error, the number of finite values, the mean-field prediction and the predicted
     /// standard deviation across networks (leading order in 1/N, ``KernelFluctuations``) and

@@ -7,15 +7,18 @@ import Foundation
 /// Per rank: `threads` samplers at the campaign's largest point
 /// (``NetworkSampler/estimatedBytes(_:observables:backend:)``), plus on the coordinator the
 /// merged statistics of every point (``Observables/statisticsBytes(_:)``) and every point's
-/// input batch.
+/// input batch; with `[observe] per_network`, every network's values (8 bytes each) and the
+/// text of `networks.csv` (``networksBytes``) as it is written.
 public struct MemoryEstimate: Sendable {
     public let bytesPerRank: Int
+    /// The size of `networks.csv` (about 40 bytes a value), 0 without per-network values.
+    public let networksBytes: Int
     /// The point that sets the sampler size, described.
     public let largest: String
 
     public init(campaign: Campaign, threads: Int) {
         let o = campaign.observables
-        var sampler = 0, statistics = 0, inputs = 0
+        var sampler = 0, statistics = 0, inputs = 0, values = 0
         var largest = ""
         for point in campaign.points {
             let n = point.network
@@ -30,9 +33,21 @@ public struct MemoryEstimate: Sendable {
             }
             statistics += o.statisticsBytes(shape)
             inputs += shape.inputDimension * shape.batch * 8 * 2
+            if o.perNetwork { values += campaign.samples * o.names(shape).count * n.depth }
         }
-        bytesPerRank = threads * sampler + statistics + inputs
+        networksBytes = 40 * values
+        bytesPerRank = threads * sampler + statistics + inputs + 8 * values + networksBytes
         self.largest = largest
+    }
+
+    /// The free space of the file system holding `path` (or its nearest existing parent), in
+    /// bytes (`statvfs`); nil where unknown.
+    public static func freeDisk(at path: String) -> Int? {
+        var url = URL(fileURLWithPath: path).standardizedFileURL
+        while !FileManager.default.fileExists(atPath: url.path), url.path != "/" { url.deleteLastPathComponent() }
+        guard let attributes = try? FileManager.default.attributesOfFileSystem(forPath: url.path),
+              let free = attributes[.systemFreeSize] as? NSNumber else { return nil }
+        return free.intValue
     }
 
     /// `MemAvailable` (Linux `/proc/meminfo`) divided by the ranks on this node; nil where unknown.

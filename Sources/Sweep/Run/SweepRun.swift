@@ -187,6 +187,11 @@ public struct SweepRun {
                                + (options.memoryLimit == nil ? " (available memory / ranks on this node)" : "")
                                + "; pass --memory-limit to override")
         }
+        if estimate.networksBytes > 0, let free = MemoryEstimate.freeDisk(at: out), estimate.networksBytes > free {
+            throw SweepRefusal(message: "observe.per_network: networks.csv would take about "
+                               + "\(MemoryEstimate.format(estimate.networksBytes)), more than the \(MemoryEstimate.format(free)) free "
+                               + "where \(out) is; sample fewer networks or drop per_network")
+        }
         return (mode, lock)
     }
 
@@ -242,6 +247,10 @@ public struct SweepRun {
         let tables = Tables(campaign: campaign, points: prepared, theories: theoryList, statistics: statistics)
         try AtomicFile.write(tables.pointsCSV(), to: out + "/points.csv")
         try AtomicFile.write(tables.layersCSV(), to: out + "/layers.csv")
+        if campaign.observables.perNetwork {
+            try AtomicFile.write(tables.networksCSV(), to: out + "/networks.csv")
+            try AtomicFile.write(tables.quantilesCSV(), to: out + "/quantiles.csv")
+        }
         let stalled = timings.stalled.map { $0.description(host: $0.rank < hosts.count ? hosts[$0.rank] : nil) }
         let theoryNotes = theoryList.enumerated().flatMap { i, t in t.notes.map { "point \(i): \($0)" } }
         if let first = catalog.points.first, !campaign.observables.histograms(campaign.shape(first.network)).isEmpty {

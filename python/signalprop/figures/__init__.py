@@ -12,6 +12,7 @@
 - ntk: ntk_spectrum.png (Jacot, Gabriel & Hongler 2018)
 - gram_spectrum: gram_spectrum.png (Louart, Liao & Couillet 2018)
 - finite_width: finite_width.png
+- fluctuations: fluctuations.png, fluctuations_width.png (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022)
 - scaling: scaling.png (from scripts/validate-plan's scaling.csv)
 
 Each figure function takes the Dataset (or a frame) and the figure folder, and returns the
@@ -29,6 +30,7 @@ import sys
 from ..reader import load, points, spectra as read_spectra
 from .conv import conv_depth, conv_spatial
 from .finite_width import finite_width
+from .fluctuations import fluctuations
 from .forward import forward
 from .gram_spectrum import gram_spectrum
 from .jacobian import jacobian_moments
@@ -40,7 +42,7 @@ from .representations import orth_gap_width, representations
 from .scaling import scaling, scaling_table
 from .spectra import spectra
 
-__all__ = ["chi1", "conv_depth", "conv_spatial", "finite_width", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
+__all__ = ["chi1", "conv_depth", "conv_spatial", "finite_width", "fluctuations", "forward", "gram_spectrum", "jacobian_moments", "lyapunov", "lyapunov_sigma_w",
            "nngp", "ntk_spectrum", "orth_gap_width", "phase_diagram", "phase_scales", "phase_table", "render",
            "representations", "scaling", "scaling_table", "spectra", "INPUTS"]
 
@@ -69,7 +71,7 @@ def render(out, figdir=None, prog="signalprop.figures"):
             written += spectra(ds, spec, figdir)
             written += gram_spectrum(spec, figdir)
             written += ntk_spectrum(ds, spec, figdir)
-        for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width, conv_depth, conv_spatial):
+        for draw in (jacobian_moments, lyapunov, representations, orth_gap_width, nngp, finite_width, fluctuations, conv_depth, conv_spatial):
             written += draw(ds, figdir)
     if has("phase_diagram.csv"):
         table = phase_table(os.path.join(out, "phase_diagram.csv"))

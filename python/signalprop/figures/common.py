@@ -39,6 +39,17 @@ def figure(draw):
     return styled
 
 
+def log_log(ax, xlabel, ylabel, title):
+    """A log-log panel's axes, grid and legend."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+
+
 def save(fig, figdir, name, tight=True):
     """Lay out (unless told not to), write FIGDIR/NAME at DPI, close; the path in a list."""
     if tight:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .common import curve, dark, figure, measured, point_name, point_table, save, varying
+from .common import curve, dark, figure, log_log, measured, point_name, point_table, save, varying
 
 REPRESENTATION = ("orth_gap", "eff_rank", "gram_min_eig", "stable_rank", "sensitivity", "traj_length")
 REP_TITLE = {
@@ -113,11 +113,5 @@ def orth_gap_width(ds, figdir):
     n_all = np.sort(np.unique(np.concatenate([g["width"].to_numpy(float) for g in groups])))
     ref = max(g["m"].max() for g in groups)
     ax.plot(n_all, ref * (n_all / n_all[0]) ** -0.5, ":", color="0.4", label="∝ N^(−1/2)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("width N")
-    ax.set_ylabel("orthogonality gap at the last layer")
-    ax.set_title("Orthogonality gap vs width (Daneshmand et al. 2021)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    log_log(ax, "width N", "orthogonality gap at the last layer", "Orthogonality gap vs width (Daneshmand et al. 2021)")
     return save(fig, figdir, "orth_gap_width.png")
