@@ -52,6 +52,7 @@ struct SweepCommand: ParsableCommand {
           [observe]
           forward = ["q", "c", "gram"]  # on the pre-activations h^l, any of:
           # per_network = true  also writes networks.csv (every network's values) and quantiles.csv
+          # fluctuations = true fills layers.csv's theory_sd and theory_1n (finite-width theory)
         \(forward)
           # keys of their own in [observe]:
         \(keyed)

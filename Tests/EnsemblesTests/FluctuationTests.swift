@@ -83,6 +83,7 @@ import Testing
             let inputs = try InputBatch(spec: .gram(count: 1, q0: 1, c0: 0), dimension: width,
                                         stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
             let theory = TheoryContext(network: spec, inputs: inputs)
+            theory.fluctuations = true
             let predicted = try #require(MeanSquaredLength().predict(theory).standardDeviations.first?[depth - 1])
             let q = theory.layers[depth - 1].meanQ
             #expect(abs(predicted * predicted / (q * q) - leading) < 1e-9 * leading, "N = \(width), L = \(depth): sd \(predicted)")
@@ -110,6 +111,7 @@ import Testing
             let inputs = try InputBatch(spec: .gram(count: 2, q0: 1, c0: 0.5), dimension: width,
                                         stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
             let theory = TheoryContext(network: spec, inputs: inputs)
+            theory.fluctuations = true
             let predicted = [MeanSquaredLength().predict(theory).standardDeviations[0],
                              MeanCorrelation().predict(theory).standardDeviations[0]]
             let values = try perNetwork(spec, inputs, observe("q", "c"), networks: 1500, seed: UInt64(width), layers: layers)
@@ -139,7 +141,9 @@ import Testing
             let spec = NetworkSpec(width: width, depth: 10, sigmaW: 2, sigmaB: 0.3, activation: .tanh)
             let inputs = try InputBatch(spec: .gram(count: 1, q0: 1, c0: 0), dimension: width,
                                         stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-            let prediction = MeanSquaredLength().predict(TheoryContext(network: spec, inputs: inputs))
+            let theory = TheoryContext(network: spec, inputs: inputs)
+            theory.fluctuations = true
+            let prediction = MeanSquaredLength().predict(theory)
             var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q"), seed: UInt64(width),
                                                  point: 0, backend: .implicit)
             var stats = sampler.makeStatistics()

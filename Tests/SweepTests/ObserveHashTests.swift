@@ -20,6 +20,7 @@ import Testing
     static let variations: [(key: String, observe: String)] = [
         ("nngp_depths", "forward = [\"q\", \"nngp\"]\nnngp_depths = [2]"),
         ("per_network", "forward = [\"q\"]\nper_network = true"),
+        ("fluctuations", "forward = [\"q\"]\nfluctuations = true"),
         ("jacobian", "jacobian = { depths = [3] }"),
         ("jacobian", "jacobian = { depths = [3], bins = 50 }"),
         ("jacobian", "jacobian = { depths = [3], range = [1e-6, 1e2] }"),

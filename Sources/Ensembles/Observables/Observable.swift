@@ -227,21 +227,34 @@ public final class TheoryContext {
             LayerTheory(layer: $0, moments: $1)
         }
 
+    /// Whether the finite-width theory (``kernelFluctuations``) is asked for (`[observe]
+    /// fluctuations = true`): it costs about eight 2-D Gaussian integrals per distinct pair of
+    /// inputs and layer, 15 times the mean-field theory of `examples/bench-grid.toml`'s points.
+    public var fluctuations = false
+
     /// The leading-order fluctuations of the empirical kernel across networks
     /// (``KernelFluctuations``) of every input (key `a·B + a`) and every pair a < b (key
-    /// `a·B + b`), for a fully
-    /// connected feedforward net with Gaussian weights and at most ``fluctuationBatchLimit``
-    /// inputs (each pair costs a few 2-D Gaussian integrals a layer); nil elsewhere.
+    /// `a·B + b`), when ``fluctuations`` is asked for, for a fully connected feedforward net with
+    /// Gaussian weights and at most ``fluctuationBatchLimit`` inputs; nil elsewhere. Inputs or
+    /// pairs with the same kernels at every layer (a Gram batch's) share one computation.
     public private(set) lazy var kernelFluctuations: [Int: KernelFluctuations]? = {
-        guard network.architecture == .feedforward, network.weightInit == .gaussian, batch <= Self.fluctuationBatchLimit,
-              !layers.isEmpty else { return nil }
+        guard fluctuations, network.architecture == .feedforward, network.weightInit == .gaussian,
+              batch <= Self.fluctuationBatchLimit, !layers.isEmpty else { return nil }
         let b = batch
-        var table: [Int: KernelFluctuations] = [:]
+        var table: [Int: KernelFluctuations] = [:], computed: [[UInt64]: KernelFluctuations] = [:]
         for a in 0..<b {
             for c in a..<b {
                 let kernels = layers.map { t in (t.covariance[a * b + a], t.covariance[a * b + c], t.covariance[c * b + c]) }
+                let key: [UInt64] = [a == c ? 1 : 0] + kernels.flatMap { k -> [UInt64] in
+                    [k.0.bitPattern, k.1.bitPattern, k.2.bitPattern]
+                }
+                if let known = computed[key] {
+                    table[a * b + c] = known
+                    continue
+                }
                 guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, kernels: kernels,
                                                  sameInput: a == c) else { return nil }
+                computed[key] = f
                 table[a * b + c] = f
             }
         }

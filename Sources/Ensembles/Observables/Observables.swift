@@ -7,11 +7,14 @@ public struct Observables: Sendable, Hashable {
     public let forward: [String]
     /// `[observe] per_network`: keep every network's own values (`networks.csv`, `quantiles.csv`).
     public let perNetwork: Bool
+    /// `[observe] fluctuations`: the finite-width theory columns (`theory_sd`, `theory_1n`).
+    public let fluctuations: Bool
 
     /// `members` in any order (they are put in registry order); `forward` defaults to the
     /// forward observables among them.
-    public init(_ members: [any Observable], forward: [String]? = nil, perNetwork: Bool = false) {
+    public init(_ members: [any Observable], forward: [String]? = nil, perNetwork: Bool = false, fluctuations: Bool = false) {
         self.perNetwork = perNetwork
+        self.fluctuations = fluctuations
         let order = ObservableRegistry.entries.map(\.key)
         self.members = members.sorted { order.firstIndex(of: $0.key)! < order.firstIndex(of: $1.key)! }
         let forwardKeys = Set(ObservableRegistry.forward.map(\.key))
@@ -29,6 +32,7 @@ public struct Observables: Sendable, Hashable {
     public var normalized: [String: ManifestValue] {
         var table: [String: ManifestValue] = ["forward": .list(forward.map { .string($0) })]
         if perNetwork { table["per_network"] = .bool(true) }
+        if fluctuations { table["fluctuations"] = .bool(true) }
         for m in members { table.merge(m.normalizedOptions) { a, _ in a } }
         return table
     }
@@ -97,6 +101,9 @@ public struct Observables: Sendable, Hashable {
         names(shape).count * shape.spec.depth * 32 + histograms(shape).reduce(0) { $0 + 8 * ($1.bins + 3) }
     }
 
-    /// Every member's prediction, in order.
-    public func predict(_ theory: TheoryContext) -> [Prediction] { members.map { $0.predict(theory) } }
+    /// Every member's prediction, in order (with the finite-width theory where it is asked for).
+    public func predict(_ theory: TheoryContext) -> [Prediction] {
+        theory.fluctuations = fluctuations
+        return members.map { $0.predict(theory) }
+    }
 }

@@ -53,7 +53,7 @@ public enum ObservableRegistry {
 
     /// The keys `[observe]` accepts, in the order an error message lists them.
     public static var observeKeys: [String] {
-        ["forward", "per_network"] + entries.flatMap { $0.placement == .key ? [$0.key] + $0.options : $0.options }
+        ["forward", "per_network", "fluctuations"] + entries.flatMap { $0.placement == .key ? [$0.key] + $0.options : $0.options }
     }
 
     /// Reads `[observe]`: the `forward` list (default q and c), then each entry's options.
@@ -103,6 +103,7 @@ public enum ObservableRegistry {
         for entry in entries {
             if let o = try entry.parse(context) { members.append(o) }
         }
-        return Observables(members, forward: forward, perNetwork: try observe.bool("per_network", default: false))
+        return Observables(members, forward: forward, perNetwork: try observe.bool("per_network", default: false),
+                           fluctuations: try observe.bool("fluctuations", default: false))
     }
 }
