@@ -49,6 +49,8 @@ public struct KernelFluctuations: Sendable {
         var s = [Double](repeating: 0, count: 9), out: [[Double]] = []
         var shift = 0.0, shifts: [Double] = []
         for (l, k) in kernels.enumerated() {
+            // Lengths rounded to 0 or ∞ (beyond Double's range): no theory.
+            guard k.aa > 0, k.bb > 0, k.aa.isFinite, k.bb.isFinite, k.ab.isFinite else { return nil }
             let sigma = [k.aa, k.ab, k.bb]
             let wishart = Self.wishart(sigma)
             out.append((0..<9).map { s[$0] + wishart[$0] })
@@ -87,7 +89,7 @@ public struct KernelFluctuations: Sendable {
     /// A = ∂F/∂Σ and C_φφ at Σ for two inputs.
     static func pair(_ unit: MeanFieldMaps, _ sigma: [Double]) -> (a: [Double], noise: [Double]) {
         let (qa, qab, qb) = (sigma[0], sigma[1], sigma[2])
-        let c = qab / (qa * qb).squareRoot()
+        let c = Swift.min(1, Swift.max(-1, qab / (qa.squareRoot() * qb.squareRoot())))
         func f(_ qa: Double, _ qb: Double) -> Double { unit.secondMoment(qaa: qa, qbb: qb, qab: qab) }
         /// `(−3 f(0) + 4 f(h) − f(2h))/(2h)`: second order, like a central difference.
         func slope(_ g: (Double) -> Double, step h: Double) -> Double { (-3 * g(0) + 4 * g(h) - g(2 * h)) / (2 * h) }

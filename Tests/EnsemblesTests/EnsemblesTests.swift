@@ -87,34 +87,6 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
         return (bq.map { 2 * $0 }, bc.map { 2 * $0 })
     }
 
-    /// q against `theory_1n`, the mean with its 1/N correction (``KernelFluctuations``), which
-    /// takes the place of the allowance above: what is left is the 1/N² remainder, the 1/N
-    /// term's own 1/N correction, allowed as that allowance times 2l/N (each of the 2l factors
-    /// of a depth-l net carrying an O(1/N) relative correction, as for the Jacobian's moments).
-    /// At N = 512 this tolerance is 4 SE plus 2l/512 of the old allowance: tighter by
-    /// about 30× in the allowance at every layer; the ratio is checked.
-    @Test(arguments: cases)
-    func lengthsMatchTheirOneOverNTheory(_ c: Case) throws {
-        let width = 512, depth = 8, samples = 48
-        let spec = NetworkSpec(width: width, depth: depth, sigmaW: c.sigmaW, sigmaB: c.sigmaB, activation: c.activation)
-        let inputs = try InputBatch(spec: .gram(count: 4, q0: 1, c0: 0.5), dimension: width, stream: noStream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q"), seed: 2024, point: 0)
-        var stats = sampler.makeStatistics()
-        for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
-        let maps = MeanFieldMaps(activation: c.activation, sigmaW: c.sigmaW, sigmaB: c.sigmaB)
-        let theory = TheoryContext(network: spec, inputs: inputs)
-        theory.fluctuations = true
-        let corrected = MeanSquaredLength().predict(theory).corrected[0]
-        let allow = allowances(maps, theory.layers, width: width)
-        for l in 0..<depth {
-            let q = stats.moments[0][l], expected = try #require(corrected[l])
-            let remainder = allow.q[l] * 2 * Double(l + 1) / Double(width)
-            #expect(remainder <= allow.q[l] / 30)
-            #expect(abs(q.mean - expected) <= 4 * q.standardError! + remainder,
-                    "\(c) layer \(l + 1): q \(q.mean) vs theory_1n \(expected) (tol \(4 * q.standardError! + remainder))")
-        }
-    }
-
     @Test(arguments: cases)
     func forwardStatisticsMatchMeanField(_ c: Case) throws {
         let width = 512, depth = 8, samples = 48

@@ -203,9 +203,11 @@ public final class TheoryContext {
     /// `q^l_ab`, layer 1 first.
     public let layers: [LayerTheory]
 
-    public init(network: NetworkSpec, inputs: InputBatch) {
+    /// `fluctuations`: with the finite-width theory (``kernelFluctuations``).
+    public init(network: NetworkSpec, inputs: InputBatch, fluctuations: Bool = false) {
         self.network = network
         self.inputs = inputs
+        self.fluctuations = fluctuations
         maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW / network.varianceDivisor.squareRoot(),
                              sigmaB: network.sigmaB)
         layers = network.meanField(input: network.positions > 1 ? inputs.moments(positions: network.positions) : inputs.moments)
@@ -230,7 +232,7 @@ public final class TheoryContext {
     /// Whether the finite-width theory (``kernelFluctuations``) is asked for (`[observe]
     /// fluctuations = true`): it costs about eight 2-D Gaussian integrals per distinct pair of
     /// inputs and layer, 15 times the mean-field theory of `examples/bench-grid.toml`'s points.
-    public var fluctuations = false
+    public let fluctuations: Bool
 
     /// The leading-order fluctuations of the empirical kernel across networks
     /// (``KernelFluctuations``) of every input (key `a·B + a`) and every pair a < b (key
@@ -252,8 +254,9 @@ public final class TheoryContext {
                     table[a * b + c] = known
                     continue
                 }
+                // A pair whose moments leave Double's range has no entry (its quantities are silent).
                 guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, kernels: kernels,
-                                                 sameInput: a == c) else { return nil }
+                                                 sameInput: a == c) else { continue }
                 computed[key] = f
                 table[a * b + c] = f
             }
@@ -267,6 +270,7 @@ public final class TheoryContext {
     /// `N · Cov(K̂^l_ij, K̂^l_kl)` for entries (i ≤ j), (k ≤ l) of one pair of inputs
     /// ({i, j, k, l} has at most two members), layer 1 first; nil without a fluctuation theory.
     public func scaledKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
+        precondition(i <= j && k <= l, "entries are (i ≤ j), (k ≤ l)")
         let members = Array(Set([i, j, k, l])).sorted()
         guard let table = kernelFluctuations, members.count <= 2 else { return nil }
         let b = batch, a = members[0], c = members.last!

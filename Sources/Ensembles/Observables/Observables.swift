@@ -101,9 +101,6 @@ public struct Observables: Sendable, Hashable {
         names(shape).count * shape.spec.depth * 32 + histograms(shape).reduce(0) { $0 + 8 * ($1.bins + 3) }
     }
 
-    /// Every member's prediction, in order (with the finite-width theory where it is asked for).
-    public func predict(_ theory: TheoryContext) -> [Prediction] {
-        theory.fluctuations = fluctuations
-        return members.map { $0.predict(theory) }
-    }
+    /// Every member's prediction, in order.
+    public func predict(_ theory: TheoryContext) -> [Prediction] { members.map { $0.predict(theory) } }
 }

@@ -90,8 +90,9 @@ extension EnsembleStatistics {
         guard bytes.count >= 8 else { throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes") }
         var r = BinaryReader(bytes)
         networks = Int(try r.read(Int64.self))
+        guard networks >= 0, networks <= bytes.count else { throw BinaryDecodingError(reason: "a count of \(networks) networks") }
         let values = empty.perNetwork == nil ? 0 : networks * names.count * depth
-        guard networks >= 0, bytes.count == base + 8 * values else {
+        guard bytes.count == base + 8 * values else {
             throw BinaryDecodingError(reason: "partial has \(bytes.count) bytes, this campaign's shape needs \(base + 8 * max(values, 0))")
         }
         for k in 0..<names.count {

@@ -8,7 +8,8 @@ import Foundation
 /// (``NetworkSampler/estimatedBytes(_:observables:backend:)``), plus on the coordinator the
 /// merged statistics of every point (``Observables/statisticsBytes(_:)``) and every point's
 /// input batch; with `[observe] per_network`, every network's values (8 bytes each) and the
-/// text of `networks.csv` (``networksBytes``) as it is written.
+/// text of `networks.csv` (``networksBytes``) as it is written — held by the coordinator, counted
+/// on every rank (the estimate is per rank and errs on the safe side).
 public struct MemoryEstimate: Sendable {
     public let bytesPerRank: Int
     /// The size of `networks.csv` (about 40 bytes a value), 0 without per-network values.

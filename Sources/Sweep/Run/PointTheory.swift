@@ -32,7 +32,7 @@ public struct PointTheory: Sendable {
     public let notes: [String]
 
     public init(network: NetworkSpec, inputs: InputBatch, observables: Observables) {
-        let context = TheoryContext(network: network, inputs: inputs)
+        let context = TheoryContext(network: network, inputs: inputs, fluctuations: observables.fluctuations)
         let predictions = observables.predict(context)
         layers = context.layers
         switch network.architecture {
@@ -60,18 +60,6 @@ public struct PointTheory: Sendable {
     public func value(of quantity: String, layer: Int) -> Double? {
         guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= values[k].count else { return nil }
         return values[k][layer - 1]
-    }
-
-    /// The predicted standard deviation of `quantity` at `layer` (1-based), nil where there is none.
-    public func standardDeviation(of quantity: String, layer: Int) -> Double? {
-        guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= standardDeviations[k].count else { return nil }
-        return standardDeviations[k][layer - 1]
-    }
-
-    /// The mean of `quantity` at `layer` (1-based) to order 1/N, nil where there is none.
-    public func corrected(of quantity: String, layer: Int) -> Double? {
-        guard let k = names.firstIndex(of: quantity), layer >= 1, layer <= corrected[k].count else { return nil }
-        return corrected[k][layer - 1]
     }
 
     /// The journal's and the wire's form: little-endian binary after the magic "SPT3", every

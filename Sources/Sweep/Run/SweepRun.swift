@@ -187,10 +187,19 @@ public struct SweepRun {
                                + (options.memoryLimit == nil ? " (available memory / ranks on this node)" : "")
                                + "; pass --memory-limit to override")
         }
-        if estimate.networksBytes > 0, let free = MemoryEstimate.freeDisk(at: out), estimate.networksBytes > free {
-            throw SweepRefusal(message: "observe.per_network: networks.csv would take about "
-                               + "\(MemoryEstimate.format(estimate.networksBytes)), more than the \(MemoryEstimate.format(free)) free "
+        // networks.csv's text and the journal's 8 bytes a value.
+        let disk = estimate.networksBytes / 40 * 48
+        if disk > 0, let free = MemoryEstimate.freeDisk(at: out), disk > free {
+            throw SweepRefusal(message: "observe.per_network: networks.csv and the journal would take about "
+                               + "\(MemoryEstimate.format(disk)), more than the \(MemoryEstimate.format(free)) free "
                                + "where \(out) is; sample fewer networks or drop per_network")
+        }
+        if campaign.observables.perNetwork, let point = campaign.points.max(by: { $0.network.depth < $1.network.depth }) {
+            let perTask = campaign.block * campaign.observables.names(campaign.shape(point.network)).count * point.network.depth * 8
+            if perTask >= Int(UInt32.max) / 2 {
+                throw SweepRefusal(message: "observe.per_network: a task of \(campaign.block) networks carries "
+                                   + "\(MemoryEstimate.format(perTask)) of values, beyond a journal record's 2 GiB; use a smaller block")
+            }
         }
         return (mode, lock)
     }

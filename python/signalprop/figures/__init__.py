@@ -12,7 +12,8 @@
 - ntk: ntk_spectrum.png (Jacot, Gabriel & Hongler 2018)
 - gram_spectrum: gram_spectrum.png (Louart, Liao & Couillet 2018)
 - finite_width: finite_width.png
-- fluctuations: fluctuations.png, fluctuations_width.png (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022)
+- fluctuations: fluctuations.png, fluctuations_width.png, fluctuations_distribution.png (Hanin & Nica 2019;
+  Roberts, Yaida & Hanin 2022)
 - scaling: scaling.png (from scripts/validate-plan's scaling.csv)
 
 Each figure function takes the Dataset (or a frame) and the figure folder, and returns the

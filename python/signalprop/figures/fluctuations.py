@@ -3,7 +3,8 @@ c of every grid point with a fluctuation theory: the measured standard deviation
 networks (stderr·√n, with its own sampling band ±sd/√(2(n−1))) and the predicted one
 (``theory_sd``) against depth; and the measured mean's deviation from mean field beside
 ``theory_1n − theory``, the 1/N correction; fluctuations_width.png, with two or more widths, that
-deviation at the last layer against N."""
+deviation at the last layer against N; fluctuations_distribution.png, with per-network values, the
+distribution across networks of log q (and c) at the last layer with the theory's Gaussian."""
 
 from __future__ import annotations
 
