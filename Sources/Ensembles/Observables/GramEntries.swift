@@ -22,13 +22,9 @@ public struct GramEntries: GramFunction {
     public func predict(_ theory: TheoryContext) -> Prediction {
         var prediction = gramPrediction(theory)
         guard theory.kernelFluctuations != nil else { return prediction }
-        let b = theory.batch, n = Double(theory.network.width)
-        let entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
+        let b = theory.batch, entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
         prediction.corrected = entries.map { a, c in
-            (1...theory.network.depth).map { l -> Double? in
-                guard a == c, l <= theory.layers.count, let shift = theory.scaledMeanShift(a, layer: l) else { return nil }
-                return theory.layers[l - 1].covariance[a * b + a] + shift / n
-            }
+            (1...theory.network.depth).map { l in a == c ? theory.correctedLength(a, layer: l) : nil }
         }
         return prediction
     }

@@ -20,13 +20,12 @@ public struct MeanSquaredLength: GramFunction {
     public func predict(_ theory: TheoryContext) -> Prediction {
         var prediction = gramPrediction(theory)
         guard theory.kernelFluctuations != nil else { return prediction }
-        let b = theory.batch, n = Double(theory.network.width)
+        let b = theory.batch
         prediction.corrected = [(1...theory.network.depth).map { l -> Double? in
-            guard l <= theory.layers.count else { return nil }
             var total = 0.0
             for a in 0..<b {
-                guard let shift = theory.scaledMeanShift(a, layer: l) else { return nil }
-                total += theory.layers[l - 1].covariance[a * b + a] + shift / n
+                guard let length = theory.correctedLength(a, layer: l) else { return nil }
+                total += length
             }
             return total / Double(b)
         }]

@@ -279,11 +279,12 @@ public final class TheoryContext {
         return f.scaledCovariances[layer - 1][index(i, j) * 3 + index(k, l)]
     }
 
-    /// `N · (E K̂^l_aa − K^l_aa)`, input a's mean length's 1/N correction
-    /// (``KernelFluctuations/scaledMeanShifts``); nil without a fluctuation theory.
-    public func scaledMeanShift(_ a: Int, layer: Int) -> Double? {
-        guard let f = kernelFluctuations?[a * batch + a], layer >= 1, layer <= f.scaledMeanShifts.count else { return nil }
-        return f.scaledMeanShifts[layer - 1]
+    /// `E K̂^l_aa = K^l_aa + μ^l_aa`, input a's mean length to order 1/N
+    /// (``KernelFluctuations/scaledMeanShifts`` over the width); nil without a fluctuation theory.
+    public func correctedLength(_ a: Int, layer: Int) -> Double? {
+        guard let f = kernelFluctuations?[a * batch + a], layer >= 1, layer <= f.scaledMeanShifts.count,
+              layer <= layers.count else { return nil }
+        return layers[layer - 1].covariance[a * batch + a] + f.scaledMeanShifts[layer - 1] / Double(network.width)
     }
 
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see
