@@ -39,7 +39,8 @@ Writes (and prints the paths of):
       layer, measured and predicted (leading order in 1/N), and the mean's deviation from
       mean field beside theory_1n (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022); with
       ≥ 2 widths fluctuations_width.png, that deviation at the last layer vs N (log-log)
-      beside the 1/N theory; with per_network fluctuations_distribution.png, log q (and c)
+      beside the 1/N theory, and the deviation from theory_1n (O(1/N²)), with fitted
+      slopes; with per_network fluctuations_distribution.png, log q (and c)
       across networks at the last layer with the theory's (log-)normal law.
   conv_spatial.png   convolutional nets' spatial structure vs layer, one panel per grid
       point: the correlation between positions at each offset (1-D) or the power share of

@@ -243,7 +243,7 @@ import Testing
         let theory = spec.meanField(input: inputs.moments(positions: spec.positions))
         #expect(theory.count == depth)
         let maps = MeanFieldMaps(activation: c.activation, sigmaW: c.sigmaW, sigmaB: c.sigmaB)
-        let allow = MonteCarloVersusTheory().allowances(maps, theory, width: channels)
+        let allow = Self.allowances(maps, theory, width: channels)
         for l in 0..<depth {
             let q = stats.moments[0][l], corr = stats.moments[1][l]
             let qTol = 4 * q.standardError! + allow.q[l], cTol = 4 * corr.standardError! + allow.c[l]
@@ -268,8 +268,30 @@ import Testing
         }
     }
 
+    /// A bound on the O(1/C) bias of the estimators at C channels, for conv nets, which have no
+    /// finite-width theory (``KernelFluctuations`` is fully connected). It is the delta-method
+    /// bias propagated through the maps: `q̂^l` averages C squared Gaussians, so
+    /// `Var q̂ ≈ 2q²/C` and feeding it to the length map `f` shifts the next layer by
+    /// `½ f''(q) Var q̂` (plus the slope `f'` times the bias already present):
+    /// `b_l = |f'(q_{l−1})| b_{l−1} + |f''(q_{l−1})| q_{l−1}²/C`. The sample correlation of C
+    /// pairs is biased by `c(1−c²)/(2C)` (Fisher 1915), carried along by the c-map slope χ_c.
+    /// A factor 2 covers the neglected higher orders.
+    static func allowances(_ maps: MeanFieldMaps, _ theory: [LayerTheory], width n: Int) -> (q: [Double], c: [Double]) {
+        var bq = [0.0], bc = [0.0]
+        for l in 1..<theory.count {
+            let q = theory[l - 1].meanQ, c = theory[l - 1].meanC ?? 1, h = 1e-3 * q
+            let f0 = maps.lengthMap(q), fp = maps.lengthMap(q + h), fm = maps.lengthMap(q - h)
+            let slope = abs(fp - fm) / (2 * h), curvature = abs(fp - 2 * f0 + fm) / (h * h)
+            bq.append(slope * bq[l - 1] + curvature * q * q / Double(n))
+            let chiC = maps.chiC(q: q, c: c)
+            bc.append(max(1, abs(chiC)) * bc[l - 1] + abs(c) * (1 - c * c) / (2 * Double(n))
+                      + bq[l] / max(q, 1e-12))
+        }
+        return (bq.map { 2 * $0 }, bc.map { 2 * $0 })
+    }
+
     /// Per layer and offset δ (as a position index), the finite-width allowance of the
-    /// correlation between positions p and p + δ of one input: ``MonteCarloVersusTheory``'s
+    /// correlation between positions p and p + δ of one input: ``allowances(_:_:width:)``'s
     /// allowance for c along that offset's mean-field correlation (averaged over p and the
     /// inputs), at the layer's mean q.
     private func offsetAllowances(_ spec: NetworkSpec, _ inputs: InputBatch, _ theory: [LayerTheory], _ maps: MeanFieldMaps,
@@ -291,7 +313,7 @@ import Testing
                 let q = t.meanQ, r = correlations[l][d]
                 return LayerTheory(layer: l + 1, covariance: [q, r * q, r * q, q], count: 2)
             }
-            return MonteCarloVersusTheory().allowances(maps, chain, width: width).c
+            return Self.allowances(maps, chain, width: width).c
         }
         return (0..<theory.count).map { l in (0..<p).map { perOffset[$0][l] } }
     }

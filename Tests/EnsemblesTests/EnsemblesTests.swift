@@ -53,13 +53,15 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
 
 /// Monte Carlo against mean-field theory.
 ///
-/// Tolerance = 4 standard errors + a finite-width allowance. The allowance is the
-/// delta-method bias of the estimators at width N, propagated through the maps:
-/// `q̂^l` averages N squared Gaussians, so `Var q̂ ≈ 2q²/N` and feeding it to the length
-/// map `f` shifts the next layer by `½ f''(q) Var q̂` (plus the slope `f'` times the bias
-/// already present): `b_l = |f'(q_{l-1})| b_{l-1} + |f''(q_{l-1})| q_{l-1}²/N`. The sample
-/// correlation of N pairs is biased by `c(1−c²)/(2N)` (Fisher 1915), carried along by the
-/// c-map slope χ_c. Both are O(1/N); a factor 2 covers the neglected higher orders.
+/// Tolerance = 4 standard errors + what the theory leaves out. The theory is the mean to
+/// order 1/N (`theory_1n`, ``KernelFluctuations``: the delta method's bias of q̂ and ĉ and of
+/// every map they pass through, to leading order); what it leaves out is O(1/N²), allowed as
+/// the 1/N terms times l/N at layer l: the finite-width expansion is one in depth over width
+/// (Roberts, Yaida & Hanin 2022, §3.4), so each order is about l/N of the one before. c's
+/// two 1/N terms (the kernel's shift and the curvature of c) often cancel, so their sizes
+/// are added, not their sum. Earlier these tests compared the mean field with twice a bound on
+/// the 1/N bias; at N = 512 the allowance is now below 10⁻² of that, and at N = 32 the mean
+/// field alone misses (``forwardStatisticsMatchTheMeanToOrderOneOverN(_:width:)``).
 @Suite struct MonteCarloVersusTheory {
     struct Case: Sendable, CustomStringConvertible {
         let activation: Activation, sigmaW: Double, sigmaB: Double
@@ -73,40 +75,53 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
         Case(activation: .erf, sigmaW: 1.8, sigmaB: 0.05),
     ]
 
-    func allowances(_ maps: MeanFieldMaps, _ theory: [LayerTheory], width n: Int) -> (q: [Double], c: [Double]) {
-        var bq = [0.0], bc = [0.0]
-        for l in 1..<theory.count {
-            let q = theory[l - 1].meanQ, c = theory[l - 1].meanC ?? 1, h = 1e-3 * q
-            let f0 = maps.lengthMap(q), fp = maps.lengthMap(q + h), fm = maps.lengthMap(q - h)
-            let slope = abs(fp - fm) / (2 * h), curvature = abs(fp - 2 * f0 + fm) / (h * h)
-            bq.append(slope * bq[l - 1] + curvature * q * q / Double(n))
-            let chiC = maps.chiC(q: q, c: c)
-            bc.append(max(1, abs(chiC)) * bc[l - 1] + abs(c) * (1 - c * c) / (2 * Double(n))
-                      + bq[l] / max(q, 1e-12))
+    /// Per quantity (q, then c when B > 1) and layer: the mean field, the mean to order 1/N and
+    /// the allowance for the O(1/N²) rest: l/N times `|theory_1n − theory|` for q, times the
+    /// mean over pairs of `|∇c·μ/N| + |½ ∇²c[S]/N|` for c.
+    func theory(_ spec: NetworkSpec, _ inputs: InputBatch) throws -> [(meanField: [Double], corrected: [Double], allowance: [Double])] {
+        let context = TheoryContext(network: spec, inputs: inputs, fluctuations: true)
+        let b = inputs.count, depth = spec.depth, order = (1...depth).map { Double($0) / Double(spec.width) }
+        let q = MeanSquaredLength().predict(context)
+        let qMeanField = try q.values[0].map { try #require($0) }, qCorrected = try q.corrected[0].map { try #require($0) }
+        var out = [(qMeanField, qCorrected, (0..<depth).map { abs(qCorrected[$0] - qMeanField[$0]) * order[$0] })]
+        guard b > 1 else { return out }
+        let c = MeanCorrelation().predict(context)
+        let pairs = (0..<b).flatMap { a in (a + 1..<b).map { (a, $0) } }
+        let cAllowance = try (1...depth).map { l in
+            try pairs.reduce(0.0) { total, p in
+                let t = try #require(MeanCorrelation.correctionTerms(context, p.0, p.1, layer: l))
+                return total + abs(t.shift) + abs(t.curvature)
+            } / Double(pairs.count) * order[l - 1]
         }
-        return (bq.map { 2 * $0 }, bc.map { 2 * $0 })
+        out.append((try c.values[0].map { try #require($0) }, try c.corrected[0].map { try #require($0) }, cAllowance))
+        return out
     }
 
-    @Test(arguments: cases)
-    func forwardStatisticsMatchMeanField(_ c: Case) throws {
-        let width = 512, depth = 8, samples = 48
+    /// q and c of four inputs at c⁰ = 0.5 over 8 layers: at N = 512 (48 networks, dense
+    /// backend) and N = 32 (20000 networks, implicit backend), where the 1/N bias is many
+    /// standard errors and the mean field alone must miss somewhere in the tanh cases.
+    @Test(arguments: cases, [32, 512])
+    func forwardStatisticsMatchTheMeanToOrderOneOverN(_ c: Case, width: Int) throws {
+        let depth = 8, samples = width == 32 ? 20000 : 48
         let spec = NetworkSpec(width: width, depth: depth, sigmaW: c.sigmaW, sigmaB: c.sigmaB, activation: c.activation)
         let inputs = try InputBatch(spec: .gram(count: 4, q0: 1, c0: 0.5), dimension: width, stream: noStream)
-        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 2024, point: 0)
+        var sampler = NetworkSampler<Double>(spec: spec, inputs: inputs, observables: observe("q", "c"), seed: 2024, point: 0,
+                                             backend: width == 32 ? .implicit : .dense)
         var stats = sampler.makeStatistics()
         for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
-        let maps = MeanFieldMaps(activation: c.activation, sigmaW: c.sigmaW, sigmaB: c.sigmaB)
-        let theory = spec.meanField(inputGram: inputs.gram.elements, count: 4)
-        let allow = allowances(maps, theory, width: width)
-        for l in 0..<depth {
-            let q = stats.moments[0][l], corr = stats.moments[1][l]
-            #expect(q.count == samples && corr.count == samples)
-            let qTol = 4 * q.standardError! + allow.q[l]
-            #expect(abs(q.mean - theory[l].meanQ) <= qTol,
-                    "\(c) layer \(l + 1): q \(q.mean) vs \(theory[l].meanQ) (tol \(qTol))")
-            let cTol = 4 * corr.standardError! + allow.c[l]
-            #expect(abs(corr.mean - theory[l].meanC!) <= cTol,
-                    "\(c) layer \(l + 1): c \(corr.mean) vs \(theory[l].meanC!) (tol \(cTol))")
+        var meanFieldMisses = 0
+        for (k, t) in try theory(spec, inputs).enumerated() {
+            for l in 0..<depth {
+                let m = stats.moments[k][l]
+                #expect(m.count == samples)
+                let tolerance = 4 * m.standardError! + t.allowance[l]
+                #expect(abs(m.mean - t.corrected[l]) <= tolerance,
+                        "\(c) N = \(width) \(["q", "c"][k]) at layer \(l + 1): \(m.mean) vs \(t.corrected[l]) (tol \(tolerance))")
+                if abs(m.mean - t.meanField[l]) > tolerance { meanFieldMisses += 1 }
+            }
+        }
+        if width == 32 && c.activation == .tanh {
+            #expect(meanFieldMisses > 0, "\(c): the mean field alone is within the tolerance everywhere at N = 32")
         }
     }
 
@@ -126,8 +141,9 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
         }
     }
 
-    /// Gaussian and orthogonal weights share the mean-field length map; a float32 run
-    /// agrees with it too (statistics accumulate in float64).
+    /// Gaussian and orthogonal weights share the mean-field length map (not its 1/N
+    /// correction: each law has its own theory_1n); a float32 run agrees too (statistics
+    /// accumulate in float64).
     @Test(arguments: [(WeightLaw.orthogonal, false), (WeightLaw.gaussian, true)])
     func orthogonalAndFloat32FollowTheSameTheory(_ weightInit: WeightLaw, _ single: Bool) throws {
         let width = 256, depth = 5, samples = 32
@@ -143,13 +159,11 @@ private let noStream = RandomStream(StreamID(seed: 0, point: 0, sample: 0, layer
             stats = sampler.makeStatistics()
             for s in 0..<samples { try sampler.run(sample: s, into: &stats) }
         }
-        let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.3, sigmaB: 0.2)
-        let theory = spec.meanField(inputGram: inputs.gram.elements, count: 4)
-        let allow = allowances(maps, theory, width: width)
+        let t = try theory(spec, inputs)[0]
         for l in 0..<depth {
             let q = stats.moments[0][l]
-            #expect(abs(q.mean - theory[l].meanQ) <= 4 * q.standardError! + allow.q[l],
-                    "\(weightInit) float32=\(single) layer \(l + 1): \(q.mean) vs \(theory[l].meanQ)")
+            #expect(abs(q.mean - t.corrected[l]) <= 4 * q.standardError! + t.allowance[l],
+                    "\(weightInit) float32=\(single) layer \(l + 1): \(q.mean) vs \(t.corrected[l])")
         }
     }
 

@@ -50,4 +50,76 @@ import Testing
             #expect(abs(p.scaledCovariances[l][0] - s.scaledCovariances[l][0]) < 1e-12 * s.scaledCovariances[l][0])
         }
     }
+
+    /// Orthogonal weights hold the Gram of W x fixed, so a relu net with σ_b = 0, σ_w² = 2 keeps
+    /// only the split of the length between positive and negative units: given the sphere,
+    /// `Var(Σ_i z_i² 1[z_i > 0]/Σ_i z_i²) = E[z⁴/4]/N = 3/(4N)`, relative variance 3/N a layer
+    /// (5 − 2: Gaussian weights' φ noise less its Wishart part) and no Wishart at the end:
+    /// `N Var[K̂^L]/K² = 3(L − 1)`. A linear orthogonal net with σ_b = 0 keeps every length and
+    /// angle: no fluctuation and no shift at all.
+    @Test func orthogonalWeightsLeaveOnlyTheSignSplit() throws {
+        let q = 1.7, depth = 12
+        let relu = try #require(KernelFluctuations(activation: .relu, sigmaW: 2.0.squareRoot(), weights: .orthogonal,
+                                                   kernels: Array(repeating: (q, q, q), count: depth), sameInput: true))
+        for l in 1...depth {
+            #expect(abs(relu.scaledCovariances[l - 1][0] / (q * q) - Double(3 * (l - 1))) < 1e-9, "layer \(l)")
+        }
+        let (qa, qab, qb) = (1.3, 0.4, 0.9)
+        let linear = try #require(KernelFluctuations(activation: .linear, sigmaW: 1, weights: .orthogonal,
+                                                     kernels: Array(repeating: (qa, qab, qb), count: 6)))
+        for l in 0..<6 {
+            #expect(linear.scaledCovariances[l].allSatisfy { abs($0) < 1e-9 }, "layer \(l + 1): \(linear.scaledCovariances[l])")
+            #expect(linear.scaledMeanShifts[l].allSatisfy { abs($0) < 1e-6 }, "layer \(l + 1): \(linear.scaledMeanShifts[l])")
+        }
+    }
+
+    /// The bias is iid whatever the weights: a linear orthogonal net with σ_b > 0 adds, a layer,
+    /// the Wishart of Σ = U + σ_b² less that of U (the cross terms β·u and β², see the
+    /// derivation), `N Var K̂_aa = 4σ_b² U_aa + 2σ_b⁴` at the first layer; with σ_w = 1 the
+    /// fluctuations pass unchanged (A = 1) and the layers' add up.
+    @Test func orthogonalBiasNoiseIsTheWishartsExcess() throws {
+        let b = 0.5, b2 = b * b, u = 1.1, depth = 5
+        let kernels = (0..<depth).map { l -> (Double, Double, Double) in
+            let q = u + Double(l + 1) * b2
+            return (q, q, q)
+        }
+        let f = try #require(KernelFluctuations(activation: .linear, sigmaW: 1, sigmaB: b, weights: .orthogonal,
+                                                kernels: kernels, sameInput: true))
+        var expected = 0.0
+        for l in 1...depth {
+            let q = kernels[l - 1].0, fixed = q - b2
+            let layer = 2 * q * q - 2 * fixed * fixed
+            #expect(abs(f.scaledCovariances[l - 1][0] - (expected + layer)) < 1e-9, "layer \(l)")
+            expected += layer
+        }
+    }
+
+    /// A pair's shift of its own lengths is its input's (the pair's second differences against
+    /// the single input's, tanh with σ_b > 0, both weight laws), and the cross entry's shift is
+    /// the same whichever input is called a.
+    @Test(arguments: [WeightLaw.gaussian, .orthogonal])
+    func aPairsLengthShiftIsItsInputsOwn(_ law: WeightLaw) throws {
+        let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.6, sigmaB: 0.3)
+        var (qa, qab, qb) = (1.0, 0.3, 0.6)
+        var pair: [(Double, Double, Double)] = [], swapped: [(Double, Double, Double)] = [], single: [(Double, Double, Double)] = []
+        for _ in 0..<8 {
+            (qa, qab, qb) = (maps.lengthMap(qa), maps.covarianceMap(qaa: qa, qbb: qb, qab: qab), maps.lengthMap(qb))
+            pair.append((qa, qab, qb))
+            swapped.append((qb, qab, qa))
+            single.append((qa, qa, qa))
+        }
+        let p = try #require(KernelFluctuations(activation: .tanh, sigmaW: 1.6, sigmaB: 0.3, weights: law, kernels: pair))
+        let r = try #require(KernelFluctuations(activation: .tanh, sigmaW: 1.6, sigmaB: 0.3, weights: law, kernels: swapped))
+        let s = try #require(KernelFluctuations(activation: .tanh, sigmaW: 1.6, sigmaB: 0.3, weights: law, kernels: single,
+                                                sameInput: true))
+        #expect(p.scaledMeanShifts.count == 8)
+        // Gaussian weights: layer 2's shift is 0 (layer 1's kernel is exact), so from layer 3.
+        for l in 2..<8 {
+            let shift = s.scaledMeanShifts[l][0]
+            #expect(shift != 0)
+            #expect(abs(p.scaledMeanShifts[l][0] - shift) < 1e-12 * abs(shift), "layer \(l + 1)")
+            #expect(abs(p.scaledMeanShifts[l][1] - r.scaledMeanShifts[l][1]) < 1e-6 * abs(p.scaledMeanShifts[l][1]),
+                    "layer \(l + 1): \(p.scaledMeanShifts[l][1]) vs \(r.scaledMeanShifts[l][1])")
+        }
+    }
 }

@@ -163,3 +163,17 @@ def test_the_notebook_runs_and_draws_its_figures(tmp_path):
     for figure in ("poole_fig1a.png", "poole_fig2.png", "laws.png"):
         assert (tmp_path / figure).stat().st_size > 0, figure
     assert (tmp_path / "poole-fig2" / "manifest.json").exists()
+
+
+def test_log_slope_recovers_a_power_law_and_weighs_points_by_their_resolution():
+    from signalprop.figures.fluctuations import log_slope
+
+    n = np.array([8.0, 16.0, 32.0, 64.0])
+    slope, error = log_slope(n, 3.0 / n**2, 0.01 * 3.0 / n**2)
+    assert abs(slope + 2) < 1e-12 and error > 0
+    # A last point at the noise floor (y = se) barely moves the fit; unweighted it would.
+    y = np.append(3.0 / n[:3] ** 2, 1e-6)
+    se = np.append(0.01 * 3.0 / n[:3] ** 2, 1e-6)
+    assert abs(log_slope(n, y, se)[0] + 2) < 0.2
+    assert abs(np.polyfit(np.log(n), np.log(y), 1)[0] + 2) > 1
+    assert np.isnan(log_slope(n[:2], y[:2], se[:2])[0])

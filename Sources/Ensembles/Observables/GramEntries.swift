@@ -17,14 +17,13 @@ public struct GramEntries: GramFunction {
 
     public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] { Self.upperTriangle(g, count: b, scale: scale) }
 
-    /// The diagonal entries' means to order 1/N, `K_aa + μ_aa` (``KernelFluctuations/scaledMeanShifts``);
-    /// the off-diagonal ones have no correction here yet.
+    /// Every entry's mean to order 1/N, `K_ab + μ_ab/N` (``KernelFluctuations/scaledMeanShifts``).
     public func predict(_ theory: TheoryContext) -> Prediction {
         var prediction = gramPrediction(theory)
         guard theory.kernelFluctuations != nil else { return prediction }
         let b = theory.batch, entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
         prediction.corrected = entries.map { a, c in
-            (1...theory.network.depth).map { l in a == c ? theory.correctedLength(a, layer: l) : nil }
+            (1...theory.network.depth).map { l in theory.correctedKernel(a, c, layer: l) }
         }
         return prediction
     }

@@ -25,33 +25,83 @@ public struct MeanCorrelation: GramFunction {
         return [s / Double(b * (b - 1) / 2)]
     }
 
-    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)`, gradient
-    /// `(−c/(2K_00), 1/√(K_00 K_11), −c/(2K_11))` against the pair's covariance
-    /// (``KernelFluctuations``). More inputs would need the covariances of disjoint pairs
-    /// (four-point functions of four inputs): none. Silent where |c| is within 10⁻³ of 1: the
-    /// gradient's terms cancel to O((1 − |c|)²) there, below what the quadrature and the
-    /// derivatives (~10⁻⁸ relative) resolve.
+    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)`, gradient ``gradient(_:)``
+    /// against the pair's covariance (``KernelFluctuations``). More inputs would need the
+    /// covariances of disjoint pairs (four-point functions of four inputs): none. Silent where
+    /// |c| is within 10⁻³ of 1: the gradient's terms cancel to O((1 − |c|)²) there, below what
+    /// the quadrature and the derivatives (~10⁻⁸ relative) resolve.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         guard theory.batch == 2 else { return [] }
         return standardDeviations(theory, quantities: 1) { _, l in
-            let k = theory.layers[l - 1].covariance, c = k[1] / (k[0] * k[3]).squareRoot()
-            guard 1 - abs(c) >= 1e-3 else { return nil }
-            let g = [-c / (2 * k[0]), 1 / (k[0] * k[3]).squareRoot(), -c / (2 * k[3])], entries = [(0, 0), (0, 1), (1, 1)]
+            guard let s = Self.pairCovariance(theory, 0, 1, layer: l) else { return nil }
+            let k = theory.layers[l - 1].covariance, g = Self.gradient([k[0], k[1], k[3]])
+            guard let g else { return nil }
             var total = 0.0
-            for (x, e) in entries.enumerated() {
-                for (y, f) in entries.enumerated() {
-                    guard let v = theory.scaledKernelCovariance(e.0, e.1, f.0, f.1, layer: l) else { return nil }
-                    total += g[x] * v * g[y]
-                }
-            }
+            for x in 0..<3 { for y in 0..<3 { total += g[x] * s[x * 3 + y] * g[y] } }
             return total
         }
     }
 
+    /// `∇c` in (K_aa, K_ab, K_bb): `(−c/(2K_aa), 1/√(K_aa K_bb), −c/(2K_bb))`; nil within 10⁻³
+    /// of |c| = 1 (see ``standardDeviations(_:)``).
+    static func gradient(_ k: [Double]) -> [Double]? {
+        let root = (k[0] * k[2]).squareRoot(), c = k[1] / root
+        guard 1 - abs(c) >= 1e-3 else { return nil }
+        return [-c / (2 * k[0]), 1 / root, -c / (2 * k[2])]
+    }
+
+    /// `N Cov` of (K̂_aa, K̂_ab, K̂_bb) for inputs a < b at layer l, 3×3 row-major.
+    static func pairCovariance(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int) -> [Double]? {
+        let entries = [(a, a), (a, b), (b, b)]
+        var s: [Double] = []
+        for e in entries {
+            for f in entries {
+                guard let v = theory.scaledKernelCovariance(e.0, e.1, f.0, f.1, layer: l) else { return nil }
+                s.append(v)
+            }
+        }
+        return s
+    }
+
+    /// `E ĉ_ab` to order 1/N, the second-order delta method on the corrected kernel:
+    /// `c + ∇c · μ/N + ½ Σ_jk ∂_j∂_k c · N Cov(K̂_j, K̂_k)/N`, μ = N(E K̂ − K)
+    /// (``TheoryContext/correctedKernel(_:_:layer:)``), with ∂²c/∂K_aa² = 3c/(4K_aa²),
+    /// ∂²c/∂K_aa∂K_bb = c/(4 K_aa K_bb), ∂²c/∂K_aa∂K_ab = −1/(2K_aa√(K_aa K_bb)), ∂²c/∂K_ab² = 0
+    /// (and a ↔ b): the mean field and the two 1/N terms. Silent where the gradient is.
+    public static func correctionTerms(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int)
+        -> (meanField: Double, shift: Double, curvature: Double)? {
+        let n = theory.batch, cov = theory.layers[l - 1].covariance
+        let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]]
+        guard let g = gradient(k), let s = pairCovariance(theory, a, b, layer: l),
+              let aa = theory.correctedKernel(a, a, layer: l), let ab = theory.correctedKernel(a, b, layer: l),
+              let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
+        let width = Double(theory.network.width), root = (k[0] * k[2]).squareRoot(), c = k[1] / root
+        let shifts = [aa - k[0], ab - k[1], bb - k[2]]
+        let (xx, zz, xz): (Double, Double, Double) = (3 * c / (4 * k[0] * k[0]), 3 * c / (4 * k[2] * k[2]), c / (4 * k[0] * k[2]))
+        let (xy, yz): (Double, Double) = (-1 / (2 * k[0] * root), -1 / (2 * k[2] * root))
+        let hessian: [Double] = [xx, xy, xz, xy, 0, yz, xz, yz, zz]
+        var first = 0.0, second = 0.0
+        for x in 0..<3 { first += g[x] * shifts[x] }
+        for x in 0..<9 { second += hessian[x] * s[x] }
+        return (c, first, 0.5 * second / width)
+    }
+
     public func predict(_ theory: TheoryContext) -> Prediction {
-        guard theory.batch > 1 else { return Prediction(values: []) }
+        let b = theory.batch
+        guard b > 1 else { return Prediction(values: []) }
         var prediction = Prediction(quantities: 1, theory: theory) { _, l in theory.layers[l - 1].meanC }
         prediction.standardDeviations = standardDeviations(theory)
+        guard theory.kernelFluctuations != nil else { return prediction }
+        prediction.corrected = [(1...theory.network.depth).map { l -> Double? in
+            var total = 0.0
+            for j in 1..<b {
+                for a in 0..<j {
+                    guard let t = Self.correctionTerms(theory, a, j, layer: l) else { return nil }
+                    total += t.meanField + t.shift + t.curvature
+                }
+            }
+            return total / Double(b * (b - 1) / 2)
+        }]
         return prediction
     }
 }

@@ -24,7 +24,7 @@ public struct MeanSquaredLength: GramFunction {
         prediction.corrected = [(1...theory.network.depth).map { l -> Double? in
             var total = 0.0
             for a in 0..<b {
-                guard let length = theory.correctedLength(a, layer: l) else { return nil }
+                guard let length = theory.correctedKernel(a, a, layer: l) else { return nil }
                 total += length
             }
             return total / Double(b)

@@ -237,10 +237,14 @@ public final class TheoryContext {
     /// The leading-order fluctuations of the empirical kernel across networks
     /// (``KernelFluctuations``) of every input (key `a·B + a`) and every pair a < b (key
     /// `a·B + b`), when ``fluctuations`` is asked for, for a fully connected feedforward net with
-    /// Gaussian weights and at most ``fluctuationBatchLimit`` inputs; nil elsewhere. Inputs or
-    /// pairs with the same kernels at every layer (a Gram batch's) share one computation.
+    /// Gaussian weights, or orthogonal ones whose first layer is at least as wide as the input
+    /// (narrower, it projects the input and its Gram is not held fixed), and at most
+    /// ``fluctuationBatchLimit`` inputs; nil elsewhere. Inputs or pairs with the same kernels at
+    /// every layer (a Gram batch's) share one computation.
     public private(set) lazy var kernelFluctuations: [Int: KernelFluctuations]? = {
-        guard fluctuations, network.architecture == .feedforward, network.weightInit == .gaussian,
+        let law = network.weightInit
+        guard fluctuations, network.architecture == .feedforward,
+              law == .gaussian || (law.isOrthogonal && network.width >= inputs.dimension),
               batch <= Self.fluctuationBatchLimit, !layers.isEmpty else { return nil }
         let b = batch
         var table: [Int: KernelFluctuations] = [:], computed: [[UInt64]: KernelFluctuations] = [:]
@@ -255,8 +259,8 @@ public final class TheoryContext {
                     continue
                 }
                 // A pair whose moments leave Double's range has no entry (its quantities are silent).
-                guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, kernels: kernels,
-                                                 sameInput: a == c) else { continue }
+                guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, sigmaB: maps.sigmaB,
+                                                 weights: law, kernels: kernels, sameInput: a == c) else { continue }
                 computed[key] = f
                 table[a * b + c] = f
             }
@@ -279,12 +283,14 @@ public final class TheoryContext {
         return f.scaledCovariances[layer - 1][index(i, j) * 3 + index(k, l)]
     }
 
-    /// `E K̂^l_aa = K^l_aa + μ^l_aa`, input a's mean length to order 1/N
-    /// (``KernelFluctuations/scaledMeanShifts`` over the width); nil without a fluctuation theory.
-    public func correctedLength(_ a: Int, layer: Int) -> Double? {
-        guard let f = kernelFluctuations?[a * batch + a], layer >= 1, layer <= f.scaledMeanShifts.count,
+    /// `E K̂^l_ij = K^l_ij + μ^l_ij`, the mean of an entry of the empirical kernel to order 1/N
+    /// (``KernelFluctuations/scaledMeanShifts`` over the width); nil without a fluctuation
+    /// theory or where the pair's shifts stop.
+    public func correctedKernel(_ i: Int, _ j: Int, layer: Int) -> Double? {
+        let (a, c) = (Swift.min(i, j), Swift.max(i, j))
+        guard let f = kernelFluctuations?[a * batch + c], layer >= 1, layer <= f.scaledMeanShifts.count,
               layer <= layers.count else { return nil }
-        return layers[layer - 1].covariance[a * batch + a] + f.scaledMeanShifts[layer - 1] / Double(network.width)
+        return layers[layer - 1].covariance[a * batch + c] + f.scaledMeanShifts[layer - 1][a == c ? 0 : 1] / Double(network.width)
     }
 
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see

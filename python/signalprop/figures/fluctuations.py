@@ -3,7 +3,8 @@ c of every grid point with a fluctuation theory: the measured standard deviation
 networks (stderr·√n, with its own sampling band ±sd/√(2(n−1))) and the predicted one
 (``theory_sd``) against depth; and the measured mean's deviation from mean field beside
 ``theory_1n − theory``, the 1/N correction; fluctuations_width.png, with two or more widths, that
-deviation at the last layer against N; fluctuations_distribution.png, with per-network values, the
+deviation and the one from theory_1n at the last layer against N, with fitted slopes;
+fluctuations_distribution.png, with per-network values, the
 distribution across networks of log q (and c) at the last layer with the theory's Gaussian."""
 
 from __future__ import annotations
@@ -123,37 +124,62 @@ def _distributions(ds, figdir):
     return save(fig, figdir, "fluctuations_distribution.png")
 
 
+def log_slope(n, y, se):
+    """The least-squares slope of log|y| on log n weighted by (y/se)², the inverse delta-method
+    variance of log|y|, and its standard error; NaNs where fewer than 3 points have se > 0."""
+    n, y, se = (np.asarray(v, dtype=float) for v in (n, y, se))
+    keep = (se > 0) & (y != 0) & np.isfinite(y)
+    if keep.sum() < 3:
+        return np.nan, np.nan
+    x, z, w = np.log(n[keep]), np.log(np.abs(y[keep])), (y[keep] / se[keep]) ** 2
+    design = np.column_stack([np.ones_like(x), x])
+    covariance = np.linalg.inv(design.T @ (w[:, None] * design))
+    beta = covariance @ design.T @ (w * z)
+    return beta[1], np.sqrt(covariance[1, 1])
+
+
 def _versus_width(ds, figdir):
-    """fluctuations_width.png, with ≥ 2 widths: at each point's last layer, |mean − mean field|
-    of q against N (log-log, ± s.e.) beside |theory_1n − theory|, the 1/N line."""
-    if "q_theory_1n" not in ds or ds.sizes.get("width", 0) < 2:
+    """fluctuations_width.png, with ≥ 2 widths: one panel per observable with theory_1n (q, c),
+    at each point's last layer against N (log-log, ± s.e.): |mean − mean field| (circles) beside
+    |theory_1n − theory| (dashed, ∝ 1/N), and |mean − theory_1n| (squares), what the 1/N theory
+    leaves, which shrinks like 1/N²; each with its fitted slope (``log_slope``)."""
+    shown = [o for o in ("q", "c") if f"{o}_theory_1n" in ds and np.isfinite(ds[f"{o}_theory_1n"].values).any()]
+    if not shown or ds.sizes.get("width", 0) < 2:
         return []
-    table = point_table(ds, "q")
-    table = table[np.isfinite(table["t"])]
-    groups = [(key, rows) for key, rows in table.groupby(["activation", "sigma_w", "sigma_b", "depth", "init"],
-                                                          sort=False) if rows["width"].nunique() >= 2]
-    if not groups:
-        return []
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    for i, (key, rows) in enumerate(groups):
-        colour = f"C{i % 10}"
-        widths, measured, errors, predicted = [], [], [], []
-        for _, p in rows.iterrows():
-            layer = int(p["last"])
-            corrected = float(ds["q_theory_1n"].sel(coords(p)).sel(layer=layer))
-            if not np.isfinite(corrected):
+    fig, axes = plt.subplots(1, len(shown), figsize=(6.6 * len(shown), 5.0), squeeze=False)
+    drew = False
+    for ax, obs in zip(axes[0], shown):
+        table = point_table(ds, obs)
+        table = table[np.isfinite(table["t"])]
+        groups = [(key, rows) for key, rows in table.groupby(["activation", "sigma_w", "sigma_b", "depth", "init"],
+                                                              sort=False) if rows["width"].nunique() >= 2]
+        for i, (key, rows) in enumerate(groups):
+            colour = f"C{i % 10}"
+            widths, bias, residual, errors, predicted = [], [], [], [], []
+            for _, p in rows.iterrows():
+                corrected = float(ds[f"{obs}_theory_1n"].sel(coords(p)).sel(layer=int(p["last"])))
+                if not np.isfinite(corrected):
+                    continue
+                widths.append(float(p["width"]))
+                bias.append(p["m"] - p["t"])
+                residual.append(p["m"] - corrected)
+                errors.append(p["s"])
+                predicted.append(abs(corrected - p["t"]))
+            if len(widths) < 2:
                 continue
-            widths.append(float(p["width"]))
-            measured.append(abs(p["m"] - p["t"]))
-            errors.append(p["s"])
-            predicted.append(abs(corrected - p["t"]))
-        if not widths:
-            continue
-        order = np.argsort(widths)
-        w = np.array(widths)[order]
-        label = f"{key[0]}, σ_w={g(key[1])}, σ_b={g(key[2])}, L={g(key[3])}"
-        ax.errorbar(w, np.array(measured)[order], yerr=np.array(errors)[order], fmt="o", color=colour,
-                    label=f"{label}: |mean − mean field|")
-        ax.plot(w, np.array(predicted)[order], "--", color=colour, label="|theory_1n − theory| (∝ 1/N)")
-    log_log(ax, "width N", "|deviation of the mean q| at the last layer", "the mean's finite-width bias against the 1/N theory")
+            order = np.argsort(widths)
+            w, b, r, e, t = (np.array(v)[order] for v in (widths, bias, residual, errors, predicted))
+            label = f"{key[0]}, σ_w={g(key[1])}, σ_b={g(key[2])}, L={g(key[3])}"
+            slope_b, slope_r = log_slope(w, b, e), log_slope(w, r, e)
+            ax.errorbar(w, np.abs(b), yerr=e, fmt="o", color=colour,
+                        label=f"{label}: |mean − mean field|, slope {slope_b[0]:+.2f} ± {slope_b[1]:.2f}")
+            ax.plot(w, t, "--", color=colour, label="|theory_1n − theory| (∝ 1/N)")
+            ax.errorbar(w, np.abs(r), yerr=e, fmt="s", mfc="none", color=colour,
+                        label=f"|mean − theory_1n|, slope {slope_r[0]:+.2f} ± {slope_r[1]:.2f}")
+            drew = True
+        log_log(ax, "width N", f"|deviation of the mean {obs}| at the last layer",
+                f"{obs}: the 1/N bias, and what theory_1n leaves (O(1/N²))")
+    if not drew:
+        plt.close(fig)
+        return []
     return save(fig, figdir, "fluctuations_width.png")
