@@ -49,16 +49,16 @@ import Darwin
 /// correction is `−E[Δ²f]/(4N)`; for `f(x) = g(L x + β)`, LLᵀ = U, it is
 /// `o = d²/dt² F(Σ + tU)` at t = 0. K̂ = Σ + ξ_K adds nothing to the mean.
 /// The second derivatives are central second differences: of the analytic slope for the
-/// lengths, along the factors of s (an LDLᵀ) and along U for the cross term.
+/// lengths, along the Cholesky factors of s and along U for the cross term.
 /// Errors are O(1/N²) in the covariance (O(L²/N²) relative at depth L) and in the mean.
 public struct KernelFluctuations: Sendable {
     /// `N · Cov[(K̂_aa, K̂_ab, K̂_bb)]` per layer, layer 1 first, 3×3 row-major; for a single
     /// input (a = b) every entry is `N · Var[K̂_aa]`.
     public let scaledCovariances: [[Double]]
     /// `N · (E K̂^l − K^l)` for (aa, ab, bb), the mean's 1/N correction, layer 1 first (for a
-    /// single input the three are its length's). For a pair it stops at the first layer where
-    /// 1 − |c| < 10⁻⁴: the second differences across the correlation would need steps too small
-    /// for the quadrature's accuracy there.
+    /// single input the three are its length's). For a pair it stops after the first layer
+    /// where 1 − |c| < 10⁻⁴: the second differences across the correlation would need steps too
+    /// small for the quadrature's accuracy there.
     public let scaledMeanShifts: [[Double]]
 
     /// From the mean-field kernels of the pair, `(Σ_aa, Σ_ab, Σ_bb)` at each layer (layer 1
@@ -127,20 +127,21 @@ public struct KernelFluctuations: Sendable {
         func fab(_ v: [Double], _ t: Double) -> Double {
             unit.secondMoment(qaa: sigma[0] + t * v[0], qbb: sigma[2] + t * v[2], qab: sigma[1] + t * v[1])
         }
+        let centre = fab([0, 0, 0], 0)
         /// d²/dt² F_ab(Σ + t v) at 0, with a step that moves no entry by more than ε relative.
         func secondDifference(_ v: [Double]) -> Double {
             let size = Swift.max(abs(v[0]) / sigma[0], abs(v[1]) / scale, abs(v[2]) / sigma[2])
             guard size > 0 else { return 0 }
             let h = epsilon / size
-            return (fab(v, h) - 2 * fab(v, 0) + fab(v, -h)) / (h * h)
+            return (fab(v, h) - 2 * centre + fab(v, -h)) / (h * h)
         }
         out[1] += 0.5 * Self.factors(s).reduce(0) { $0 + secondDifference($1) }
         if let u { out[1] -= secondDifference(u) }
         return out
     }
 
-    /// Vectors v_m with `s = Σ_m v_m v_mᵀ` for a positive semi-definite 3×3 s (LDLᵀ, pivots
-    /// below 10⁻¹⁴ of the largest diagonal entry dropped as zero).
+    /// Vectors v_m with `s = Σ_m v_m v_mᵀ` for a positive semi-definite 3×3 s (an outer-product
+    /// Cholesky, pivots below 10⁻¹⁴ of the largest diagonal entry dropped as zero).
     static func factors(_ s: [Double]) -> [[Double]] {
         var a = s, out: [[Double]] = []
         let floor = 1e-14 * Swift.max(s[0], s[4], s[8])

@@ -1,3 +1,4 @@
+import Foundation
 import MeanField
 import Testing
 
@@ -94,9 +95,9 @@ import Testing
         }
     }
 
-    /// A pair's shift of its own lengths is its input's (the pair's second differences against
-    /// the single input's, tanh with σ_b > 0, both weight laws), and the cross entry's shift is
-    /// the same whichever input is called a.
+    /// A pair's shift of its own lengths is its input's (the pair's recursion, A·μ and its
+    /// covariance's s_aa,aa, against the single input's; tanh with σ_b > 0, both weight laws),
+    /// and the cross entry's shift is the same whichever input is called a.
     @Test(arguments: [WeightLaw.gaussian, .orthogonal])
     func aPairsLengthShiftIsItsInputsOwn(_ law: WeightLaw) throws {
         let maps = MeanFieldMaps(activation: .tanh, sigmaW: 1.6, sigmaB: 0.3)
@@ -120,6 +121,52 @@ import Testing
             #expect(abs(p.scaledMeanShifts[l][0] - shift) < 1e-12 * abs(shift), "layer \(l + 1)")
             #expect(abs(p.scaledMeanShifts[l][1] - r.scaledMeanShifts[l][1]) < 1e-6 * abs(p.scaledMeanShifts[l][1]),
                     "layer \(l + 1): \(p.scaledMeanShifts[l][1]) vs \(r.scaledMeanShifts[l][1])")
+        }
+    }
+
+    /// The orthogonal mean correction o against the law it comes from: a row of a Haar N×2
+    /// frame (times √N) has density ∝ (1 − |x|²/N)^{(N−4)/2} on |x|² < N, so with σ_b = 0,
+    /// `E_N φ(Lx)_i φ(Lx)_j` (LLᵀ = U = Σ¹) is F_ij(Σ¹) − o_ij/N + O(N⁻²), and layer 2's shift
+    /// is `N μ² = −σ_w² o` (s¹ = 0). The expectations are trapezoid sums on a grid over
+    /// [−10, 10]² (spectrally accurate for these smooth, decaying integrands), at N = 1000 and
+    /// 4000, extrapolated in 1/N (Richardson; O(10⁻⁶) left); tanh, three input correlations.
+    @Test(arguments: [-0.4, 0.3, 0.8])
+    func orthogonalMeanCorrectionIsTheFrameRowsLaw(_ c0: Double) throws {
+        let sigmaW = 1.7, maps = MeanFieldMaps(activation: .tanh, sigmaW: sigmaW, sigmaB: 0)
+        let (qa, qb) = (sigmaW * sigmaW * 1.2, sigmaW * sigmaW * 0.7), qab = c0 * (qa * qb).squareRoot()
+        let second = (maps.lengthMap(qa), maps.covarianceMap(qaa: qa, qbb: qb, qab: qab), maps.lengthMap(qb))
+        let f = try #require(KernelFluctuations(activation: .tanh, sigmaW: sigmaW, weights: .orthogonal,
+                                                kernels: [(qa, qab, qb), second]))
+        // L = chol(U), U = Σ¹ (σ_b = 0).
+        let l00 = qa.squareRoot(), l10 = qab / l00, l11 = (qb - l10 * l10).squareRoot()
+        let h = 0.05, points = Array(stride(from: -10.0, through: 10.0, by: h))
+        /// E φ(u_i)φ(u_j) for (aa, ab, bb) under the weight w(|x|²).
+        func moments(_ weight: (Double) -> Double) -> [Double] {
+            var sums = [0.0, 0.0, 0.0], mass = 0.0
+            for x in points {
+                for y in points {
+                    let w = weight(x * x + y * y)
+                    guard w > 0 else { continue }
+                    let a = tanh(l00 * x), b = tanh(l10 * x + l11 * y)
+                    sums[0] += w * a * a
+                    sums[1] += w * a * b
+                    sums[2] += w * b * b
+                    mass += w
+                }
+            }
+            return sums.map { $0 / mass }
+        }
+        let gaussian = moments { exp(-$0 / 2) }
+        func scaled(_ n: Double) -> [Double] {
+            let e = moments { r2 in r2 < n ? exp((n - 4) / 2 * log1p(-r2 / n)) : 0 }
+            return (0..<3).map { n * (e[$0] - gaussian[$0]) }
+        }
+        let (n1, n2) = (1000.0, 4000.0), d1 = scaled(n1), d2 = scaled(n2)
+        for k in 0..<3 {
+            let limit = (n2 * d2[k] - n1 * d1[k]) / (n2 - n1)
+            let shift = f.scaledMeanShifts[1][k]
+            #expect(abs(shift - sigmaW * sigmaW * limit) < 1e-4 * abs(shift) + 1e-7,
+                    "c⁰ = \(c0), entry \(k): shift \(shift) vs σ_w² × \(limit)")
         }
     }
 }

@@ -25,25 +25,33 @@ public struct MeanCorrelation: GramFunction {
         return [s / Double(b * (b - 1) / 2)]
     }
 
-    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)`, gradient ``gradient(_:)``
-    /// against the pair's covariance (``KernelFluctuations``). More inputs would need the
-    /// covariances of disjoint pairs (four-point functions of four inputs): none. Silent where
-    /// |c| is within 10⁻³ of 1: the gradient's terms cancel to O((1 − |c|)²) there, below what
-    /// the quadrature and the derivatives (~10⁻⁸ relative) resolve.
+    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)` (``scaledVariance(_:_:_:layer:)``).
+    /// More inputs would need the covariances of disjoint pairs (four-point functions of four
+    /// inputs): none.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         guard theory.batch == 2 else { return [] }
-        return standardDeviations(theory, quantities: 1) { _, l in
-            guard let s = Self.pairCovariance(theory, 0, 1, layer: l) else { return nil }
-            let k = theory.layers[l - 1].covariance, g = Self.gradient([k[0], k[1], k[3]])
-            guard let g else { return nil }
-            var total = 0.0
-            for x in 0..<3 { for y in 0..<3 { total += g[x] * s[x * 3 + y] * g[y] } }
-            return total
-        }
+        return standardDeviations(theory, quantities: 1) { _, l in Self.scaledVariance(theory, 0, 1, layer: l)?.value }
+    }
+
+    /// `N Var ĉ_ab` to leading order, `∇cᵀ S ∇c` with S the pair's `N Cov` (``KernelFluctuations``),
+    /// and the two factors. Silent where |c| is within 10⁻³ of 1, where the gradient's terms
+    /// cancel to O((1 − |c|)²), below what the quadrature and the derivatives (~10⁻⁸ relative)
+    /// resolve; and where the predicted spread `√(N Var/N)` reaches 1 − |c|: ĉ's law is then
+    /// pressed against ±1 and is no longer an expansion in 1/N about c.
+    static func scaledVariance(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int)
+        -> (gradient: [Double], covariance: [Double], value: Double)? {
+        let n = theory.batch, cov = theory.layers[l - 1].covariance
+        let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]]
+        guard let g = gradient(k), let s = pairCovariance(theory, a, b, layer: l) else { return nil }
+        var total = 0.0
+        for x in 0..<3 { for y in 0..<3 { total += g[x] * s[x * 3 + y] * g[y] } }
+        let c = k[1] / (k[0] * k[2]).squareRoot()
+        guard total >= 0, (total / Double(theory.network.width)).squareRoot() < 1 - abs(c) else { return nil }
+        return (g, s, total)
     }
 
     /// `∇c` in (K_aa, K_ab, K_bb): `(−c/(2K_aa), 1/√(K_aa K_bb), −c/(2K_bb))`; nil within 10⁻³
-    /// of |c| = 1 (see ``standardDeviations(_:)``).
+    /// of |c| = 1 (see ``scaledVariance(_:_:_:layer:)``).
     static func gradient(_ k: [Double]) -> [Double]? {
         let root = (k[0] * k[2]).squareRoot(), c = k[1] / root
         guard 1 - abs(c) >= 1e-3 else { return nil }
@@ -67,14 +75,14 @@ public struct MeanCorrelation: GramFunction {
     /// `c + ∇c · μ/N + ½ Σ_jk ∂_j∂_k c · N Cov(K̂_j, K̂_k)/N`, μ = N(E K̂ − K)
     /// (``TheoryContext/correctedKernel(_:_:layer:)``), with ∂²c/∂K_aa² = 3c/(4K_aa²),
     /// ∂²c/∂K_aa∂K_bb = c/(4 K_aa K_bb), ∂²c/∂K_aa∂K_ab = −1/(2K_aa√(K_aa K_bb)), ∂²c/∂K_ab² = 0
-    /// (and a ↔ b): the mean field and the two 1/N terms. Silent where the gradient is.
+    /// (and a ↔ b): the mean field and the two 1/N terms. Silent where
+    /// ``scaledVariance(_:_:_:layer:)`` is.
     public static func correctionTerms(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int)
         -> (meanField: Double, shift: Double, curvature: Double)? {
         let n = theory.batch, cov = theory.layers[l - 1].covariance
         let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]]
-        guard let g = gradient(k), let s = pairCovariance(theory, a, b, layer: l),
-              let aa = theory.correctedKernel(a, a, layer: l), let ab = theory.correctedKernel(a, b, layer: l),
-              let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
+        guard let (g, s, _) = scaledVariance(theory, a, b, layer: l), let aa = theory.correctedKernel(a, a, layer: l),
+              let ab = theory.correctedKernel(a, b, layer: l), let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
         let width = Double(theory.network.width), root = (k[0] * k[2]).squareRoot(), c = k[1] / root
         let shifts = [aa - k[0], ab - k[1], bb - k[2]]
         let (xx, zz, xz): (Double, Double, Double) = (3 * c / (4 * k[0] * k[0]), 3 * c / (4 * k[2] * k[2]), c / (4 * k[0] * k[2]))

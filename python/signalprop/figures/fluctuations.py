@@ -125,17 +125,40 @@ def _distributions(ds, figdir):
 
 
 def log_slope(n, y, se):
-    """The least-squares slope of log|y| on log n weighted by (y/se)², the inverse delta-method
-    variance of log|y|, and its standard error; NaNs where fewer than 3 points have se > 0."""
-    n, y, se = (np.asarray(v, dtype=float) for v in (n, y, se))
-    keep = (se > 0) & (y != 0) & np.isfinite(y)
+    """The exponent k of y ≈ a·n^k fitted to the points by weighted least squares on y itself
+    (weights 1/se², Gauss–Newton from the log-log line), and its standard error, scaled by
+    √(χ²/dof) where the scatter exceeds the error bars; NaNs with fewer than 3 points with
+    se > 0 or no power law in them. Fitting y rather than log|y| keeps noisy points from
+    weighting themselves."""
+    n, y, se = (np.asarray(v, dtype=float).ravel() for v in (n, y, se))
+    keep = (se > 0) & np.isfinite(y) & (n > 0)
     if keep.sum() < 3:
         return np.nan, np.nan
-    x, z, w = np.log(n[keep]), np.log(np.abs(y[keep])), (y[keep] / se[keep]) ** 2
-    design = np.column_stack([np.ones_like(x), x])
-    covariance = np.linalg.inv(design.T @ (w[:, None] * design))
-    beta = covariance @ design.T @ (w * z)
-    return beta[1], np.sqrt(covariance[1, 1])
+    n, y, se = n[keep], y[keep], se[keep]
+    x = np.log(n)
+    big = np.abs(y) > 0
+    k, log_a = np.polyfit(x[big], np.log(np.abs(y[big])), 1)
+    a = np.sign(np.sum(y)) * np.exp(log_a)
+
+    def cost(a, k):
+        return np.sum(((y - a * n**k) / se) ** 2)
+
+    for _ in range(200):
+        model = a * n**k
+        jacobian = np.column_stack([n**k, model * x]) / se[:, None]
+        step = np.linalg.lstsq(jacobian, (y - model) / se, rcond=None)[0]
+        scale = 1.0
+        while scale > 1e-6 and not cost(a + scale * step[0], k + scale * step[1]) <= cost(a, k):
+            scale /= 2   # a damped Gauss–Newton step: never uphill
+        a, k = a + scale * step[0], k + scale * step[1]
+        if not (np.isfinite(k) and np.isfinite(a) and abs(k) < 10):
+            return np.nan, np.nan   # no power law in the points (pure noise about 0)
+        if abs(scale * step[1]) < 1e-12:
+            break
+    jacobian = np.column_stack([n**k, a * n**k * x]) / se[:, None]
+    chi2 = np.sum(((y - a * n**k) / se) ** 2) / max(len(y) - 2, 1)
+    covariance = np.linalg.pinv(jacobian.T @ jacobian) * max(chi2, 1.0)
+    return k, np.sqrt(covariance[1, 1])
 
 
 def _versus_width(ds, figdir):
