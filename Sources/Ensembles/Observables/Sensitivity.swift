@@ -14,11 +14,13 @@ import MeanField
 /// normalisation with its statistics frozen). ∞ for a collapsed batch; B ≥ 2. The noise
 /// columns are renormalised every layer, their log-scale carried.
 ///
-/// Theory (infinite width): per input b the noise per entry of h^l is
-/// `m^l_b = (σ_w²/s) v^{l−1}_b`, `v^0 = 1`, `v^l_b = (χ(q^l_bb) + a²) v^{l−1}_b` with
+/// Theory (infinite width): feedforward and convolutional nets carry the input noise's
+/// O(1/N₀) correlation with the input (``predictWithInputCorrelation(_:)``). Residual and
+/// layer-normalised fully connected nets leave it out: per input b the noise per entry of h^l
+/// is `m^l_b = (σ_w²/s) v^{l−1}_b`, `v^0 = 1`, `v^l_b = (χ(q^l_bb) + a²) v^{l−1}_b` with
 /// `χ(q) = (σ_w²/s) E φ′(√q z)²` (the noise's cross term with the skip averages out over W),
 /// and `χ^l = (Tr C^0 · mean_b m^l_b / Tr C^l)^{1/2}`, Tr C the centred trace of the inputs'
-/// Gram and of q^l.
+/// Gram and of q^l; exact as N₀ → ∞.
 public struct Sensitivity: Observable {
     public static let entry = ObservableEntry(
         key: "sensitivity", placement: .forward,
@@ -138,8 +140,9 @@ public struct Sensitivity: Observable {
                              notes: ["sensitivity of \(network.architecture.name) nets: no theory here (the input noise's "
                                      + "correlation with the input, carried through the skip, is not implemented)"])
             }
-            return predictOverPositions(theory)
+            return predictWithInputCorrelation(theory)
         }
+        if network.architecture == .feedforward { return predictWithInputCorrelation(theory) }
         guard !theory.layers.isEmpty else { return .none(quantities: 1, depth: network.depth) }
         let a = network.architecture.residualScale, sigma2 = network.sigmaW * network.sigmaW / network.varianceDivisor
         let signal0 = GramGeometry.centredTrace(theory.inputs.gram.elements, count: b)
@@ -153,16 +156,19 @@ public struct Sensitivity: Observable {
         return Prediction(quantities: 1, theory: theory) { _, l in chi[l - 1] }
     }
 
-    /// A convolutional net's χ^l over positions × inputs (Labatie 2019's CNNs), with Tr C the
-    /// centred trace of the B·P × B·P covariance (``TheoryContext/positionPairLayers``).
+    /// χ^l of a feedforward net, or of a convolutional one over positions × inputs (Labatie
+    /// 2019's CNNs), with Tr C the centred trace of the B·P × B·P covariance
+    /// (``TheoryContext/positionPairLayers``; P = 1 and the inputs' own covariance for a fully
+    /// connected net, where 𝒜 below is the identity and C₀ = N₀).
     ///
-    /// The noise: a few input channels (C₀ = 3 for images) make the input noise dx_p at a
-    /// position correlated with x_p at O(1/C₀) — `r_p = x_p·dx_p/C₀` has `E r_p² = q⁰_p/C₀`, an
-    /// O(1) share of the signal for small C₀, not a finite-width effect — and so h and dh of
-    /// one channel are jointly Gaussian, `(u, v) ~ N(0, [[q, r], [r, s]])`. Per input, the
-    /// noise variance `s_p` at each position and the second moments `R_pp′ = E r_p r_p′` of the
-    /// cross terms (over the noise) close under the layer maps, with 𝒜 the footprint average
-    /// (Xiao et al. 2018) and the taps of both factors shared:
+    /// The noise: a few input channels (C₀ = 3 for images, N₀ = 2 for points in the plane)
+    /// make the input noise dx_p at a position correlated with x_p at O(1/C₀) —
+    /// `r_p = x_p·dx_p/C₀` has `E r_p² = q⁰_p/C₀`, an O(1) share of the signal for small C₀, not
+    /// a finite-width effect — and so h and dh of one channel are jointly Gaussian,
+    /// `(u, v) ~ N(0, [[q, r], [r, s]])`. Per input, the noise variance `s_p` at each position
+    /// and the second moments `R_pp′ = E r_p r_p′` of the cross terms (over the noise) close
+    /// under the layer maps, with 𝒜 the footprint average (Xiao et al. 2018) and the taps of
+    /// both factors shared:
     ///
     /// - through ω ⋆ ·: `s^h = σ_w² 𝒜(s^x)`, `R^h_pp′ = σ_w⁴ k^{−2d} Σ_{t,t′} R^x_{p+t,p′+t′}`;
     /// - through φ: `R^x_pp′ = α_p α_p′ R^h_pp′`, `α = E[φ φ′(u) u]/q`, and
@@ -174,25 +180,27 @@ public struct Sensitivity: Observable {
     /// linear in the iid per-position noise norms, so this is the expectation of the measured
     /// noise ratio exactly; only the square root of a ratio fluctuating at O((B·P)^{−1/2}/C₀)
     /// over the noise is left out.
-    private func predictOverPositions(_ theory: TheoryContext) -> Prediction {
+    private func predictWithInputCorrelation(_ theory: TheoryContext) -> Prediction {
         let network = theory.network, p = network.positions, b = theory.batch, n = b * p
-        guard let conv = network.architecture.composition(network).pre.first as? Convolution, !theory.positionPairLayers.isEmpty
-        else { return .none(quantities: 1, depth: network.depth) }
+        let conv = network.architecture.composition(network).pre.first as? Convolution
+        let layers = p > 1 ? theory.positionPairLayers : theory.layers
+        guard p == 1 || conv != nil, !layers.isEmpty else { return .none(quantities: 1, depth: network.depth) }
         let sigma2 = network.sigmaW * network.sigmaW / network.varianceDivisor
-        let footprint = conv.footprint
-        let input = theory.inputs.moments(positions: p), channels = Double(theory.inputs.dimension / p)
+        let input = p > 1 ? theory.inputs.moments(positions: p) : theory.inputs.moments
+        let channels = Double(theory.inputs.dimension / p)
         let signal0 = GramGeometry.centredTrace(input.covariance, count: n)
         let phi = network.activation, quadrature = theory.maps.quadrature
-        /// The footprint average of a per-position field.
+        /// The footprint average of a per-position field (the field itself without positions).
         func average(_ f: (Int) -> Double, at q: Int) -> Double {
-            footprint.reduce(0.0) { $0 + f(conv.shifted(q, by: $1)) } / Double(footprint.count)
+            guard let conv else { return f(q) }
+            return conv.footprint.reduce(0.0) { $0 + f(conv.shifted(q, by: $1)) } / Double(conv.footprint.count)
         }
         var noise = [[Double]](repeating: [Double](repeating: 1, count: p), count: b)
         var cross = (0..<b).map { a in
             (0..<(p * p)).map { $0 / p == $0 % p ? input.variance(a * p + $0 / p) / channels : 0 }
         }
         var chi: [Double] = []
-        for t in theory.positionPairLayers {
+        for t in layers {
             var mean = 0.0
             for a in 0..<b {
                 let s = noise[a], r = cross[a]
