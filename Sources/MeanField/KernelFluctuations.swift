@@ -60,16 +60,24 @@ public struct KernelFluctuations: Sendable {
     /// where 1 − |c| < 10⁻⁴: the second differences across the correlation would need steps too
     /// small for the quadrature's accuracy there.
     public let scaledMeanShifts: [[Double]]
+    /// With `nextOrder`, Gaussian weights: the covariance's next order,
+    /// `N² (Cov K̂ − scaledCovariances/N)`, 3×3 per layer
+    /// (``secondOrder(_:sigmaW:kernels:shifts:states:sameInput:)``); it stops with the shifts
+    /// or, for a pair, where 1 − |c| < 0.05. Empty otherwise.
+    public let scaledSecondOrderCovariances: [[Double]]
+    /// The third cumulants `N² κ₃(K̂_α, K̂_β, K̂_γ)`, 3×3×3 per layer, alongside.
+    public let scaledThirdCumulants: [[Double]]
 
     /// From the mean-field kernels of the pair, `(Σ_aa, Σ_ab, Σ_bb)` at each layer (layer 1
     /// first); nil where a moment is not finite (lengths beyond Double's range).
     /// `sigmaW`, `sigmaB`: the net's σ_w (divided by √depth where its scaling says so) and σ_b.
-    /// `sameInput`: the pair is one input with itself.
+    /// `sameInput`: the pair is one input with itself. `nextOrder`: also the covariance's next
+    /// order (Gaussian weights; about 40× the leading order's cost).
     public init?(activation: Activation, sigmaW: Double, sigmaB: Double = 0, weights: WeightLaw = .gaussian,
-                 kernels: [(aa: Double, ab: Double, bb: Double)], sameInput: Bool = false) {
+                 kernels: [(aa: Double, ab: Double, bb: Double)], sameInput: Bool = false, nextOrder: Bool = false) {
         let unit = MeanFieldMaps(activation: activation, sigmaW: 1, sigmaB: 0)
         let w2 = sigmaW * sigmaW, w4 = w2 * w2, b2 = sigmaB * sigmaB, orthogonal = weights.isOrthogonal
-        var s = [Double](repeating: 0, count: 9), out: [[Double]] = []
+        var s = [Double](repeating: 0, count: 9), out: [[Double]] = [], states: [[Double]] = []
         var shift: [Double]? = [0, 0, 0], shifts: [[Double]] = []
         for (l, k) in kernels.enumerated() {
             // Lengths rounded to 0 or ∞ (beyond Double's range): no theory.
@@ -81,6 +89,7 @@ public struct KernelFluctuations: Sendable {
                 for i in 0..<9 { measured[i] -= fixed[i] }
             }
             out.append((0..<9).map { s[$0] + measured[$0] })
+            states.append(s)
             if let m = shift { shifts.append(m) }
             guard l + 1 < kernels.count else { break }
             var (a, noise) = sameInput ? Self.singleInput(unit, k.aa) : Self.pair(unit, sigma)
@@ -105,6 +114,14 @@ public struct KernelFluctuations: Sendable {
         guard out.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { return nil }
         scaledCovariances = out
         scaledMeanShifts = Array(shifts.prefix { $0.allSatisfy(\.isFinite) })
+        let next: (covariances: [[Double]], cumulants: [[Double]]) = orthogonal || !nextOrder ? ([], [])
+            : Self.secondOrder(unit, sigmaW: sigmaW, kernels: kernels, shifts: scaledMeanShifts, states: states,
+                               sameInput: sameInput)
+        let finite = zip(next.covariances, next.cumulants).prefix { (q: [Double], k: [Double]) in
+            q.allSatisfy(\.isFinite) && k.allSatisfy(\.isFinite)
+        }.count
+        scaledSecondOrderCovariances = Array(next.covariances.prefix(finite))
+        scaledThirdCumulants = Array(next.cumulants.prefix(finite))
     }
 
     /// `A · N μ + ½ D²F[s] − o` (before the σ_w² factor), see the type's derivation; nil where
@@ -206,23 +223,8 @@ public struct KernelFluctuations: Sendable {
         a[4] = unit.chiC(qaa: qa, qbb: qb, c: c)
         a[5] = slope({ f(qa, qb + $0) }, step: 1e-4 * qb)
         a[8] = unit.lengthMapDerivative(qb)
-        // E φ_a^m φ_b^{4−m}, m = 0…4 (φ^k for k = 1…4).
-        let phi = unit.activation, quadrature = unit.quadrature
-        func power(_ k: Int) -> GaussianExpectation.BatchFunction {
-            { x, y in
-                phi.apply(x, into: y)
-                for i in y.indices {
-                    let v = y[i]
-                    for _ in 1..<k { y[i] *= v }
-                }
-            }
-        }
-        let fourth: [Double] = (0...4).map { m in
-            if m == 4 { return quadrature.expectation(scale: qa.squareRoot(), breakpoints: phi.breakpoints, batch: power(4)).value }
-            if m == 0 { return quadrature.expectation(scale: qb.squareRoot(), breakpoints: phi.breakpoints, batch: power(4)).value }
-            return quadrature.expectation(qaa: qa, qbb: qb, correlation: c, batch: power(m), breakpointsF: phi.breakpoints,
-                                          batch: power(4 - m), breakpointsG: phi.breakpoints).value
-        }
+        // E φ_a^m φ_b^{4−m}, m = 0…4.
+        let fourth = (0...4).map { m in moment(unit, sigma, m, 4 - m) }
         let second = [unit.secondMoment(qaa: qa, qbb: qa, qab: qa), f(qa, qb), unit.secondMoment(qaa: qb, qbb: qb, qab: qb)]
         let noise = entries.enumerated().flatMap { x, ij in
             entries.enumerated().map { y, kl in

@@ -53,6 +53,7 @@ struct SweepCommand: ParsableCommand {
           forward = ["q", "c", "gram"]  # on the pre-activations h^l, any of:
           # per_network = true  also writes networks.csv (every network's values) and quantiles.csv
           # fluctuations = true fills layers.csv's theory_sd and theory_1n (finite-width theory)
+          # fluctuations_order = 2 adds the next order in 1/N to theory_sd's variance
         \(forward)
           # keys of their own in [observe]:
         \(keyed)

@@ -83,6 +83,8 @@ let brokenCampaigns: [(toml: String, key: String, phrase: String)] = [
     (broken("sigma_b", with: "sigma_b = [0.0]") + "\n[network]\narchitecture = \"batchnorm-residual\"\n[observe]\njacobian = {}",
      "observe.jacobian", "batch norm couples"),
     (valid + "\n[observe]\nnngp_depths = [1]", "observe.nngp_depths", "does not list \"nngp\""),
+    (valid + "\n[observe]\nfluctuations = true\nfluctuations_order = 3", "observe.fluctuations_order", "must be 1"),
+    (valid + "\n[observe]\nfluctuations_order = 2", "observe.fluctuations_order", "needs fluctuations = true"),
     (broken("c0", with: "c0 = 1.0") + "\n[observe]\nforward = [\"sensitivity\"]", "observe.forward", "inputs that differ"),
     (valid + "\n[network]\narchitecture = \"residual\"\nresidual_normalize = true", "network.residual_normalize",
      "batchnorm-residual only"),

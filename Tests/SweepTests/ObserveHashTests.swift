@@ -21,6 +21,7 @@ import Testing
         ("nngp_depths", "forward = [\"q\", \"nngp\"]\nnngp_depths = [2]"),
         ("per_network", "forward = [\"q\"]\nper_network = true"),
         ("fluctuations", "forward = [\"q\"]\nfluctuations = true"),
+        ("fluctuations_order", "forward = [\"q\"]\nfluctuations = true\nfluctuations_order = 2"),
         ("jacobian", "jacobian = { depths = [3] }"),
         ("jacobian", "jacobian = { depths = [3], bins = 50 }"),
         ("jacobian", "jacobian = { depths = [3], range = [1e-6, 1e2] }"),

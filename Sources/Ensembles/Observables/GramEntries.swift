@@ -28,11 +28,14 @@ public struct GramEntries: GramFunction {
         return prediction
     }
 
-    /// Each entry's own `Var K̂_ab` (``KernelFluctuations``).
+    /// Each entry's own `Var K̂_ab` (``KernelFluctuations``), with its next order.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         let b = theory.batch, entries = (0..<b).flatMap { a in (a..<b).map { (a, $0) } }
         return standardDeviations(theory, quantities: entries.count) { k, l in
-            theory.scaledKernelCovariance(entries[k].0, entries[k].1, entries[k].0, entries[k].1, layer: l)
+            let (i, j) = entries[k]
+            return theory.scaledKernelCovariance(i, j, i, j, layer: l).map {
+                ($0, theory.secondOrderKernelCovariance(i, j, i, j, layer: l))
+            }
         }
     }
 

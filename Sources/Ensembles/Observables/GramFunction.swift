@@ -71,16 +71,21 @@ extension GramFunction {
         return prediction
     }
 
-    /// Each quantity's standard deviation across networks at each layer from `variance(l)`,
-    /// `N · Var` at layer l (nil: silent), divided by the width; [] without a fluctuation theory.
+    /// Each quantity's standard deviation across networks at each layer from `variance`,
+    /// `N · Var` at layer l to leading order (nil: silent) and, where there is one, its next
+    /// order V₂: `√(V₁/N + V₂/N²)` (``KernelFluctuations/scaledSecondOrderCovariances``), or
+    /// `√(V₁/N)` without V₂ or where the sum is not positive; [] without a fluctuation theory.
     func standardDeviations(_ theory: TheoryContext, quantities: Int,
-                            _ variance: (_ quantity: Int, _ layer: Int) -> Double?) -> [[Double?]] {
+                            _ variance: (_ quantity: Int, _ layer: Int) -> (first: Double, second: Double?)?) -> [[Double?]] {
         guard theory.kernelFluctuations != nil else { return [] }
         let n = Double(theory.network.width), depth = theory.network.depth
         return (0..<quantities).map { k in
             (1...depth).map { l in
-                guard l <= theory.layers.count, let v = variance(k, l), v >= 0 else { return nil }
-                return (v / n).squareRoot()
+                guard l <= theory.layers.count, let v = variance(k, l), v.first >= 0 else { return nil }
+                if let second = v.second, v.first / n + second / (n * n) > 0 {
+                    return (v.first / n + second / (n * n)).squareRoot()
+                }
+                return (v.first / n).squareRoot()
             }
         }
     }

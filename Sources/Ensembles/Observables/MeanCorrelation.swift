@@ -25,12 +25,85 @@ public struct MeanCorrelation: GramFunction {
         return [s / Double(b * (b - 1) / 2)]
     }
 
-    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)` (``scaledVariance(_:_:_:layer:)``).
-    /// More inputs would need the covariances of disjoint pairs (four-point functions of four
-    /// inputs): none.
+    /// Two inputs: the delta method on `c = K_01/√(K_00 K_11)` (``scaledVariance(_:_:_:layer:)``),
+    /// to second order where the kernel's next order is known (Gaussian weights):
+    /// `N Var ĉ = V₁ + V₂/N`, `V₂ = ∇cᵀQ∇c + 2 c_i c_jk μ_j P_ik + c_i c_jk κ_ijk + ½ c_ij c_kl P_ik P_jl
+    /// + c_i c_jkl P_ij P_kl` (P, Q the kernel's N Cov and its next order, κ its N²κ₃, μ its
+    /// N-scaled shift; derivatives ``derivatives(_:)``). At layer 1 this is the classical
+    /// `(1 − ρ²)²(1 + 11ρ²/(2N))/N` of a sample correlation (Hotelling 1953). More inputs would
+    /// need the covariances of disjoint pairs (four-point functions of four inputs): none.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         guard theory.batch == 2 else { return [] }
-        return standardDeviations(theory, quantities: 1) { _, l in Self.scaledVariance(theory, 0, 1, layer: l)?.value }
+        return standardDeviations(theory, quantities: 1) { _, l in
+            guard let v = Self.scaledVariance(theory, 0, 1, layer: l) else { return nil }
+            return (v.value, Self.secondOrderVariance(theory, 0, 1, layer: l, covariance: v.covariance))
+        }
+    }
+
+    /// V₂ of ``standardDeviations(_:)``; nil where the kernel has no next order.
+    static func secondOrderVariance(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int, covariance p: [Double]) -> Double? {
+        let n = theory.batch, cov = theory.layers[l - 1].covariance
+        let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]], entries = [(a, a), (a, b), (b, b)]
+        guard let kappa = theory.scaledThirdCumulants(a, b, layer: l),
+              let aa = theory.correctedKernel(a, a, layer: l), let ab = theory.correctedKernel(a, b, layer: l),
+              let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
+        var q = [Double](repeating: 0, count: 9)
+        for (x, e) in entries.enumerated() {
+            for (y, f) in entries.enumerated() {
+                guard let v = theory.secondOrderKernelCovariance(e.0, e.1, f.0, f.1, layer: l) else { return nil }
+                q[x * 3 + y] = v
+            }
+        }
+        let width = Double(theory.network.width), mu = [aa - k[0], ab - k[1], bb - k[2]].map { $0 * width }
+        let (g, g2, g3) = derivatives(k)
+        var total = 0.0
+        for i in 0..<3 {
+            for j in 0..<3 {
+                total += g[i] * q[i * 3 + j] * g[j]
+                for m in 0..<3 {
+                    total += g[i] * g2[j * 3 + m] * (2 * mu[j] * p[i * 3 + m] + kappa[(i * 3 + j) * 3 + m])
+                    for o in 0..<3 {
+                        total += 0.5 * g2[i * 3 + j] * g2[m * 3 + o] * p[i * 3 + m] * p[j * 3 + o]
+                        total += g[i] * g3[(j * 3 + m) * 3 + o] * p[i * 3 + j] * p[m * 3 + o]
+                    }
+                }
+            }
+        }
+        return total
+    }
+
+    /// The first three derivatives of `c = K_ab/√(K_aa K_bb)` in (K_aa, K_ab, K_bb) (r = √(K_aa K_bb)):
+    /// ∂c = (−c/(2K_aa), 1/r, −c/(2K_bb)); ∂²c/∂K_aa² = 3c/(4K_aa²), ∂²c/∂K_aa∂K_bb = c/(4K_aa K_bb),
+    /// ∂²c/∂K_aa∂K_ab = −1/(2K_aa r), ∂²c/∂K_ab² = 0; ∂³c/∂K_aa³ = −15c/(8K_aa³),
+    /// ∂³c/∂K_aa²∂K_bb = −3c/(8K_aa² K_bb), ∂³c/∂K_aa²∂K_ab = 3/(4K_aa² r),
+    /// ∂³c/∂K_aa∂K_bb∂K_ab = 1/(4K_aa K_bb r), any with two ∂K_ab 0 (and a ↔ b).
+    static func derivatives(_ k: [Double]) -> (first: [Double], second: [Double], third: [Double]) {
+        let (x, z) = (k[0], k[2]), r = (x * z).squareRoot(), c = k[1] / r
+        let first = [-c / (2 * x), 1 / r, -c / (2 * z)]
+        let (xx, zz, xz): (Double, Double, Double) = (3 * c / (4 * x * x), 3 * c / (4 * z * z), c / (4 * x * z))
+        let (xy, yz): (Double, Double) = (-1 / (2 * x * r), -1 / (2 * z * r))
+        let second: [Double] = [xx, xy, xz, xy, 0, yz, xz, yz, zz]
+        var third = [Double](repeating: 0, count: 27)
+        for i in 0..<3 {
+            for j in 0..<3 {
+                for m in 0..<3 {
+                    let counts = [i, j, m].reduce(into: [0, 0, 0]) { $0[$1] += 1 }
+                    let value: Double
+                    switch (counts[0], counts[1], counts[2]) {
+                    case (3, 0, 0): value = -15 * c / (8 * x * x * x)
+                    case (0, 0, 3): value = -15 * c / (8 * z * z * z)
+                    case (2, 0, 1): value = -3 * c / (8 * x * x * z)
+                    case (1, 0, 2): value = -3 * c / (8 * z * z * x)
+                    case (2, 1, 0): value = 3 / (4 * x * x * r)
+                    case (0, 1, 2): value = 3 / (4 * z * z * r)
+                    case (1, 1, 1): value = 1 / (4 * x * z * r)
+                    default: value = 0
+                    }
+                    third[(i * 3 + j) * 3 + m] = value
+                }
+            }
+        }
+        return (first, second, third)
     }
 
     /// `N Var ĉ_ab` to leading order, `∇cᵀ S ∇c` with S the pair's `N Cov` (``KernelFluctuations``),
@@ -53,9 +126,8 @@ public struct MeanCorrelation: GramFunction {
     /// `∇c` in (K_aa, K_ab, K_bb): `(−c/(2K_aa), 1/√(K_aa K_bb), −c/(2K_bb))`; nil within 10⁻³
     /// of |c| = 1 (see ``scaledVariance(_:_:_:layer:)``).
     static func gradient(_ k: [Double]) -> [Double]? {
-        let root = (k[0] * k[2]).squareRoot(), c = k[1] / root
-        guard 1 - abs(c) >= 1e-3 else { return nil }
-        return [-c / (2 * k[0]), 1 / root, -c / (2 * k[2])]
+        guard 1 - abs(k[1] / (k[0] * k[2]).squareRoot()) >= 1e-3 else { return nil }
+        return derivatives(k).first
     }
 
     /// `N Cov` of (K̂_aa, K̂_ab, K̂_bb) for inputs a < b at layer l, 3×3 row-major.
@@ -83,11 +155,8 @@ public struct MeanCorrelation: GramFunction {
         let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]]
         guard let (g, s, _) = scaledVariance(theory, a, b, layer: l), let aa = theory.correctedKernel(a, a, layer: l),
               let ab = theory.correctedKernel(a, b, layer: l), let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
-        let width = Double(theory.network.width), root = (k[0] * k[2]).squareRoot(), c = k[1] / root
-        let shifts = [aa - k[0], ab - k[1], bb - k[2]]
-        let (xx, zz, xz): (Double, Double, Double) = (3 * c / (4 * k[0] * k[0]), 3 * c / (4 * k[2] * k[2]), c / (4 * k[0] * k[2]))
-        let (xy, yz): (Double, Double) = (-1 / (2 * k[0] * root), -1 / (2 * k[2] * root))
-        let hessian: [Double] = [xx, xy, xz, xy, 0, yz, xz, yz, zz]
+        let width = Double(theory.network.width), c = k[1] / (k[0] * k[2]).squareRoot()
+        let shifts = [aa - k[0], ab - k[1], bb - k[2]], hessian = derivatives(k).second
         var first = 0.0, second = 0.0
         for x in 0..<3 { first += g[x] * shifts[x] }
         for x in 0..<9 { second += hessian[x] * s[x] }

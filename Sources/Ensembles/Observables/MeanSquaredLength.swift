@@ -32,18 +32,20 @@ public struct MeanSquaredLength: GramFunction {
         return prediction
     }
 
-    /// `Var q̂ = B^{−2} Σ_ab Cov(K̂_aa, K̂_bb)` (``KernelFluctuations``).
+    /// `Var q̂ = B^{−2} Σ_ab Cov(K̂_aa, K̂_bb)` (``KernelFluctuations``), with its next order
+    /// where every pair has one.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
         let b = theory.batch
         return standardDeviations(theory, quantities: 1) { _, l in
-            var total = 0.0
+            var total = 0.0, next: Double? = 0
             for a in 0..<b {
                 for c in 0..<b {
                     guard let v = theory.scaledKernelCovariance(a, a, c, c, layer: l) else { return nil }
                     total += v
+                    if let n = next, let w = theory.secondOrderKernelCovariance(a, a, c, c, layer: l) { next = n + w } else { next = nil }
                 }
             }
-            return total / Double(b * b)
+            return (total / Double(b * b), next.map { $0 / Double(b * b) })
         }
     }
 }

@@ -203,11 +203,13 @@ public final class TheoryContext {
     /// `q^l_ab`, layer 1 first.
     public let layers: [LayerTheory]
 
-    /// `fluctuations`: with the finite-width theory (``kernelFluctuations``).
-    public init(network: NetworkSpec, inputs: InputBatch, fluctuations: Bool = false) {
+    /// `fluctuations`: with the finite-width theory (``kernelFluctuations``); `nextOrder`: and
+    /// the next order of its covariances (Gaussian weights).
+    public init(network: NetworkSpec, inputs: InputBatch, fluctuations: Bool = false, nextOrder: Bool = false) {
         self.network = network
         self.inputs = inputs
         self.fluctuations = fluctuations
+        self.nextOrder = nextOrder
         maps = MeanFieldMaps(activation: network.activation, sigmaW: network.sigmaW / network.varianceDivisor.squareRoot(),
                              sigmaB: network.sigmaB)
         layers = network.meanField(input: network.positions > 1 ? inputs.moments(positions: network.positions) : inputs.moments)
@@ -233,6 +235,10 @@ public final class TheoryContext {
     /// fluctuations = true`): it costs about eight 2-D Gaussian integrals per distinct pair of
     /// inputs and layer, 15 times the mean-field theory of `examples/bench-grid.toml`'s points.
     public let fluctuations: Bool
+    /// Whether the fluctuation theory carries its covariances' next order in 1/N (`[observe]
+    /// fluctuations_order = 2`): about 200 more 2-D Gaussian integrals per pair and layer, 40×
+    /// the leading order's cost.
+    public let nextOrder: Bool
 
     /// The leading-order fluctuations of the empirical kernel across networks
     /// (``KernelFluctuations``) of every input (key `a·B + a`) and every pair a < b (key
@@ -260,7 +266,8 @@ public final class TheoryContext {
                 }
                 // A pair whose moments leave Double's range has no entry (its quantities are silent).
                 guard let f = KernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, sigmaB: maps.sigmaB,
-                                                 weights: law, kernels: kernels, sameInput: a == c) else { continue }
+                                                 weights: law, kernels: kernels, sameInput: a == c, nextOrder: nextOrder)
+                else { continue }
                 computed[key] = f
                 table[a * b + c] = f
             }
@@ -274,13 +281,32 @@ public final class TheoryContext {
     /// `N · Cov(K̂^l_ij, K̂^l_kl)` for entries (i ≤ j), (k ≤ l) of one pair of inputs
     /// ({i, j, k, l} has at most two members), layer 1 first; nil without a fluctuation theory.
     public func scaledKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
+        pairEntry(i, j, k, l, layer: layer, \.scaledCovariances)
+    }
+
+    /// The next order of ``scaledKernelCovariance(_:_:_:_:layer:)``: `N² Cov − N · (its leading
+    /// order)` (``KernelFluctuations/scaledSecondOrderCovariances``); nil where there is none.
+    public func secondOrderKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
+        pairEntry(i, j, k, l, layer: layer, \.scaledSecondOrderCovariances)
+    }
+
+    /// Entry ((i, j), (k, l)) at `layer` of one of a pair's 3×3 tables.
+    private func pairEntry(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int,
+                           _ tables: KeyPath<KernelFluctuations, [[Double]]>) -> Double? {
         precondition(i <= j && k <= l, "entries are (i ≤ j), (k ≤ l)")
         let members = Array(Set([i, j, k, l])).sorted()
         guard let table = kernelFluctuations, members.count <= 2 else { return nil }
         let b = batch, a = members[0], c = members.last!
-        guard let f = table[a * b + c], layer >= 1, layer <= f.scaledCovariances.count else { return nil }
+        guard let f = table[a * b + c], layer >= 1, layer <= f[keyPath: tables].count else { return nil }
         func index(_ x: Int, _ y: Int) -> Int { a == c ? 0 : (x == a ? (y == a ? 0 : 1) : 2) }
-        return f.scaledCovariances[layer - 1][index(i, j) * 3 + index(k, l)]
+        return f[keyPath: tables][layer - 1][index(i, j) * 3 + index(k, l)]
+    }
+
+    /// `N² κ₃` of (K̂_aa, K̂_ab, K̂_bb) for inputs a < b at layer l, 3×3×3 row-major
+    /// (``KernelFluctuations/scaledThirdCumulants``); nil where there is none.
+    public func scaledThirdCumulants(_ a: Int, _ b: Int, layer: Int) -> [Double]? {
+        guard let f = kernelFluctuations?[a * batch + b], layer >= 1, layer <= f.scaledThirdCumulants.count else { return nil }
+        return f.scaledThirdCumulants[layer - 1]
     }
 
     /// `E K̂^l_ij = K^l_ij + μ^l_ij`, the mean of an entry of the empirical kernel to order 1/N

@@ -9,12 +9,17 @@ public struct Observables: Sendable, Hashable {
     public let perNetwork: Bool
     /// `[observe] fluctuations`: the finite-width theory columns (`theory_sd`, `theory_1n`).
     public let fluctuations: Bool
+    /// `[observe] fluctuations_order = 2`: `theory_sd` with its variance's next order in 1/N
+    /// (``KernelFluctuations/scaledSecondOrderCovariances``, Gaussian weights).
+    public let fluctuationsNextOrder: Bool
 
     /// `members` in any order (they are put in registry order); `forward` defaults to the
     /// forward observables among them.
-    public init(_ members: [any Observable], forward: [String]? = nil, perNetwork: Bool = false, fluctuations: Bool = false) {
+    public init(_ members: [any Observable], forward: [String]? = nil, perNetwork: Bool = false, fluctuations: Bool = false,
+                fluctuationsNextOrder: Bool = false) {
         self.perNetwork = perNetwork
         self.fluctuations = fluctuations
+        self.fluctuationsNextOrder = fluctuationsNextOrder
         let order = ObservableRegistry.entries.map(\.key)
         self.members = members.sorted { order.firstIndex(of: $0.key)! < order.firstIndex(of: $1.key)! }
         let forwardKeys = Set(ObservableRegistry.forward.map(\.key))
@@ -33,6 +38,7 @@ public struct Observables: Sendable, Hashable {
         var table: [String: ManifestValue] = ["forward": .list(forward.map { .string($0) })]
         if perNetwork { table["per_network"] = .bool(true) }
         if fluctuations { table["fluctuations"] = .bool(true) }
+        if fluctuationsNextOrder { table["fluctuations_order"] = .integer(2) }
         for m in members { table.merge(m.normalizedOptions) { a, _ in a } }
         return table
     }

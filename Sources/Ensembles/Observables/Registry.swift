@@ -53,7 +53,7 @@ public enum ObservableRegistry {
 
     /// The keys `[observe]` accepts, in the order an error message lists them.
     public static var observeKeys: [String] {
-        ["forward", "per_network", "fluctuations"] + entries.flatMap { $0.placement == .key ? [$0.key] + $0.options : $0.options }
+        ["forward", "per_network", "fluctuations", "fluctuations_order"] + entries.flatMap { $0.placement == .key ? [$0.key] + $0.options : $0.options }
     }
 
     /// Reads `[observe]`: the `forward` list (default q and c), then each entry's options.
@@ -103,7 +103,16 @@ public enum ObservableRegistry {
         for entry in entries {
             if let o = try entry.parse(context) { members.append(o) }
         }
+        let fluctuations = try observe.bool("fluctuations", default: false)
+        let order = try observe.int("fluctuations_order", default: 1)
+        guard order == 1 || order == 2 else {
+            throw ConfigError(key: "observe.fluctuations_order", "must be 1 (leading order in 1/N) or 2 (with the variance's "
+                              + "next order), got \(order)")
+        }
+        if order == 2 && !fluctuations {
+            throw ConfigError(key: "observe.fluctuations_order", "needs fluctuations = true (it refines theory_sd)")
+        }
         return Observables(members, forward: forward, perNetwork: try observe.bool("per_network", default: false),
-                           fluctuations: try observe.bool("fluctuations", default: false))
+                           fluctuations: fluctuations, fluctuationsNextOrder: order == 2)
     }
 }

@@ -68,7 +68,8 @@ struct Tables {
 
     /// `layers.csv`: one row per (point, layer, quantity) with the ensemble mean, its
     /// standard error, the number of finite values, the mean-field prediction and the predicted
-    /// standard deviation across networks (leading order in 1/N, ``KernelFluctuations``) and
+    /// standard deviation across networks (leading order in 1/N, or to the next order,
+    /// ``KernelFluctuations``) and
     /// the mean to order 1/N.
     func layersCSV() -> String {
         var text = CSV.row(Self.parameterHeader + ["layer", "observable", "mean", "stderr", "n", "theory", "theory_sd",

@@ -32,7 +32,8 @@ public struct PointTheory: Sendable {
     public let notes: [String]
 
     public init(network: NetworkSpec, inputs: InputBatch, observables: Observables) {
-        let context = TheoryContext(network: network, inputs: inputs, fluctuations: observables.fluctuations)
+        let context = TheoryContext(network: network, inputs: inputs, fluctuations: observables.fluctuations,
+                                    nextOrder: observables.fluctuationsNextOrder)
         let predictions = observables.predict(context)
         layers = context.layers
         switch network.architecture {

@@ -9,6 +9,8 @@ distribution across networks of log q (and c) at the last layer with the theory'
 
 from __future__ import annotations
 
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -68,7 +70,9 @@ def fluctuations(ds, figdir):
             bottom.legend(fontsize=7)
         else:
             bottom.set_visible(False)
-    fig.suptitle("fluctuations across networks at finite width: leading order in 1/N")
+    observe = json.loads(ds.attrs.get("config") or "{}").get("observe", {})
+    order = "with its next order" if observe.get("fluctuations_order") == 2 else "leading order in 1/N"
+    fig.suptitle(f"fluctuations across networks at finite width (theory_sd: {order})")
     written = save(fig, figdir, "fluctuations.png")
     return written + _versus_width(ds, figdir) + _distributions(ds, figdir)
 
