@@ -245,7 +245,7 @@ extension KernelFluctuations {
         }
         if n == 0 { return quadrature.expectation(scale: sigma[0].squareRoot(), breakpoints: phi.breakpoints, batch: power(m)).value }
         if m == 0 { return quadrature.expectation(scale: sigma[2].squareRoot(), breakpoints: phi.breakpoints, batch: power(n)).value }
-        let c = Swift.min(1, Swift.max(-1, sigma[1] / (sigma[0] * sigma[2]).squareRoot()))
+        let c = Swift.min(1, Swift.max(-1, sigma[1] / (sigma[0].squareRoot() * sigma[2].squareRoot())))
         return quadrature.expectation(qaa: sigma[0], qbb: sigma[2], correlation: c, batch: power(m), breakpointsF: phi.breakpoints,
                                       batch: power(n), breakpointsG: phi.breakpoints).value
     }

@@ -200,9 +200,10 @@ import Testing
     /// where the leading order is visibly off: a chaotic tanh net (σ_w = 2, σ_b = 0.3, two inputs
     /// at c⁰ = 0.5) at N = 16 and 32, 2·10⁴ networks each, q and c at layers 5 and 10. The
     /// second order is within 3.5 standard errors of the measured sd (Bonferroni over the 8
-    /// comparisons for a 2 % chance that a correct theory fails, plus nothing for the O(1/N³)
-    /// rest, about 1 % of the sd at N = 16 by an independent exact-chain Monte Carlo), and at
-    /// N = 16 the leading order misses c's by more than that.
+    /// comparisons for a 2 % chance that a correct theory fails) plus its own rest, O(1/N²) of
+    /// the sd: an exact-chain Monte Carlo of 10⁶ networks (independent of this engine) puts it
+    /// at +1.16 % ± 0.09 % for c at N = 16, layer 10, so 1.3 % × (16/N)² is allowed. At N = 16
+    /// the leading order misses c's by more than that.
     @Test func secondOrderStandardDeviationsMatchSmallWidths() throws {
         let layers = [5, 10], z = 3.5
         for width in [16, 32] {
@@ -225,9 +226,11 @@ import Testing
                 for (i, l) in layers.enumerated() {
                     let expected = try #require(predicted[k][l - 1])
                     let v = variance(values.map { $0[k][i] }), s = v.value.squareRoot(), se = v.standardError / (2 * s)
-                    #expect(abs(s - expected) <= z * se, "N = \(width), \(name) at layer \(l): sd \(s) ± \(se) vs \(expected) (leading \(leading[k][i]))")
+                    let rest = 0.013 * pow(16 / Double(width), 2) * expected, tolerance = z * se + rest
+                    #expect(abs(s - expected) <= tolerance,
+                            "N = \(width), \(name) at layer \(l): sd \(s) ± \(se) vs \(expected) (leading \(leading[k][i]))")
                     if width == 16 && k == 1 {
-                        #expect(abs(s - leading[k][i]) > z * se, "N = 16, c at layer \(l): the leading order \(leading[k][i]) passes")
+                        #expect(abs(s - leading[k][i]) > tolerance, "N = 16, c at layer \(l): the leading order \(leading[k][i]) passes")
                     }
                 }
             }

@@ -71,7 +71,7 @@ def fluctuations(ds, figdir):
         else:
             bottom.set_visible(False)
     observe = json.loads(ds.attrs.get("config") or "{}").get("observe", {})
-    order = "with its next order" if observe.get("fluctuations_order") == 2 else "leading order in 1/N"
+    order = "with its next order where there is one" if observe.get("fluctuations_order") == 2 else "leading order in 1/N"
     fig.suptitle(f"fluctuations across networks at finite width (theory_sd: {order})")
     written = save(fig, figdir, "fluctuations.png")
     return written + _versus_width(ds, figdir) + _distributions(ds, figdir)
