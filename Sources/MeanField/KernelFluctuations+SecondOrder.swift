@@ -150,14 +150,14 @@ extension KernelFluctuations {
     /// differences, coordinate i stepped by `step · scale[i]`: `[component][i][j][k]` row-major.
     static func derivatives(_ f: ([Double]) -> [Double], at x: [Double], order: Int, step: Double, scale: [Double],
                             dimension d: Int) -> [Double] {
-        let components = f(x).count, size = (0..<order).reduce(1) { r, _ in r * d }
-        var out = [Double](repeating: 0, count: components * size)
+        let size = (0..<order).reduce(1) { r, _ in r * d }
+        var out: [Double] = []
         var index = [Int](repeating: 0, count: order)
         for flat in 0..<size {
             var r = flat
             for p in (0..<order).reversed() { index[p] = r % d; r /= d }
             guard index == index.sorted() else { continue }
-            var total = [Double](repeating: 0, count: components)
+            var total: [Double] = []
             for signs in 0..<(1 << order) {
                 var point = x, sign = 1.0
                 for p in 0..<order {
@@ -166,13 +166,15 @@ extension KernelFluctuations {
                     sign *= s
                 }
                 let value = f(point)
-                for m in 0..<components { total[m] += sign * value[m] }
+                if total.isEmpty { total = [Double](repeating: 0, count: value.count) }
+                for m in value.indices { total[m] += sign * value[m] }
             }
+            if out.isEmpty { out = [Double](repeating: 0, count: total.count * size) }
             let denominator = index.reduce(1.0) { $0 * 2 * step * scale[$1] }
             // Every permutation of the sorted index holds the same value.
             for permutation in permutations(index) {
                 let position = permutation.reduce(0) { $0 * d + $1 }
-                for m in 0..<components { out[m * size + position] = total[m] / denominator }
+                for m in total.indices { out[m * size + position] = total[m] / denominator }
             }
         }
         return out

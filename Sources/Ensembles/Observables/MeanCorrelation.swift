@@ -44,9 +44,7 @@ public struct MeanCorrelation: GramFunction {
     static func secondOrderVariance(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int, covariance p: [Double]) -> Double? {
         let n = theory.batch, cov = theory.layers[l - 1].covariance
         let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]], entries = [(a, a), (a, b), (b, b)]
-        guard let kappa = theory.scaledThirdCumulants(a, b, layer: l),
-              let aa = theory.correctedKernel(a, a, layer: l), let ab = theory.correctedKernel(a, b, layer: l),
-              let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
+        guard let kappa = theory.scaledThirdCumulants(a, b, layer: l), let mu = pairShifts(theory, a, b, layer: l) else { return nil }
         var q = [Double](repeating: 0, count: 9)
         for (x, e) in entries.enumerated() {
             for (y, f) in entries.enumerated() {
@@ -54,7 +52,6 @@ public struct MeanCorrelation: GramFunction {
                 q[x * 3 + y] = v
             }
         }
-        let width = Double(theory.network.width), mu = [aa - k[0], ab - k[1], bb - k[2]].map { $0 * width }
         let (g, g2, g3) = derivatives(k)
         var total = 0.0
         for i in 0..<3 {
@@ -130,6 +127,13 @@ public struct MeanCorrelation: GramFunction {
         return derivatives(k).first
     }
 
+    /// `N μ` of (K̂_aa, K̂_ab, K̂_bb) for inputs a < b at layer l (each length's from its own input).
+    static func pairShifts(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int) -> [Double]? {
+        guard let aa = theory.scaledKernelShift(a, a, layer: l), let ab = theory.scaledKernelShift(a, b, layer: l),
+              let bb = theory.scaledKernelShift(b, b, layer: l) else { return nil }
+        return [aa, ab, bb]
+    }
+
     /// `N Cov` of (K̂_aa, K̂_ab, K̂_bb) for inputs a < b at layer l, 3×3 row-major.
     static func pairCovariance(_ theory: TheoryContext, _ a: Int, _ b: Int, layer l: Int) -> [Double]? {
         let entries = [(a, a), (a, b), (b, b)]
@@ -145,7 +149,7 @@ public struct MeanCorrelation: GramFunction {
 
     /// `E ĉ_ab` to order 1/N, the second-order delta method on the corrected kernel:
     /// `c + ∇c · μ/N + ½ Σ_jk ∂_j∂_k c · N Cov(K̂_j, K̂_k)/N`, μ = N(E K̂ − K)
-    /// (``TheoryContext/correctedKernel(_:_:layer:)``), with ∂²c/∂K_aa² = 3c/(4K_aa²),
+    /// (``pairShifts(_:_:_:layer:)``), with ∂²c/∂K_aa² = 3c/(4K_aa²),
     /// ∂²c/∂K_aa∂K_bb = c/(4 K_aa K_bb), ∂²c/∂K_aa∂K_ab = −1/(2K_aa√(K_aa K_bb)), ∂²c/∂K_ab² = 0
     /// (and a ↔ b): the mean field and the two 1/N terms. Silent where
     /// ``scaledVariance(_:_:_:layer:)`` is.
@@ -153,10 +157,9 @@ public struct MeanCorrelation: GramFunction {
         -> (meanField: Double, shift: Double, curvature: Double)? {
         let n = theory.batch, cov = theory.layers[l - 1].covariance
         let k = [cov[a * n + a], cov[a * n + b], cov[b * n + b]]
-        guard let (g, s, _) = scaledVariance(theory, a, b, layer: l), let aa = theory.correctedKernel(a, a, layer: l),
-              let ab = theory.correctedKernel(a, b, layer: l), let bb = theory.correctedKernel(b, b, layer: l) else { return nil }
+        guard let (g, s, _) = scaledVariance(theory, a, b, layer: l), let mu = pairShifts(theory, a, b, layer: l) else { return nil }
         let width = Double(theory.network.width), c = k[1] / (k[0] * k[2]).squareRoot()
-        let shifts = [aa - k[0], ab - k[1], bb - k[2]], hessian = derivatives(k).second
+        let shifts = mu.map { $0 / width }, hessian = derivatives(k).second
         var first = 0.0, second = 0.0
         for x in 0..<3 { first += g[x] * shifts[x] }
         for x in 0..<9 { second += hessian[x] * s[x] }

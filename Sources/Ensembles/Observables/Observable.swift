@@ -232,8 +232,8 @@ public final class TheoryContext {
         }
 
     /// Whether the finite-width theory (``kernelFluctuations``) is asked for (`[observe]
-    /// fluctuations = true`): it costs about eight 2-D Gaussian integrals per distinct pair of
-    /// inputs and layer, 15 times the mean-field theory of `examples/bench-grid.toml`'s points.
+    /// fluctuations = true`): it costs about fifteen 2-D Gaussian integrals per distinct pair of
+    /// inputs and layer, 20 times the mean-field theory of `examples/bench-grid.toml`'s points.
     public let fluctuations: Bool
     /// Whether the fluctuation theory carries its covariances' next order in 1/N (`[observe]
     /// fluctuations_order = 2`): about 200 more 2-D Gaussian integrals per pair and layer, 40×
@@ -313,10 +313,16 @@ public final class TheoryContext {
     /// (``KernelFluctuations/scaledMeanShifts`` over the width); nil without a fluctuation
     /// theory or where the pair's shifts stop.
     public func correctedKernel(_ i: Int, _ j: Int, layer: Int) -> Double? {
+        guard let shift = scaledKernelShift(i, j, layer: layer), layer <= layers.count else { return nil }
+        return layers[layer - 1].covariance[Swift.min(i, j) * batch + Swift.max(i, j)] + shift / Double(network.width)
+    }
+
+    /// `N μ^l_ij = N (E K̂^l_ij − K^l_ij)` (``KernelFluctuations/scaledMeanShifts``); nil without a
+    /// fluctuation theory or where the pair's shifts stop.
+    public func scaledKernelShift(_ i: Int, _ j: Int, layer: Int) -> Double? {
         let (a, c) = (Swift.min(i, j), Swift.max(i, j))
-        guard let f = kernelFluctuations?[a * batch + c], layer >= 1, layer <= f.scaledMeanShifts.count,
-              layer <= layers.count else { return nil }
-        return layers[layer - 1].covariance[a * batch + c] + f.scaledMeanShifts[layer - 1][a == c ? 0 : 1] / Double(network.width)
+        guard let f = kernelFluctuations?[a * batch + c], layer >= 1, layer <= f.scaledMeanShifts.count else { return nil }
+        return f.scaledMeanShifts[layer - 1][a == c ? 0 : 1]
     }
 
     /// A variance standing for the batch's first input's q^l in the law of φ′ (see

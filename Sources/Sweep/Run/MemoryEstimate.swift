@@ -12,8 +12,13 @@ import Foundation
 /// on every rank (the estimate is per rank and errs on the safe side).
 public struct MemoryEstimate: Sendable {
     public let bytesPerRank: Int
+    /// How many per-network values the campaign keeps, 0 without `per_network`.
+    public let perNetworkValues: Int
     /// The size of `networks.csv` (about 40 bytes a value), 0 without per-network values.
-    public let networksBytes: Int
+    public var networksBytes: Int { 40 * perNetworkValues }
+    /// What the per-network values take on disk: networks.csv's text and the journal's 8 bytes
+    /// a value.
+    public var perNetworkDiskBytes: Int { 48 * perNetworkValues }
     /// The point that sets the sampler size, described.
     public let largest: String
 
@@ -36,8 +41,8 @@ public struct MemoryEstimate: Sendable {
             inputs += shape.inputDimension * shape.batch * 8 * 2
             if o.perNetwork { values += campaign.samples * o.names(shape).count * n.depth }
         }
-        networksBytes = 40 * values
-        bytesPerRank = threads * sampler + statistics + inputs + 8 * values + networksBytes
+        perNetworkValues = values
+        bytesPerRank = threads * sampler + statistics + inputs + 8 * values + 40 * values
         self.largest = largest
     }
 

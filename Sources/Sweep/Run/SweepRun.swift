@@ -187,8 +187,7 @@ public struct SweepRun {
                                + (options.memoryLimit == nil ? " (available memory / ranks on this node)" : "")
                                + "; pass --memory-limit to override")
         }
-        // networks.csv's text and the journal's 8 bytes a value.
-        let disk = estimate.networksBytes / 40 * 48
+        let disk = estimate.perNetworkDiskBytes
         if disk > 0, let free = MemoryEstimate.freeDisk(at: out), disk > free {
             throw SweepRefusal(message: "observe.per_network: networks.csv and the journal would take about "
                                + "\(MemoryEstimate.format(disk)), more than the \(MemoryEstimate.format(free)) free "
