@@ -38,7 +38,7 @@ Writes (and prints the paths of):
   fluctuations.png   with theory_sd: the standard deviation across networks of q and c vs
       layer, measured and predicted (leading order in 1/N), and the mean's deviation from
       mean field beside theory_1n (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022); with
-      ≥ 2 widths fluctuations_width.png, that deviation at the last layer vs N (log-log)
+      ≥ 3 widths fluctuations_width.png, that deviation at the last layer vs N (log-log)
       beside the 1/N theory, and the deviation from theory_1n (O(1/N²)), with fitted
       slopes; with per_network fluctuations_distribution.png, log q (and c)
       across networks at the last layer with the theory's (log-)normal law.

@@ -149,7 +149,7 @@ public struct GaussianExpectation: Sendable {
 
     /// The sorted panel ends: the Gaussian's own points and the given z-points inside
     /// (−L, L), without duplicates.
-    private static func panelPoints(_ extra: [Double]) -> [Double] {
+    static func panelPoints(_ extra: [Double]) -> [Double] {
         var points = gaussianPoints
         for z in extra where z > -halfWidth && z < halfWidth { points.append(z) }
         points.sort()

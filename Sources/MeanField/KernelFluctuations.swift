@@ -67,6 +67,9 @@ public struct KernelFluctuations: Sendable {
     public let scaledSecondOrderCovariances: [[Double]]
     /// The third cumulants `N² κ₃(K̂_α, K̂_β, K̂_γ)`, 3×3×3 per layer, alongside.
     public let scaledThirdCumulants: [[Double]]
+    /// A = ∂F/∂Σ and C_φφ at each layer but the last (3×3 each, the noise before the
+    /// orthogonal regression), which ``BatchKernelFluctuations`` reads for the pair's entries.
+    let slopes: [[Double]], noises: [[Double]]
 
     /// From the mean-field kernels of the pair, `(Σ_aa, Σ_ab, Σ_bb)` at each layer (layer 1
     /// first); nil where a moment is not finite (lengths beyond Double's range).
@@ -79,6 +82,7 @@ public struct KernelFluctuations: Sendable {
         let w2 = sigmaW * sigmaW, w4 = w2 * w2, b2 = sigmaB * sigmaB, orthogonal = weights.isOrthogonal
         var s = [Double](repeating: 0, count: 9), out: [[Double]] = [], states: [[Double]] = []
         var shift: [Double]? = [0, 0, 0], shifts: [[Double]] = []
+        var slopes: [[Double]] = [], noises: [[Double]] = []
         for (l, k) in kernels.enumerated() {
             // Lengths rounded to 0 or ∞ (beyond Double's range): no theory.
             guard k.aa > 0, k.bb > 0, k.aa.isFinite, k.bb.isFinite, k.ab.isFinite else { return nil }
@@ -93,6 +97,8 @@ public struct KernelFluctuations: Sendable {
             if let m = shift { shifts.append(m) }
             guard l + 1 < kernels.count else { break }
             var (a, noise) = sameInput ? Self.singleInput(unit, k.aa) : Self.pair(unit, sigma)
+            slopes.append(a)
+            noises.append(noise)
             if let m = shift {
                 shift = Self.meanShift(unit, sigma, u: orthogonal ? u : nil, slope: a, covariance: s, shift: m,
                                        sameInput: sameInput).map { $0.map { w2 * $0 } }
@@ -113,6 +119,7 @@ public struct KernelFluctuations: Sendable {
         }
         guard out.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { return nil }
         scaledCovariances = out
+        (self.slopes, self.noises) = (slopes, noises)
         scaledMeanShifts = Array(shifts.prefix { $0.allSatisfy(\.isFinite) })
         let next: (covariances: [[Double]], cumulants: [[Double]]) = orthogonal || !nextOrder ? ([], [])
             : Self.secondOrder(unit, sigmaW: sigmaW, kernels: kernels, shifts: scaledMeanShifts, states: states,

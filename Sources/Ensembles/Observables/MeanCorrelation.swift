@@ -30,13 +30,37 @@ public struct MeanCorrelation: GramFunction {
     /// `N Var ĉ = V₁ + V₂/N`, `V₂ = ∇cᵀQ∇c + 2 c_i c_jk μ_j P_ik + c_i c_jk κ_ijk + ½ c_ij c_kl P_ik P_jl
     /// + c_i c_jkl P_ij P_kl` (P, Q the kernel's N Cov and its next order, κ its N²κ₃, μ its
     /// N-scaled shift; derivatives ``derivatives(_:)``). At layer 1 this is the classical
-    /// `(1 − ρ²)²(1 + 11ρ²/(2N))/N` of a sample correlation (Hotelling 1953). More inputs would
-    /// need the covariances of disjoint pairs (four-point functions of four inputs): none.
+    /// `(1 − ρ²)²(1 + 11ρ²/(2N))/N` of a sample correlation (Hotelling 1953).
+    /// More inputs: the leading order of the pooled estimate, `N Var ĉ = ∇cᵀ P ∇c` with ∇c the
+    /// mean of the pairs' gradients and P the covariance of all the kernel's entries, disjoint
+    /// and overlapping pairs included (``TheoryContext/batchKernelFluctuations``); silent where
+    /// any pair's is.
     public func standardDeviations(_ theory: TheoryContext) -> [[Double?]] {
-        guard theory.batch == 2 else { return [] }
+        let b = theory.batch
+        guard b >= 2, b <= TheoryContext.fluctuationBatchLimit else { return [] }
+        guard b > 2 else {
+            return standardDeviations(theory, quantities: 1) { _, l in
+                guard let v = Self.scaledVariance(theory, 0, 1, layer: l) else { return nil }
+                return (v.value, Self.secondOrderVariance(theory, 0, 1, layer: l, covariance: v.covariance))
+            }
+        }
         return standardDeviations(theory, quantities: 1) { _, l in
-            guard let v = Self.scaledVariance(theory, 0, 1, layer: l) else { return nil }
-            return (v.value, Self.secondOrderVariance(theory, 0, 1, layer: l, covariance: v.covariance))
+            var gradient: [(i: Int, j: Int, value: Double)] = []
+            let pairs = Double(b * (b - 1) / 2)
+            for j in 1..<b {
+                for a in 0..<j {
+                    guard let v = Self.scaledVariance(theory, a, j, layer: l) else { return nil }
+                    for (x, e) in [(a, a), (a, j), (j, j)].enumerated() { gradient.append((e.0, e.1, v.gradient[x] / pairs)) }
+                }
+            }
+            var total = 0.0
+            for x in gradient {
+                for y in gradient {
+                    guard let p = theory.scaledKernelCovariance(x.i, x.j, y.i, y.j, layer: l) else { return nil }
+                    total += x.value * p * y.value
+                }
+            }
+            return (total, nil)
         }
     }
 

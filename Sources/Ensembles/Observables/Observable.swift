@@ -278,10 +278,25 @@ public final class TheoryContext {
     /// The most inputs whose pairs get a fluctuation theory.
     public static let fluctuationBatchLimit = 8
 
-    /// `N · Cov(K̂^l_ij, K̂^l_kl)` for entries (i ≤ j), (k ≤ l) of one pair of inputs
-    /// ({i, j, k, l} has at most two members), layer 1 first; nil without a fluctuation theory.
+    /// The covariances of every entry of the kernel of three or more inputs
+    /// (``BatchKernelFluctuations``), for the quantities that pool pairs (c); nil for fewer
+    /// inputs or without ``kernelFluctuations``. Computed on first use: per layer the
+    /// four-point functions of every three and four distinct inputs (3- and 4-D integrals,
+    /// one per distinct covariance: a Gram batch has one of each).
+    public private(set) lazy var batchKernelFluctuations: BatchKernelFluctuations? = {
+        guard batch > 2, kernelFluctuations != nil else { return nil }
+        return BatchKernelFluctuations(activation: network.activation, sigmaW: maps.sigmaW, sigmaB: maps.sigmaB,
+                                       weights: network.weightInit, kernels: layers.map(\.covariance)) { a, c in
+            self.kernelFluctuations?[a * self.batch + c]
+        }
+    }()
+
+    /// `N · Cov(K̂^l_ij, K̂^l_kl)` for entries (i ≤ j), (k ≤ l), layer 1 first: a pair's table
+    /// where {i, j, k, l} has at most two members, else ``batchKernelFluctuations``; nil
+    /// without a fluctuation theory.
     public func scaledKernelCovariance(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int) -> Double? {
-        pairEntry(i, j, k, l, layer: layer, \.scaledCovariances)
+        guard Set([i, j, k, l]).count > 2 else { return pairEntry(i, j, k, l, layer: layer, \.scaledCovariances) }
+        return batchKernelFluctuations?.covariance(i, j, k, l, layer: layer)
     }
 
     /// The next order of ``scaledKernelCovariance(_:_:_:_:layer:)``: `N² Cov − N · (its leading

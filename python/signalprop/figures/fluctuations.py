@@ -2,9 +2,10 @@
 c of every grid point with a fluctuation theory: the measured standard deviation across
 networks (stderr·√n, with its own sampling band ±sd/√(2(n−1))) and the predicted one
 (``theory_sd``) against depth; and the measured mean's deviation from mean field beside
-``theory_1n − theory``, the 1/N correction; fluctuations_width.png, with two or more widths, that
-deviation and the one from theory_1n at the last layer against N, with fitted slopes;
-fluctuations_distribution.png, with per-network values, the
+``theory_1n − theory``, the 1/N correction; fluctuations_width.png, with three or more widths
+(a fitted slope and its error need them), that deviation and the one from theory_1n at the
+last layer against N, with fitted slopes; fluctuations_distribution.png, with per-network
+values, the
 distribution across networks of log q (and c) at the last layer with the theory's Gaussian."""
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def fluctuations(ds, figdir):
             sd = _series(ds, p, obs, "_stderr") * np.sqrt(n)
             band = sd / np.sqrt(2 * np.maximum(n - 1, 1))
             label = f"{p['activation']}, σ_w={g(p['sigma_w'])}, σ_b={g(p['sigma_b'])}, N={g(p['width'])}"
+            if ds.sizes.get("init", 1) > 1:
+                label += f", {p['init']}"
             top.fill_between(layer, sd - band, sd + band, color=colour, alpha=0.25, lw=0)
             top.plot(layer, sd, color=colour, lw=0.8, label=f"{label}: measured")
             top.plot(layer, predicted, "--", color=colour, lw=1.2)
@@ -166,12 +169,12 @@ def log_slope(n, y, se):
 
 
 def _versus_width(ds, figdir):
-    """fluctuations_width.png, with ≥ 2 widths: one panel per observable with theory_1n (q, c),
+    """fluctuations_width.png, with ≥ 3 widths: one panel per observable with theory_1n (q, c),
     at each point's last layer against N (log-log, ± s.e.): |mean − mean field| (circles) beside
     |theory_1n − theory| (dashed, ∝ 1/N), and |mean − theory_1n| (squares), what the 1/N theory
     leaves, which shrinks like 1/N²; each with its fitted slope (``log_slope``)."""
     shown = [o for o in ("q", "c") if f"{o}_theory_1n" in ds and np.isfinite(ds[f"{o}_theory_1n"].values).any()]
-    if not shown or ds.sizes.get("width", 0) < 2:
+    if not shown or ds.sizes.get("width", 0) < 3:
         return []
     fig, axes = plt.subplots(1, len(shown), figsize=(6.6 * len(shown), 5.0), squeeze=False)
     drew = False
@@ -179,7 +182,7 @@ def _versus_width(ds, figdir):
         table = point_table(ds, obs)
         table = table[np.isfinite(table["t"])]
         groups = [(key, rows) for key, rows in table.groupby(["activation", "sigma_w", "sigma_b", "depth", "init"],
-                                                              sort=False) if rows["width"].nunique() >= 2]
+                                                              sort=False) if rows["width"].nunique() >= 3]
         for i, (key, rows) in enumerate(groups):
             colour = f"C{i % 10}"
             widths, bias, residual, errors, predicted = [], [], [], [], []
@@ -192,11 +195,13 @@ def _versus_width(ds, figdir):
                 residual.append(p["m"] - corrected)
                 errors.append(p["s"])
                 predicted.append(abs(corrected - p["t"]))
-            if len(widths) < 2:
+            if len(widths) < 3:
                 continue
             order = np.argsort(widths)
             w, b, r, e, t = (np.array(v)[order] for v in (widths, bias, residual, errors, predicted))
             label = f"{key[0]}, σ_w={g(key[1])}, σ_b={g(key[2])}, L={g(key[3])}"
+            if ds.sizes.get("init", 1) > 1:
+                label += f", {key[4]}"
             slope_b, slope_r = log_slope(w, b, e), log_slope(w, r, e)
             ax.errorbar(w, np.abs(b), yerr=e, fmt="o", color=colour,
                         label=f"{label}: |mean − mean field|, slope {slope_b[0]:+.2f} ± {slope_b[1]:.2f}")
