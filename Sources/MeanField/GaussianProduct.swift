@@ -6,27 +6,38 @@
 /// level: at level k, given z_1…z_{k−1}, u_k = m_k + L_kk z_k with `m_k = Σ_{j<k} L_kj z_j`, so
 /// f_k's kinks (and its bends, when L_kk > 1) land in z_k at known points. Each level is a
 /// composite Gauss–Legendre rule of `pointsPerPanel` nodes on the panels of
-/// ``GaussianExpectation`` (the Gaussian's own points on [−10, 10] split at those images). What
-/// the inner levels return is smooth in z_k (a Gaussian blur of the inner f's), so every panel
-/// holds a smooth integrand and the rule converges fast: 6 points per panel are within about
-/// 10⁻⁵ relative, the default 10 within 10⁻⁷ (measured against an independent one-factor
-/// reduction for relu, tanh and erf at correlations up to 0.85; there the innermost table's
-/// interpolation is the limit). The default is the finer one because c's variance near
-/// |c| = 1 is a small difference of these integrals: at 1 − c = 10⁻³ a 10⁻⁵ error in
-/// `E φ_aφ_bφ_cφ_d` moves c's predicted spread of four inputs by 7 %, a 10⁻⁷ one by 0.1 %. The innermost level is read from a table of
-/// its location (``InnerTable``). A pivot of L below 10⁻¹⁴ of its variance is a degenerate
-/// direction: u_k = m_k. The cost is (panels × points)^(d−1) evaluations and lookups, about
-/// 10⁵ for d = 4 (relu: 7 panels; tanh at lengths above 1 up to 13, its bends). A one-factor
-/// Σ (``oneFactor(_:dimension:)``: a Gram batch's) is integrated as `E_w Π_k E_e f_k(a_k w + b_k e)`
-/// instead, by the same rule with 4 points more per panel, d·(panels × points)² evaluations.
+/// ``GaussianExpectation`` (the Gaussian's own points on [−10, 10]) split at those images. What
+/// the inner levels return is f_j blurred by the levels between, smooth in z_k but narrowly so
+/// where the inputs are nearly collinear: each level's panels are also split about the kinks of
+/// the factors inside it, with a ladder at 1, 4 and 16 blur widths, as ``GaussianExpectation``'s
+/// 2-D rule does. The innermost level is read from a table of its location (``InnerTable``). A
+/// pivot of L below 10⁻¹⁴ of its variance is a degenerate direction: u_k = m_k.
+///
+/// A one-factor Σ (``oneFactor(_:dimension:)``: a Gram batch's) is integrated instead as
+/// `E_w Π_k E_e f_k(a_k w + b_k e)`, a 1-D integral of 1-D ones, by the same rule with 4 points
+/// more per panel, its w panels split likewise at each factor's blurred kinks.
+///
+/// Accuracy, measured against an independent one-factor reduction (adaptive Gauss–Kronrod) for
+/// relu, tanh, erf and hard_tanh at correlations up to 0.99: 6 points per panel within 10⁻⁴
+/// relative (up to 3·10⁻⁵), the default 10 within 10⁻⁷ (the table's interpolation is then the
+/// limit). The default is the finer one because c's variance near |c| = 1 is a small difference
+/// of these integrals: at 1 − c = 10⁻³ a 10⁻⁵ error in `E φ_aφ_bφ_cφ_d` moves c's predicted spread
+/// of four inputs by 7 %. Cost: (panels × points)^(d−1) evaluations and lookups for the nested
+/// levels, 10⁵–10⁶ for d = 4 (relu: 7 panels, half its nodes zero; tanh at lengths above 1 up
+/// to 13, its bends); d·(panels × points)² for the one-factor route.
 public struct GaussianProduct: Sendable {
     public let pointsPerPanel: Int
     /// The nested levels' rule, and the one-factor route's (4 points more: it is cheap).
     private let rule: GaussLegendre, fineRule: GaussLegendre
 
-    public init(pointsPerPanel: Int = 10) {
+    /// Whether one-factor covariances take their cheap route (false: always the nested levels,
+    /// a cross-check of the two).
+    public let oneFactorRoute: Bool
+
+    public init(pointsPerPanel: Int = 10, oneFactorRoute: Bool = true) {
         precondition(pointsPerPanel >= 1, "a rule needs at least one point per panel")
         self.pointsPerPanel = pointsPerPanel
+        self.oneFactorRoute = oneFactorRoute
         rule = GaussLegendre(points: pointsPerPanel)
         fineRule = GaussLegendre(points: pointsPerPanel + 4)
     }
@@ -40,17 +51,41 @@ public struct GaussianProduct: Sendable {
         // Per slot (a level, and one more for the one-factor route's common factor): nodes,
         // weights × density, the points u and f there (padded to 8).
         let most = fineRule.nodes.count
-        let capacity = factors.map { f -> Int in
-            let panels = 6 + f.breakpoints.kinks.count + f.breakpoints.bends.count
-            return (panels * most + 7) & ~7
-        } + [(6 * most + 7) & ~7]
+        let points = factors.map { $0.breakpoints.kinks.count + $0.breakpoints.bends.count }
+        // A level's panels: the Gaussian's 6, its own factor's images, and 7 (a point and its
+        // ladder) for each image of an inner factor (``blurred(_:location:slope:spread:)``).
+        var panels: [Int] = []
+        for k in 0..<d {
+            let inner: Int = points[(k + 1)...].reduce(0, +)
+            panels.append(6 + points[k] + 7 * inner)
+        }
+        let all: Int = points.reduce(0, +)
+        panels.append(6 + 7 * all)
+        let capacity: [Int] = panels.map { ($0 * most + 7) & ~7 }
         let offsets = capacity.reduce(into: [0]) { $0.append($0.last! + 4 * $1) }
         let storage = UnsafeMutableBufferPointer<Double>.allocate(capacity: offsets.last!)
         defer { storage.deallocate() }
         var nodes = rule.nodes, weights = rule.weights
-        /// The rule for `E f_k(m + s z)` (f ≡ 1 without a factor) in slot `slot`, each node z
-        /// and its weighted f handed to `body`.
-        func sum(_ slot: Int, factor k: Int?, location m: Double, scale s: Double,
+        /// Where factor k, reached as `m + slope·z` and blurred by the inner levels' spread, needs
+        /// panel ends in z: its images, and, where the blur is narrower than the Gaussian
+        /// (spread < |slope|), a ladder at 1, 4 and 16 blur widths about each kink (and bend,
+        /// when the blur is wider than 1), as ``GaussianExpectation``'s 2-D rule does.
+        func blurred(_ k: Int, location m: Double, slope: Double, spread: Double) -> [Double] {
+            guard slope != 0 else { return [] }
+            let breakpoints = factors[k].breakpoints
+            var points = breakpoints.images(location: m, scale: slope)
+            let width = spread / abs(slope)
+            if width < 1 {
+                for x in spread > 1 ? breakpoints.kinks + breakpoints.bends : breakpoints.kinks {
+                    let centre = (x - m) / slope
+                    for step in [1.0, 4, 16] { points += [centre - step * width, centre + step * width] }
+                }
+            }
+            return points
+        }
+        /// The rule for `E f_k(m + s z)` (f ≡ 1 without a factor) in slot `slot`, with panel ends
+        /// also at `extra`, each node z and its weighted f handed to `body`.
+        func sum(_ slot: Int, factor k: Int?, location m: Double, scale s: Double, extra: [Double] = [],
                  _ body: (_ node: Double, _ weightedValue: Double) -> Double) -> Double {
             let size = capacity[slot], base = offsets[slot]
             let zs = UnsafeMutableBufferPointer(rebasing: storage[base..<(base + size)])
@@ -61,7 +96,7 @@ public struct GaussianProduct: Sendable {
             if s == 0 {
                 zs[0] = 0; ws[0] = 1; count = 1
             } else {
-                let points = GaussianExpectation.panelPoints(k.map { factors[$0].breakpoints.images(location: m, scale: s) } ?? [])
+                let points = GaussianExpectation.panelPoints((k.map { factors[$0].breakpoints.images(location: m, scale: s) } ?? []) + extra)
                 for p in 1..<points.count {
                     let centre = 0.5 * (points[p] + points[p - 1]), half = 0.5 * (points[p] - points[p - 1])
                     for i in nodes.indices {
@@ -93,10 +128,11 @@ public struct GaussianProduct: Sendable {
             return total
         }
         guard d > 1 else { return sum(0, factor: 0, location: 0, scale: sigma[0].squareRoot()) { _, v in v } }
-        if let (a, b) = Self.oneFactor(sigma, dimension: d) {
+        if oneFactorRoute, let (a, b) = Self.oneFactor(sigma, dimension: d) {
             (nodes, weights) = (fineRule.nodes, fineRule.weights)
             // u_k = a_k w + b_k e_k: E_w Π_k E_e f_k(a_k w + b_k e), a 1-D integral of 1-D ones.
-            return sum(d, factor: nil, location: 0, scale: 1) { w, weight in
+            let extra = (0..<d).flatMap { k in blurred(k, location: 0, slope: a[k], spread: b[k]) }
+            return sum(d, factor: nil, location: 0, scale: 1, extra: extra) { w, weight in
                 var product = weight
                 for k in 0..<d where product != 0 {
                     product *= sum(k, factor: k, location: a[k] * w, scale: b[k]) { _, v in v }
@@ -106,9 +142,10 @@ public struct GaussianProduct: Sendable {
         }
         let l = Self.cholesky(sigma, dimension: d)
         var z = [Double](repeating: 0, count: d)
-        func location(_ k: Int) -> Double {
+        /// `Σ_{i<k} L_ji z_i`: u_j's mean given the levels before k (k = j: its location).
+        func location(_ j: Int, before k: Int? = nil) -> Double {
             var m = 0.0
-            for j in 0..<k { m += l[k * d + j] * z[j] }
+            for i in 0..<(k ?? j) { m += l[j * d + i] * z[i] }
             return m
         }
         let last = d - 1, innermost = l[last * d + last]
@@ -116,7 +153,12 @@ public struct GaussianProduct: Sendable {
             sum(last, factor: last, location: m, scale: innermost) { _, v in v }
         }
         func level(_ k: Int) -> Double {
-            sum(k, factor: k, location: location(k), scale: l[k * d + k]) { node, value in
+            // Each inner factor j > k depends on z_k through L_jk, blurred by the levels between.
+            let extra = ((k + 1)..<d).flatMap { j in
+                blurred(j, location: location(j, before: k), slope: l[j * d + k],
+                        spread: ((k + 1)...j).reduce(0.0) { $0 + l[j * d + $1] * l[j * d + $1] }.squareRoot())
+            }
+            return sum(k, factor: k, location: location(k), scale: l[k * d + k], extra: extra) { node, value in
                 z[k] = node
                 if k + 1 < last { return value * level(k + 1) }
                 let m = location(last)
@@ -135,8 +177,8 @@ public struct GaussianProduct: Sendable {
     /// location m, tabulated on a uniform grid of step L_dd/32 over the locations the outer
     /// nodes reach and read by four-point (cubic) Lagrange interpolation: G is f_d blurred on
     /// the scale L_dd, so the interpolation's error is about (1/32)⁴ of G's variation on that
-    /// scale, below the rule's own. It replaces the innermost level's nodes by one lookup
-    /// (d = 4: 10⁶ instead of 10⁸ evaluations). Nil (the level is integrated directly) where the
+    /// scale, near the rule's own at 10 points. It replaces the innermost level's nodes by one
+    /// lookup (a factor of panels × points fewer evaluations). Nil (the level is integrated directly) where the
     /// grid would pass 2¹⁶ points (a direction nearly determined by the others).
     struct InnerTable {
         let start: Double, step: Double, values: [Double]

@@ -202,6 +202,51 @@ import Testing
         }
     }
 
+    /// orth_gap and eff_rank are functions of the whole kernel, so their spread across networks
+    /// and their 1/N mean follow from the shift and covariance of every entry by the delta
+    /// method, where they are smooth on the kernel's fluctuation scale. Four inputs of dimension
+    /// 4 with an unequal Gram (no two eigenvalues alike, a gap well away from 0), tanh ordered
+    /// and chaotic and critical relu, σ_b = 0.3, both weight laws, 1500 networks at N = 128, 512
+    /// and 2048, layers 3 and 10, wherever theory_sd is given: the measured standard deviation
+    /// within z = 4 standard errors of theory_sd, the measured mean within z of theory_1n plus
+    /// l/N of its 1/N term for the O(1/N²) rest (Bonferroni's z for 1 % over up to 144
+    /// comparisons is 3.98), and at least four comparisons per net. The mean field alone misses
+    /// the mean by up to 9.8 standard errors here (chaotic tanh's orth_gap at N = 512, layer 3).
+    /// eff_rank is often silent at these widths with Gaussian weights (its λ_max is not smooth
+    /// enough on the fluctuations' scale; see ``EffectiveRank``).
+    @Test(arguments: [(Activation.tanh, 0.9), (.tanh, 2.0), (.relu, 1.4)], [WeightLaw.gaussian, .orthogonal])
+    func spreadAndMeanOfGapAndEffectiveRankFollowTheWholeKernel(_ activation: (Activation, Double), _ law: WeightLaw) throws {
+        let (phi, sigmaW) = activation, layers = [3, 10], z = 4.0
+        let factor: [[Double]] = [[1, 0, 0, 0], [0.6, 0.9, 0, 0], [0.2, 0.4, 0.8, 0], [-0.1, 0.3, 0.2, 0.9]]
+        let rows = factor.map { $0.map { 2 * $0 } }   // x·x/N₀ with N₀ = 4: the Gram L Lᵀ
+        var compared = 0
+        for width in [128, 512, 2048] {
+            let spec = NetworkSpec(width: width, depth: 10, sigmaW: sigmaW, sigmaB: 0.3, activation: phi, weightInit: law)
+            let inputs = try InputBatch(spec: .file(path: "", rows: rows, q0: nil), dimension: 4,
+                                        stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+            let theory = TheoryContext(network: spec, inputs: inputs, fluctuations: true)
+            let predictions = [OrthogonalityGap().predict(theory), EffectiveRank().predict(theory)]
+            let values = try perNetwork(spec, inputs, observe("orth_gap", "eff_rank"), networks: 1500, seed: UInt64(width) + 11,
+                                        layers: layers)
+            for (k, name) in ["orth_gap", "eff_rank"].enumerated() {
+                for (i, l) in layers.enumerated() {
+                    let p = predictions[k]
+                    guard let expected = p.standardDeviations[0][l - 1], let meanField = p.values[0][l - 1],
+                          let corrected = p.corrected[0][l - 1] else { continue }
+                    let xs = values.map { $0[k][i] }, v = variance(xs), s = v.value.squareRoot(), se = v.standardError / (2 * s)
+                    let label = "\(phi.name) σ_w = \(sigmaW) \(law), N = \(width), \(name) at layer \(l)"
+                    #expect(abs(s - expected) <= z * se, "\(label): sd \(s) ± \(se) vs \(expected)")
+                    let mean = xs.reduce(0, +) / Double(xs.count), meanSE = s / Double(xs.count).squareRoot()
+                    let rest = Double(l) / Double(width) * abs(corrected - meanField)
+                    #expect(abs(mean - corrected) <= z * meanSE + rest,
+                            "\(label): mean \(mean) ± \(meanSE) vs theory_1n \(corrected) (mean field \(meanField))")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared >= 4, "\(phi.name) σ_w = \(sigmaW) \(law): only \(compared) comparisons")
+    }
+
     /// A tanh net (σ_w = 1.3, σ_b = 0.2, depth 2) on two Gram inputs at q⁰ = 1.4 and c⁰, with
     /// its fluctuation theory.
     static func twoInputTanh(width: Int, c0: Double, nextOrder: Bool) throws -> TheoryContext {

@@ -305,6 +305,103 @@ public final class TheoryContext {
         pairEntry(i, j, k, l, layer: layer, \.scaledSecondOrderCovariances)
     }
 
+    /// `N Var f(K̂^l)` to leading order by the delta method over every entry of the kernel:
+    /// `∇fᵀ P ∇f`, P the kernel's `N Cov` over its entries i ≤ j (``kernelCovariance(layer:)``),
+    /// ∇f by ``kernelDerivatives(layer:hessian:_:)``. `f` takes a B×B kernel; nil where f is
+    /// not finite nearby or P is missing.
+    public func deltaMethodVariance(layer l: Int, _ f: ([Double]) -> Double?) -> Double? {
+        guard let (gradient, _) = kernelDerivatives(layer: l, hessian: false, f),
+              let p = kernelCovariance(layer: l) else { return nil }
+        let m = gradient.count
+        var total = 0.0
+        for x in 0..<m { for y in 0..<m { total += gradient[x] * p[x * m + y] * gradient[y] } }
+        return total
+    }
+
+    /// `E f(K̂^l)` to order 1/N and the variance of the delta method's quadratic term, by the
+    /// second-order delta method over every entry of the kernel. The mean is
+    /// `f(K) + ∇f·μ/N + ½ Σ_xy ∂_x∂_y f P_xy/N`, with μ = N(E K̂ − K)
+    /// (``scaledKernelShift(_:_:layer:)``) and P its `N Cov` (``kernelCovariance(layer:)``);
+    /// `quadratic` is `½ tr((∇²f P)²)`, N² times the variance of `½ δKᵀ∇²f δK` for Gaussian δK
+    /// (uncorrelated with the linear term): the part of the variance's next order that grows
+    /// without bound relative to the leading ``deltaMethodVariance(layer:_:)`` as ∇f turns
+    /// away from the fluctuations. nil where μ or P is missing or f is not finite nearby.
+    public func deltaMethodMean(layer l: Int, _ f: ([Double]) -> Double?) -> (mean: Double, quadratic: Double)? {
+        guard let centre = f(layers[l - 1].covariance), centre.isFinite,
+              let (gradient, hessian) = kernelDerivatives(layer: l, hessian: true, f),
+              let p = kernelCovariance(layer: l) else { return nil }
+        let entries = kernelEntries, m = entries.count
+        var first = 0.0, second = 0.0
+        for (x, e) in entries.enumerated() {
+            guard let shift = scaledKernelShift(e.0, e.1, layer: l) else { return nil }
+            first += gradient[x] * shift
+            for y in 0..<m { second += hessian[x * m + y] * p[x * m + y] }
+        }
+        var hp = [Double](repeating: 0, count: m * m)
+        for x in 0..<m { for y in 0..<m { for z in 0..<m { hp[x * m + y] += hessian[x * m + z] * p[z * m + y] } } }
+        var quadratic = 0.0
+        for x in 0..<m { for y in 0..<m { quadratic += hp[x * m + y] * hp[y * m + x] } }
+        return (centre + (first + 0.5 * second) / Double(network.width), 0.5 * quadratic)
+    }
+
+    /// P: the kernel's `N Cov` at layer l over its entries i ≤ j (``kernelEntries``), row-major,
+    /// from ``scaledKernelCovariance(_:_:_:_:layer:)``; nil where an entry is missing.
+    private func kernelCovariance(layer l: Int) -> [Double]? {
+        let entries = kernelEntries, m = entries.count
+        var p = [Double](repeating: 0, count: m * m)
+        for (x, e) in entries.enumerated() {
+            for (y, g) in entries.enumerated() where y >= x {
+                guard let v = scaledKernelCovariance(e.0, e.1, g.0, g.1, layer: l) else { return nil }
+                p[x * m + y] = v
+                p[y * m + x] = v
+            }
+        }
+        return p
+    }
+
+    /// The kernel's entries (i, j), i ≤ j, row by row.
+    private var kernelEntries: [(Int, Int)] { (0..<batch).flatMap { i in (i..<batch).map { j in (i, j) } } }
+
+    /// ∇f and (with `hessian`) ∇²f of a function of the B×B kernel at layer l's mean-field
+    /// kernel, over its entries K_ij = K_ji (i ≤ j, ``kernelEntries``; ∇² row-major), by
+    /// central differences with entry x stepped by `h_x = ε √(K_ii K_jj)`: ε = 10⁻⁵ for ∇f
+    /// (truncation ~10⁻¹⁰, rounding ~10⁻¹¹ relative), 10⁻⁴ for ∇²f (~10⁻⁸ each).
+    private func kernelDerivatives(layer l: Int, hessian: Bool, _ f: ([Double]) -> Double?) -> (gradient: [Double], hessian: [Double])? {
+        let b = batch, kernel = layers[l - 1].covariance, entries = kernelEntries, m = entries.count
+        func value(_ steps: [(x: Int, t: Double)]) -> Double? {
+            var g = kernel
+            for (x, t) in steps {
+                let (i, j) = entries[x]
+                g[i * b + j] += t
+                if i != j { g[j * b + i] += t }
+            }
+            return f(g).flatMap { $0.isFinite ? $0 : nil }
+        }
+        let scale = entries.map { i, j in (kernel[i * b + i] * kernel[j * b + j]).squareRoot() }
+        guard scale.allSatisfy({ $0 > 0 }) else { return nil }
+        var gradient: [Double] = []
+        for x in 0..<m {
+            let h = 1e-5 * scale[x]
+            guard let up = value([(x, h)]), let down = value([(x, -h)]) else { return nil }
+            gradient.append((up - down) / (2 * h))
+        }
+        guard hessian, let centre = value([]) else { return (gradient, []) }
+        var second = [Double](repeating: 0, count: m * m)
+        for x in 0..<m {
+            let h = 1e-4 * scale[x]
+            guard let up = value([(x, h)]), let down = value([(x, -h)]) else { return nil }
+            second[x * m + x] = (up - 2 * centre + down) / (h * h)
+            for y in (x + 1)..<m {
+                let k = 1e-4 * scale[y]
+                guard let pp = value([(x, h), (y, k)]), let pm = value([(x, h), (y, -k)]),
+                      let mp = value([(x, -h), (y, k)]), let mm = value([(x, -h), (y, -k)]) else { return nil }
+                second[x * m + y] = (pp - pm - mp + mm) / (4 * h * k)
+                second[y * m + x] = second[x * m + y]
+            }
+        }
+        return (gradient, second)
+    }
+
     /// Entry ((i, j), (k, l)) at `layer` of one of a pair's 3×3 tables.
     private func pairEntry(_ i: Int, _ j: Int, _ k: Int, _ l: Int, layer: Int,
                            _ tables: KeyPath<KernelFluctuations, [[Double]]>) -> Double? {

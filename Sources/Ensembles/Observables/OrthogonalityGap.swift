@@ -16,4 +16,34 @@ public struct OrthogonalityGap: GramFunction {
     public func values(_ g: [Double], count b: Int, scale: Double) -> [Double] {
         [GramGeometry.orthogonalityGap(g, count: b)]
     }
+
+    /// theory_sd and theory_1n by the delta method over the whole kernel
+    /// (``deltaMethodPrediction(_:quantities:smooth:)``), B ≤ 8. Silent where the gap is within
+    /// 4 fluctuations of 0, where the norm is not smooth and the gap's law is a floor of order
+    /// B/√N (Daneshmand et al. 2021): the fluctuation of `M = K/Tr K − I/B` itself,
+    /// `√(Σ_ab Var M_ab)` (each entry by the same delta method), must be below a quarter of the
+    /// gap, so that the norm's second-order term, of relative size `‖δM‖/(2 gap)`, is at most
+    /// an eighth of its first.
+    public func predict(_ theory: TheoryContext) -> Prediction {
+        var prediction = gramPrediction(theory)
+        (prediction.standardDeviations, prediction.corrected) = fluctuations(theory)
+        return prediction
+    }
+
+    private func fluctuations(_ theory: TheoryContext) -> (standardDeviations: [[Double?]], corrected: [[Double?]]) {
+        let b = theory.batch
+        return deltaMethodPrediction(theory, quantities: 1) { l in
+            var spread = 0.0
+            for a in 0..<b {
+                for c in a..<b {
+                    guard let v = theory.deltaMethodVariance(layer: l, { g in
+                        g[a * b + c] / (0..<b).reduce(0.0) { $0 + g[$1 * b + $1] }
+                    }) else { return false }
+                    spread += (a == c ? 1 : 2) * v
+                }
+            }
+            let gap = GramGeometry.orthogonalityGap(theory.layers[l - 1].covariance, count: b)
+            return gap >= 4 * (spread / Double(theory.network.width)).squareRoot()
+        }
+    }
 }

@@ -40,6 +40,17 @@ public enum GramGeometry {
     /// representations equal).
     public static func effectiveRank(_ g: [Double], count b: Int) throws(LAPACKError) -> Double {
         precondition(g.count == b * b, "G must be B×B")
+        let cloud = centred(g, count: b)
+        let largest = try eigenvalues(cloud, count: b).last ?? 0
+        var trace = 0.0
+        for a in 0..<b { trace += cloud[a * b + a] }
+        guard largest > 0, trace > 0 else { return .nan }
+        return trace / largest
+    }
+
+    /// `C = P G P`, `P = I − 11ᵀ/B`: the Gram of the batch about its centre.
+    public static func centred(_ g: [Double], count b: Int) -> [Double] {
+        precondition(g.count == b * b, "G must be B×B")
         var rowMean = [Double](repeating: 0, count: b), total = 0.0
         for a in 0..<b {
             for c in 0..<b { rowMean[a] += g[a * b + c] }
@@ -49,11 +60,7 @@ public enum GramGeometry {
         total /= Double(b)
         var centred = [Double](repeating: 0, count: b * b)
         for a in 0..<b { for c in 0..<b { centred[a * b + c] = g[a * b + c] - rowMean[a] - rowMean[c] + total } }
-        let largest = try eigenvalues(centred, count: b).last ?? 0
-        var trace = 0.0
-        for a in 0..<b { trace += centred[a * b + a] }
-        guard largest > 0, trace > 0 else { return .nan }
-        return trace / largest
+        return centred
     }
 
     /// The eigenvalues of the symmetric B×B `g`, ascending (LAPACK `dsyevd`); all NaN when

@@ -1,5 +1,5 @@
-"""fluctuations.png: beyond the mean (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022). For q and
-c of every grid point with a fluctuation theory: the measured standard deviation across
+"""fluctuations.png: beyond the mean (Hanin & Nica 2019; Roberts, Yaida & Hanin 2022). For q, c,
+orth_gap and eff_rank of every grid point with a fluctuation theory: the measured standard deviation across
 networks (stderr·√n, with its own sampling band ±sd/√(2(n−1))) and the predicted one
 (``theory_sd``) against depth; and the measured mean's deviation from mean field beside
 ``theory_1n − theory``, the 1/N correction; fluctuations_width.png, with three or more widths
@@ -28,9 +28,11 @@ def _series(ds, point, obs, suffix):
 
 @figure
 def fluctuations(ds, figdir):
-    """One column per observable with a predicted standard deviation (q, c): the sd (top) and
-    the mean's 1/N deviation (bottom, where theory_1n exists), one colour per grid point."""
-    shown = [o for o in ("q", "c") if f"{o}_theory_sd" in ds and np.isfinite(ds[f"{o}_theory_sd"].values).any()]
+    """One column per observable with a predicted standard deviation (q, c, orth_gap,
+    eff_rank): the sd (top) and the mean's 1/N deviation (bottom, where theory_1n exists),
+    one colour per grid point."""
+    shown = [o for o in ("q", "c", "orth_gap", "eff_rank")
+             if f"{o}_theory_sd" in ds and np.isfinite(ds[f"{o}_theory_sd"].values).any()]
     if not shown:
         return []
     fig, axes = plt.subplots(2, len(shown), figsize=(6.2 * len(shown), 8.2), squeeze=False)
