@@ -202,6 +202,112 @@ import Testing
         }
     }
 
+    /// The four inputs of dimension 4 with an unequal Gram `L Lᵀ` (no two eigenvalues alike)
+    /// that the delta-method tests use, and a net's fluctuation theory on them.
+    static func unequalBatch(_ spec: NetworkSpec) throws -> (inputs: InputBatch, theory: TheoryContext) {
+        let factor: [[Double]] = [[1, 0, 0, 0], [0.6, 0.9, 0, 0], [0.2, 0.4, 0.8, 0], [-0.1, 0.3, 0.2, 0.9]]
+        let rows = factor.map { $0.map { 2 * $0 } }   // x·x/N₀ with N₀ = 4: the Gram L Lᵀ
+        let inputs = try InputBatch(spec: .file(path: "", rows: rows, q0: nil), dimension: 4,
+                                    stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
+        return (inputs, TheoryContext(network: spec, inputs: inputs, fluctuations: true))
+    }
+
+    /// The delta method over the kernel's entries is exact for polynomials of degree ≤ 2 of
+    /// them, up to the differences' rounding (≤ 10⁻⁸ relative, ``TheoryContext``): with x = K₀₁,
+    /// y = K₂₃ (disjoint pairs: four-point functions of four inputs), P their N·Cov and μ their
+    /// N·shifts, f = x has N Var = P_xx and mean x + μ_x/N; f = x² has 4x²P_xx and
+    /// x² + (2xμ_x + P_xx)/N; f = xy has mean xy + (yμ_x + xμ_y + P_xy)/N and quadratic-term
+    /// variance `½ tr((HP)²) = P_xy² + P_xx P_yy` (Var δxδy of a Gaussian pair). A gradient off by
+    /// the symmetric entries' factor 2, or a Hessian misplaced, fails by O(1).
+    @Test func deltaMethodIsExactOnPolynomialsOfTheKernel() throws {
+        let spec = NetworkSpec(width: 128, depth: 5, sigmaW: 1.3, sigmaB: 0.3, activation: .tanh)
+        let theory = try Self.unequalBatch(spec).theory, n = 128.0, b = 4
+        func close(_ a: Double, _ e: Double, scale: Double) -> Bool { abs(a - e) <= 1e-6 * scale }
+        for l in 1...5 {
+            let k = theory.layers[l - 1].covariance, x = k[1], y = k[2 * b + 3]
+            let pxx = try #require(theory.scaledKernelCovariance(0, 1, 0, 1, layer: l))
+            let pyy = try #require(theory.scaledKernelCovariance(2, 3, 2, 3, layer: l))
+            let pxy = try #require(theory.scaledKernelCovariance(0, 1, 2, 3, layer: l))
+            let mx = try #require(theory.scaledKernelShift(0, 1, layer: l)), my = try #require(theory.scaledKernelShift(2, 3, layer: l))
+            let linear = try #require(theory.deltaMethodMean(layer: l) { $0[1] })
+            #expect(close(try #require(theory.deltaMethodVariance(layer: l) { $0[1] }), pxx, scale: pxx), "layer \(l)")
+            #expect(close(linear.mean, x + mx / n, scale: abs(x) + abs(mx) / n), "layer \(l): \(linear.mean)")
+            #expect(abs(linear.quadratic) <= 1e-6 * pxx * pxx, "layer \(l): \(linear.quadratic)")
+            let square = try #require(theory.deltaMethodMean(layer: l) { $0[1] * $0[1] })
+            #expect(close(try #require(theory.deltaMethodVariance(layer: l) { $0[1] * $0[1] }), 4 * x * x * pxx, scale: 4 * x * x * pxx))
+            #expect(close(square.mean, x * x + (2 * x * mx + pxx) / n, scale: x * x + (abs(2 * x * mx) + pxx) / n))
+            let product = try #require(theory.deltaMethodMean(layer: l) { $0[1] * $0[2 * b + 3] })
+            #expect(close(product.mean, x * y + (y * mx + x * my + pxy) / n, scale: abs(x * y) + (abs(y * mx) + abs(x * my) + abs(pxy)) / n),
+                    "layer \(l): \(product.mean)")
+            #expect(close(product.quadratic, pxy * pxy + pxx * pyy, scale: pxy * pxy + pxx * pyy), "layer \(l): \(product.quadratic)")
+        }
+    }
+
+    /// eff_rank = Tr C/λ₁ of the centred kernel C = PKP varies on the scale of C's gap λ₁ − λ₂,
+    /// which shrinks like 1 − c as an ordered net aligns its inputs. Against its analytic
+    /// derivatives (first-order perturbation ∂λ₁ = v₁ᵀ E v₁ and the second-order sum
+    /// 2 Σ_k (v₁ᵀE_x P v_k)(v_kᵀP E_y v₁)/(λ₁ − λ_k), E the symmetric unit step of an entry,
+    /// ∂Tr C = P) on an ordered tanh net to depth 30: theory_sd within 10⁻⁵ relative and the 1/N
+    /// term of theory_1n within 10⁻⁵ of itself wherever they are given (the differences'
+    /// truncation ε² and rounding about C are 10⁻⁸, ``DifferenceFrame``), at ten layers or more
+    /// and out to where the kernel's size is 500 of C's gaps (1 − c of the pairs near 2·10⁻³;
+    /// beyond 10³ the theory is silent). Stepped about K on K's scale instead, the 1/N term was
+    /// 87 % off at 1 − c = 2·10⁻³.
+    @Test func effectiveRankDerivativesFollowTheInputsAsTheyAlign() throws {
+        let spec = NetworkSpec(width: 65536, depth: 30, sigmaW: 0.9, sigmaB: 0.3, activation: .tanh)
+        let theory = try Self.unequalBatch(spec).theory, n = 65536.0, b = 4
+        let prediction = EffectiveRank().predict(theory)
+        let entries = (0..<b).flatMap { i in (i..<b).map { j in (i, j) } }, m = entries.count
+        let centring = (0..<b).map { i in (0..<b).map { j in (i == j ? 1.0 : 0) - 1 / Double(b) } }
+        var compared = 0, reach = 0.0
+        for l in 1...30 {
+            guard let corrected = prediction.corrected[0][l - 1] else { continue }
+            let k = theory.layers[l - 1].covariance, c = GramGeometry.centred(k, count: b)
+            let (values, vectors) = try Matrix(rows: b, columns: b, elements: c).symmetricEigen()
+            let top = values[b - 1], trace = (0..<b).reduce(0.0) { $0 + c[$1 * b + $1] }, f = trace / top
+            let v = (0..<b).map { col in (0..<b).map { i in vectors[i, col] } }
+            /// `aᵀ E_x w` for entry x = (i, j): the symmetric unit step between vectors a and w.
+            func step(_ a: [Double], _ x: Int, _ w: [Double]) -> Double {
+                let (i, j) = entries[x]
+                return i == j ? a[i] * w[i] : a[i] * w[j] + a[j] * w[i]
+            }
+            // P v_k: the all-ones direction (λ = 0, P v = 0) drops out, whatever its rounding.
+            let projected = v.map { w in centring.map { row in zip(row, w).reduce(0.0) { $0 + $1.0 * $1.1 } } }
+            let dTrace = entries.map { i, j in i == j ? centring[i][i] : 2 * centring[i][j] }
+            let dTop = (0..<m).map { step(v[b - 1], $0, v[b - 1]) }
+            let gradient = (0..<m).map { (dTrace[$0] - f * dTop[$0]) / top }
+            var hessian = [Double](repeating: 0, count: m * m)
+            for x in 0..<m {
+                for y in 0..<m {
+                    var d2Top = 0.0
+                    for col in 0..<(b - 1) {
+                        d2Top += 2 * step(v[b - 1], x, projected[col]) * step(projected[col], y, v[b - 1]) / (top - values[col])
+                    }
+                    hessian[x * m + y] = -(dTrace[x] * dTop[y] + dTrace[y] * dTop[x]) / (top * top)
+                        + 2 * trace * dTop[x] * dTop[y] / (top * top * top) - trace * d2Top / (top * top)
+                }
+            }
+            var variance = 0.0, first = 0.0, second = 0.0
+            for (x, e) in entries.enumerated() {
+                first += gradient[x] * (try #require(theory.scaledKernelShift(e.0, e.1, layer: l)))
+                for (y, g) in entries.enumerated() {
+                    let p = try #require(theory.scaledKernelCovariance(e.0, e.1, g.0, g.1, layer: l))
+                    variance += gradient[x] * p * gradient[y]
+                    second += hessian[x * m + y] * p
+                }
+            }
+            let term = (first + 0.5 * second) / n
+            #expect(abs(corrected - (f + term)) <= 1e-5 * abs(term), "layer \(l): theory_1n \(corrected) vs analytic \(f + term)")
+            if let sd = prediction.standardDeviations[0][l - 1] {
+                let expected = (variance / n).squareRoot()
+                #expect(abs(sd - expected) <= 1e-5 * expected, "layer \(l): sd \(sd) vs analytic \(expected)")
+            }
+            compared += 1
+            reach = max(reach, (0..<b).map { k[$0 * b + $0] }.max()! / (top - values[b - 2]))
+        }
+        #expect(compared >= 10 && reach > 500, "\(compared) layers compared, out to a kernel of \(reach) gaps")
+    }
+
     /// orth_gap and eff_rank are functions of the whole kernel, so their spread across networks
     /// and their 1/N mean follow from the shift and covariance of every entry by the delta
     /// method, where they are smooth on the kernel's fluctuation scale. Four inputs of dimension
@@ -217,14 +323,10 @@ import Testing
     @Test(arguments: [(Activation.tanh, 0.9), (.tanh, 2.0), (.relu, 1.4)], [WeightLaw.gaussian, .orthogonal])
     func spreadAndMeanOfGapAndEffectiveRankFollowTheWholeKernel(_ activation: (Activation, Double), _ law: WeightLaw) throws {
         let (phi, sigmaW) = activation, layers = [3, 10], z = 4.0
-        let factor: [[Double]] = [[1, 0, 0, 0], [0.6, 0.9, 0, 0], [0.2, 0.4, 0.8, 0], [-0.1, 0.3, 0.2, 0.9]]
-        let rows = factor.map { $0.map { 2 * $0 } }   // x·x/N₀ with N₀ = 4: the Gram L Lᵀ
         var compared = 0
         for width in [128, 512, 2048] {
             let spec = NetworkSpec(width: width, depth: 10, sigmaW: sigmaW, sigmaB: 0.3, activation: phi, weightInit: law)
-            let inputs = try InputBatch(spec: .file(path: "", rows: rows, q0: nil), dimension: 4,
-                                        stream: RandomStream(StreamID(seed: 1, point: 0, sample: 0, layer: 0, purpose: .inputs)))
-            let theory = TheoryContext(network: spec, inputs: inputs, fluctuations: true)
+            let (inputs, theory) = try Self.unequalBatch(spec)
             let predictions = [OrthogonalityGap().predict(theory), EffectiveRank().predict(theory)]
             let values = try perNetwork(spec, inputs, observe("orth_gap", "eff_rank"), networks: 1500, seed: UInt64(width) + 11,
                                         layers: layers)

@@ -26,14 +26,18 @@ public struct EffectiveRank: GramFunction {
     }
 
     /// Fully connected nets, B ≤ 8: theory_sd and theory_1n by the delta method over the whole
-    /// kernel (``deltaMethodPrediction(_:quantities:smooth:)``). Silent where λ_max of the
-    /// centred kernel C is not smooth on the scale of the fluctuations: where the coupling of
-    /// its top two eigenvectors, `v₁ᵀ δC v₂` (its spread by the same delta method), reaches a
-    /// tenth of their gap λ₁ − λ₂: λ_max's second-order term `(v₁ᵀ δC v₂)²/(λ₁ − λ₂)` is then a
-    /// few per cent of the first (at a quarter, the tests measured eff_rank's spread up to 15 %
-    /// below the delta method's at N = 128 and 11 % at N = 512). A Gram batch's λ_max is
-    /// (B − 1)-fold degenerate: eff_rank's law is then that of the largest eigenvalue of a
-    /// random matrix, its bias of the order of its spread and not 1/N (the collapse of a deep
+    /// kernel (``deltaMethodPrediction(_:quantities:frame:smooth:)``), differentiated in the
+    /// centred kernel C's coordinates on the scale of its gap λ₁ − λ₂ (``DifferenceFrame``).
+    /// Silent where λ_max of C is not smooth on the scale of the fluctuations: where the coupling
+    /// of its top two eigenvectors, `v₁ᵀ δC v₂` (its spread by the same delta method), reaches a
+    /// tenth of their gap: λ_max's second-order term `(v₁ᵀ δC v₂)²/(λ₁ − λ₂)` is then up to a
+    /// tenth of the first (the terms of the lower eigenvectors, over larger gaps, are smaller; at
+    /// a quarter, the tests measured eff_rank's spread up to 15 % below the delta method's at
+    /// N = 128 and 11 % at N = 512). Silent also where the kernel's size passes 10³ gaps: C's
+    /// covariance is the kernel's with its common part cancelled, which loses (K/gap)² of the
+    /// kernel covariance's ~10⁻⁸ accuracy (c's own limit at 1 − |c| = 10⁻³). A Gram batch's
+    /// λ_max is (B − 1)-fold degenerate: eff_rank's law is then that of the largest eigenvalue of
+    /// a random matrix, its bias of the order of its spread and not 1/N (the collapse of a deep
     /// critical relu net's eff_rank at N = 512).
     public func predict(_ theory: TheoryContext) -> Prediction {
         var prediction = gramPrediction(theory)
@@ -43,16 +47,24 @@ public struct EffectiveRank: GramFunction {
 
     private func fluctuations(_ theory: TheoryContext) -> (standardDeviations: [[Double?]], corrected: [[Double?]]) {
         let b = theory.batch
-        return deltaMethodPrediction(theory, quantities: 1) { l in
-            let centred = GramGeometry.centred(theory.layers[l - 1].covariance, count: b)
-            guard let (values, vectors) = try? Matrix(rows: b, columns: b, elements: centred).symmetricEigen(),
-                  let coupling = theory.deltaMethodVariance(layer: l, { g in
-                      let c = GramGeometry.centred(g, count: b)
+        guard b >= 2 else { return ([], []) }
+        let spectra = theory.layers.map { layer in
+            try? Matrix(rows: b, columns: b, elements: GramGeometry.centred(layer.covariance, count: b)).symmetricEigen()
+        }
+        func frame(_ l: Int) -> DifferenceFrame? {
+            guard l <= spectra.count, let (values, _) = spectra[l - 1] else { return nil }
+            let gap = values[b - 1] - values[b - 2], size = (0..<b).map { theory.layers[l - 1].covariance[$0 * b + $0] }.max() ?? 0
+            guard gap > 0, size <= 1e3 * gap else { return nil }
+            return DifferenceFrame(scale: gap) { GramGeometry.centred($0, count: b) }
+        }
+        return deltaMethodPrediction(theory, quantities: 1, frame: frame) { l in
+            guard let frame = frame(l), let (_, vectors) = spectra[l - 1],
+                  let coupling = theory.deltaMethodVariance(layer: l, frame: frame, { c in
                       var total = 0.0
                       for i in 0..<b { for j in 0..<b { total += vectors[i, b - 1] * c[i * b + j] * vectors[j, b - 2] } }
                       return total
                   }) else { return false }
-            return values[b - 1] - values[b - 2] >= 10 * (coupling / Double(theory.network.width)).squareRoot()
+            return frame.scale >= 10 * (coupling / Double(theory.network.width)).squareRoot()
         }
     }
 }

@@ -190,6 +190,28 @@ public struct Prediction: Sendable {
     }
 }
 
+/// The coordinates in which ``TheoryContext/deltaMethodVariance(layer:frame:_:)`` differentiates
+/// a function f of the B×B kernel K that sees K only through a linear image, `f(K) = f(T(K))`:
+/// the kernel's shift μ and covariance P are carried through T (`J μ`, `J P Jᵀ`, J = T's matrix
+/// over the entries i ≤ j) and f is stepped about T(K) by `ε · scale` on every entry. A
+/// function of the centred kernel C = PKP (eff_rank) varies on the scale of C's eigenvalue gaps,
+/// which shrink like 1 − c as the inputs align: stepped about K, each step would keep only
+/// 10⁻¹⁶ K of its digits, and the Hessian's rounding, contracted with P's entries of size K²
+/// (the inputs' common fluctuation, to which f is blind), would grow like (K/gap)². (Stepped
+/// about K on K's scale, eff_rank's gradient was 79 % off at 1 − c = 10⁻⁵ and its 1/N term
+/// 87 % off at 10⁻³.)
+public struct DifferenceFrame: Sendable {
+    /// T, linear on B×B matrices (row-major).
+    public var map: @Sendable ([Double]) -> [Double]
+    /// The scale on which f varies about T(K).
+    public var scale: Double
+
+    public init(scale: Double, map: @escaping @Sendable ([Double]) -> [Double]) {
+        self.map = map
+        self.scale = scale
+    }
+}
+
 /// The mean-field side of one grid point, shared by every observable's `predict`: the
 /// network, its actual input batch, the maps of its effective weight scale `σ_w/√s`, and
 /// the layer-by-layer pre-activation covariances `q^l_ab` of its architecture's
@@ -307,12 +329,13 @@ public final class TheoryContext {
 
     /// `N Var f(K̂^l)` to leading order by the delta method over every entry of the kernel:
     /// `∇fᵀ P ∇f`, P the kernel's `N Cov` over its entries i ≤ j (``kernelCovariance(layer:)``),
-    /// ∇f by ``kernelDerivatives(layer:hessian:_:)``. `f` takes a B×B kernel; nil where f is
-    /// not finite nearby or P is missing.
-    public func deltaMethodVariance(layer l: Int, _ f: ([Double]) -> Double?) -> Double? {
-        guard let (gradient, _) = kernelDerivatives(layer: l, hessian: false, f),
-              let p = kernelCovariance(layer: l) else { return nil }
-        let m = gradient.count
+    /// ∇f by ``kernelDerivatives(about:scale:hessian:_:)``, both in the coordinates of `frame`
+    /// (``DifferenceFrame``; nil: the kernel's own entries, each stepped on `√(K_ii K_jj)`). `f`
+    /// takes a B×B kernel; nil where f is not finite nearby or P is missing.
+    public func deltaMethodVariance(layer l: Int, frame: DifferenceFrame? = nil, _ f: ([Double]) -> Double?) -> Double? {
+        guard let moments = kernelMoments(layer: l, frame: frame, shifts: false),
+              let (gradient, _) = kernelDerivatives(about: moments.kernel, scale: frame?.scale, hessian: false, f) else { return nil }
+        let m = gradient.count, p = moments.covariance
         var total = 0.0
         for x in 0..<m { for y in 0..<m { total += gradient[x] * p[x * m + y] * gradient[y] } }
         return total
@@ -323,18 +346,19 @@ public final class TheoryContext {
     /// `f(K) + ∇f·μ/N + ½ Σ_xy ∂_x∂_y f P_xy/N`, with μ = N(E K̂ − K)
     /// (``scaledKernelShift(_:_:layer:)``) and P its `N Cov` (``kernelCovariance(layer:)``);
     /// `quadratic` is `½ tr((∇²f P)²)`, N² times the variance of `½ δKᵀ∇²f δK` for Gaussian δK
-    /// (uncorrelated with the linear term): the part of the variance's next order that grows
-    /// without bound relative to the leading ``deltaMethodVariance(layer:_:)`` as ∇f turns
-    /// away from the fluctuations. nil where μ or P is missing or f is not finite nearby.
-    public func deltaMethodMean(layer l: Int, _ f: ([Double]) -> Double?) -> (mean: Double, quadratic: Double)? {
-        guard let centre = f(layers[l - 1].covariance), centre.isFinite,
-              let (gradient, hessian) = kernelDerivatives(layer: l, hessian: true, f),
-              let p = kernelCovariance(layer: l) else { return nil }
-        let entries = kernelEntries, m = entries.count
+    /// (uncorrelated with the linear term): one term of the variance's next order (the others
+    /// carry P's own next order, the third cumulant and μ), the one that grows without bound
+    /// relative to the leading ``deltaMethodVariance(layer:frame:_:)`` as ∇f turns away from the
+    /// fluctuations. `frame` as there. nil where μ or P is missing or f is not finite nearby.
+    public func deltaMethodMean(layer l: Int, frame: DifferenceFrame? = nil, _ f: ([Double]) -> Double?) -> (mean: Double, quadratic: Double)? {
+        guard let moments = kernelMoments(layer: l, frame: frame, shifts: true),
+              let centre = f(moments.kernel), centre.isFinite,
+              let (gradient, hessian) = kernelDerivatives(about: moments.kernel, scale: frame?.scale, hessian: true, f)
+        else { return nil }
+        let m = gradient.count, p = moments.covariance
         var first = 0.0, second = 0.0
-        for (x, e) in entries.enumerated() {
-            guard let shift = scaledKernelShift(e.0, e.1, layer: l) else { return nil }
-            first += gradient[x] * shift
+        for x in 0..<m {
+            first += gradient[x] * moments.shift[x]
             for y in 0..<m { second += hessian[x * m + y] * p[x * m + y] }
         }
         var hp = [Double](repeating: 0, count: m * m)
@@ -342,6 +366,37 @@ public final class TheoryContext {
         var quadratic = 0.0
         for x in 0..<m { for y in 0..<m { quadratic += hp[x * m + y] * hp[y * m + x] } }
         return (centre + (first + 0.5 * second) / Double(network.width), 0.5 * quadratic)
+    }
+
+    /// The kernel at layer l, its entries' `N Cov` P (``kernelCovariance(layer:)``) and, with
+    /// `shifts`, their `N` shifts μ (``scaledKernelShift(_:_:layer:)``), carried through
+    /// `frame`'s map T: `T(K)`, `J P Jᵀ`, `J μ`, J's column x the entries of T(E_x), E_x the
+    /// symmetric unit matrix of entry x. nil where an entry is missing.
+    private func kernelMoments(layer l: Int, frame: DifferenceFrame?, shifts: Bool)
+        -> (kernel: [Double], covariance: [Double], shift: [Double])? {
+        let b = batch, entries = kernelEntries, m = entries.count, kernel = layers[l - 1].covariance
+        guard let p = kernelCovariance(layer: l) else { return nil }
+        var mu: [Double] = []
+        if shifts {
+            for (i, j) in entries {
+                guard let v = scaledKernelShift(i, j, layer: l) else { return nil }
+                mu.append(v)
+            }
+        }
+        guard let frame else { return (kernel, p, mu) }
+        var jacobian = [Double](repeating: 0, count: m * m)   // row y, column x
+        for (x, (i, j)) in entries.enumerated() {
+            var unit = [Double](repeating: 0, count: b * b)
+            unit[i * b + j] = 1
+            unit[j * b + i] = 1
+            let image = frame.map(unit)
+            for (y, (u, v)) in entries.enumerated() { jacobian[y * m + x] = image[u * b + v] }
+        }
+        var jp = [Double](repeating: 0, count: m * m), mapped = [Double](repeating: 0, count: m * m)
+        for y in 0..<m { for x in 0..<m { for z in 0..<m { jp[y * m + x] += jacobian[y * m + z] * p[z * m + x] } } }
+        for y in 0..<m { for x in 0..<m { for z in 0..<m { mapped[y * m + x] += jp[y * m + z] * jacobian[x * m + z] } } }
+        let shift = mu.isEmpty ? [] : (0..<m).map { y in (0..<m).reduce(0.0) { $0 + jacobian[y * m + $1] * mu[$1] } }
+        return (frame.map(kernel), mapped, shift)
     }
 
     /// P: the kernel's `N Cov` at layer l over its entries i ≤ j (``kernelEntries``), row-major,
@@ -362,12 +417,15 @@ public final class TheoryContext {
     /// The kernel's entries (i, j), i ≤ j, row by row.
     private var kernelEntries: [(Int, Int)] { (0..<batch).flatMap { i in (i..<batch).map { j in (i, j) } } }
 
-    /// ∇f and (with `hessian`) ∇²f of a function of the B×B kernel at layer l's mean-field
-    /// kernel, over its entries K_ij = K_ji (i ≤ j, ``kernelEntries``; ∇² row-major), by
-    /// central differences with entry x stepped by `h_x = ε √(K_ii K_jj)`: ε = 10⁻⁵ for ∇f
-    /// (truncation ~10⁻¹⁰, rounding ~10⁻¹¹ relative), 10⁻⁴ for ∇²f (~10⁻⁸ each).
-    private func kernelDerivatives(layer l: Int, hessian: Bool, _ f: ([Double]) -> Double?) -> (gradient: [Double], hessian: [Double])? {
-        let b = batch, kernel = layers[l - 1].covariance, entries = kernelEntries, m = entries.count
+    /// ∇f and (with `hessian`) ∇²f of a function of a B×B kernel at `kernel`, over its entries
+    /// K_ij = K_ji (i ≤ j, ``kernelEntries``; ∇² row-major), by central differences with entry x
+    /// stepped by `h_x = ε s_x`, s the scale on which f varies: `scale` where the caller knows it
+    /// (``DifferenceFrame``), else `√(K_ii K_jj)`. ε = 10⁻⁵ for ∇f and 10⁻⁴ for ∇²f: truncation
+    /// ~ε² relative, rounding ~10⁻¹⁶ k/(ε s) for ∇f and 10⁻¹⁶ k/(ε² s) for ∇²f, k the size of
+    /// the kernel stepped (each step keeps its digits to 10⁻¹⁶ k): 10⁻¹¹ and 10⁻⁸ where k = s.
+    private func kernelDerivatives(about kernel: [Double], scale step: Double?, hessian: Bool,
+                                   _ f: ([Double]) -> Double?) -> (gradient: [Double], hessian: [Double])? {
+        let b = batch, entries = kernelEntries, m = entries.count
         func value(_ steps: [(x: Int, t: Double)]) -> Double? {
             var g = kernel
             for (x, t) in steps {
@@ -377,7 +435,7 @@ public final class TheoryContext {
             }
             return f(g).flatMap { $0.isFinite ? $0 : nil }
         }
-        let scale = entries.map { i, j in (kernel[i * b + i] * kernel[j * b + j]).squareRoot() }
+        let scale = entries.map { i, j in step ?? (kernel[i * b + i] * kernel[j * b + j]).squareRoot() }
         guard scale.allSatisfy({ $0 > 0 }) else { return nil }
         var gradient: [Double] = []
         for x in 0..<m {
@@ -385,7 +443,8 @@ public final class TheoryContext {
             guard let up = value([(x, h)]), let down = value([(x, -h)]) else { return nil }
             gradient.append((up - down) / (2 * h))
         }
-        guard hessian, let centre = value([]) else { return (gradient, []) }
+        guard hessian else { return (gradient, []) }
+        guard let centre = value([]) else { return nil }
         var second = [Double](repeating: 0, count: m * m)
         for x in 0..<m {
             let h = 1e-4 * scale[x]

@@ -18,7 +18,7 @@ public struct OrthogonalityGap: GramFunction {
     }
 
     /// theory_sd and theory_1n by the delta method over the whole kernel
-    /// (``deltaMethodPrediction(_:quantities:smooth:)``), B ≤ 8. Silent where the gap is within
+    /// (``deltaMethodPrediction(_:quantities:frame:smooth:)``), B ≤ 8. Silent where the gap is within
     /// 4 fluctuations of 0, where the norm is not smooth and the gap's law is a floor of order
     /// B/√N (Daneshmand et al. 2021): the fluctuation of `M = K/Tr K − I/B` itself,
     /// `√(Σ_ab Var M_ab)` (each entry by the same delta method), must be below a quarter of the
