@@ -152,11 +152,13 @@ public struct GaussianProduct: Sendable {
         let table = InnerTable(scale: innermost, reach: Self.halfWidth * (0..<last).reduce(0) { $0 + abs(l[last * d + $1]) }) { m in
             sum(last, factor: last, location: m, scale: innermost) { _, v in v }
         }
+        // `spread[k * d + j]`: how much the levels after k blur u_j, `√(Σ_{k<i≤j} L_ji²)`.
+        var spread = [Double](repeating: 0, count: d * d)
+        for k in 0..<d { for j in (k + 1)..<d { spread[k * d + j] = ((k + 1)...j).reduce(0.0) { $0 + l[j * d + $1] * l[j * d + $1] }.squareRoot() } }
         func level(_ k: Int) -> Double {
             // Each inner factor j > k depends on z_k through L_jk, blurred by the levels between.
             let extra = ((k + 1)..<d).flatMap { j in
-                blurred(j, location: location(j, before: k), slope: l[j * d + k],
-                        spread: ((k + 1)...j).reduce(0.0) { $0 + l[j * d + $1] * l[j * d + $1] }.squareRoot())
+                blurred(j, location: location(j, before: k), slope: l[j * d + k], spread: spread[k * d + j])
             }
             return sum(k, factor: k, location: location(k), scale: l[k * d + k], extra: extra) { node, value in
                 z[k] = node

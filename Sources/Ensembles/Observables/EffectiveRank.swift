@@ -26,7 +26,7 @@ public struct EffectiveRank: GramFunction {
     }
 
     /// Fully connected nets, B ≤ 8: theory_sd and theory_1n by the delta method over the whole
-    /// kernel (``deltaMethodPrediction(_:quantities:frame:smooth:)``), differentiated in the
+    /// kernel (``deltaMethodPrediction(_:frame:smooth:)``), differentiated in the
     /// centred kernel C's coordinates on the scale of its gap λ₁ − λ₂ (``DifferenceFrame``).
     /// Silent where λ_max of C is not smooth on the scale of the fluctuations: where the coupling
     /// of its top two eigenvectors, `v₁ᵀ δC v₂` (its spread by the same delta method), reaches a
@@ -40,14 +40,8 @@ public struct EffectiveRank: GramFunction {
     /// a random matrix, its bias of the order of its spread and not 1/N (the collapse of a deep
     /// critical relu net's eff_rank at N = 512).
     public func predict(_ theory: TheoryContext) -> Prediction {
-        var prediction = gramPrediction(theory)
-        (prediction.standardDeviations, prediction.corrected) = fluctuations(theory)
-        return prediction
-    }
-
-    private func fluctuations(_ theory: TheoryContext) -> (standardDeviations: [[Double?]], corrected: [[Double?]]) {
         let b = theory.batch
-        guard b >= 2 else { return ([], []) }
+        guard b >= 2 else { return gramPrediction(theory) }
         let spectra = theory.layers.map { layer in
             try? Matrix(rows: b, columns: b, elements: GramGeometry.centred(layer.covariance, count: b)).symmetricEigen()
         }
@@ -57,7 +51,7 @@ public struct EffectiveRank: GramFunction {
             guard gap > 0, size <= 1e3 * gap else { return nil }
             return DifferenceFrame(scale: gap) { GramGeometry.centred($0, count: b) }
         }
-        return deltaMethodPrediction(theory, quantities: 1, frame: frame) { l in
+        return deltaMethodPrediction(theory, frame: frame) { l in
             guard let frame = frame(l), let (_, vectors) = spectra[l - 1],
                   let coupling = theory.deltaMethodVariance(layer: l, frame: frame, { c in
                       var total = 0.0

@@ -71,43 +71,34 @@ extension GramFunction {
         return prediction
     }
 
-    /// `N Var` of quantity `k` at layer `l` to leading order by the delta method over every entry
-    /// of the kernel (``TheoryContext/deltaMethodVariance(layer:frame:_:)``) on
-    /// ``values(_:count:scale:)``. Valid where the quantity is smooth on the scale of the
-    /// kernel's fluctuations: each caller checks its own margin. `frame`: where and on what scale
-    /// to step (``DifferenceFrame``).
-    func deltaMethodVariance(_ theory: TheoryContext, quantity k: Int, layer l: Int, frame: DifferenceFrame? = nil) -> Double? {
-        let b = theory.batch
-        return theory.deltaMethodVariance(layer: l, frame: frame) { g in try? values(g, count: b, scale: 1)[k] }
-    }
-
-    /// The standard deviations and the 1/N means of every quantity by the delta method over the
-    /// whole kernel (``deltaMethodVariance(_:quantity:layer:frame:)``,
-    /// ``TheoryContext/deltaMethodMean(layer:frame:_:)``) at the layers where `smooth` holds,
-    /// with derivatives stepped in `frame(l)` (``DifferenceFrame``; nil: about K); for fully
-    /// connected nets of at most ``TheoryContext/fluctuationBatchLimit`` inputs. The standard
-    /// deviation is also silent where the quadratic term's variance, `½ tr((∇²f P)²)/N²`,
-    /// reaches a twentieth of the leading `∇fᵀP∇f/N`: the leading order would then be more than
-    /// 2.4 % low (a first layer's Wishart noise on inputs in the plane, nearly orthogonal to
-    /// orth_gap's gradient, left it 2.5 times too small at N = 128).
-    func deltaMethodPrediction(_ theory: TheoryContext, quantities: Int, frame: (_ layer: Int) -> DifferenceFrame? = { _ in nil },
-                               smooth: (_ layer: Int) -> Bool) -> (standardDeviations: [[Double?]], corrected: [[Double?]]) {
-        let b = theory.batch, n = Double(theory.network.width)
+    /// ``gramPrediction(_:)`` with theory_sd and theory_1n of every quantity f by the delta
+    /// method over the whole kernel (``TheoryContext/deltaMethodMoments(layer:frame:_:)`` on
+    /// ``values(_:count:scale:)``) at the layers where `smooth` holds, with derivatives taken
+    /// in `frame(l)` (``DifferenceFrame``; nil: about K); for fully connected nets of at most
+    /// ``TheoryContext/fluctuationBatchLimit`` inputs. `smooth` is each observable's margin:
+    /// the quantity smooth on the scale of the kernel's fluctuations. The standard deviation is
+    /// also silent where the quadratic term's variance, `½ tr((∇²f P)²)/N²`, reaches a twentieth
+    /// of the leading `∇fᵀP∇f/N`: the leading order would then be more than 2.4 % low (a first
+    /// layer's Wishart noise on inputs in the plane, nearly orthogonal to orth_gap's gradient,
+    /// left it 2.5 times too small at N = 128).
+    func deltaMethodPrediction(_ theory: TheoryContext, frame: (_ layer: Int) -> DifferenceFrame? = { _ in nil },
+                               smooth: (_ layer: Int) -> Bool) -> Prediction {
+        var prediction = gramPrediction(theory)
+        let b = theory.batch, n = Double(theory.network.width), count = quantities(theory.shape).count
         guard b >= 2, b <= TheoryContext.fluctuationBatchLimit, theory.network.positions == 1,
-              theory.kernelFluctuations != nil else { return ([], []) }
+              theory.kernelFluctuations != nil else { return prediction }
         let valid = (1...theory.network.depth).map { l in l <= theory.layers.count && smooth(l) }
-        let means = (0..<quantities).map { k in
+        let moments = (0..<count).map { k in
             (1...theory.network.depth).map { l in
-                valid[l - 1] ? theory.deltaMethodMean(layer: l, frame: frame(l)) { g in try? values(g, count: b, scale: 1)[k] } : nil
+                valid[l - 1] ? theory.deltaMethodMoments(layer: l, frame: frame(l)) { g in try? values(g, count: b, scale: 1)[k] } : nil
             }
         }
-        let sd = standardDeviations(theory, quantities: quantities) { k, l in
-            guard let quadratic = means[k][l - 1]?.quadratic,
-                  let v = deltaMethodVariance(theory, quantity: k, layer: l, frame: frame(l)),
-                  quadratic / n <= v / 20 else { return nil }
-            return (v, nil)
+        prediction.standardDeviations = standardDeviations(theory, quantities: count) { k, l in
+            guard let m = moments[k][l - 1], m.quadratic / n <= m.variance / 20 else { return nil }
+            return (m.variance, nil)
         }
-        return (sd, means.map { $0.map { $0?.mean } })
+        prediction.corrected = moments.map { $0.map { $0?.mean } }
+        return prediction
     }
 
     /// Each quantity's standard deviation across networks at each layer from `variance`,

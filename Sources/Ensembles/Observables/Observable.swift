@@ -335,22 +335,21 @@ public final class TheoryContext {
     public func deltaMethodVariance(layer l: Int, frame: DifferenceFrame? = nil, _ f: ([Double]) -> Double?) -> Double? {
         guard let moments = kernelMoments(layer: l, frame: frame, shifts: false),
               let (gradient, _) = kernelDerivatives(about: moments.kernel, scale: frame?.scale, hessian: false, f) else { return nil }
-        let m = gradient.count, p = moments.covariance
-        var total = 0.0
-        for x in 0..<m { for y in 0..<m { total += gradient[x] * p[x * m + y] * gradient[y] } }
-        return total
+        return Self.quadraticForm(gradient, moments.covariance)
     }
 
-    /// `E f(K̂^l)` to order 1/N and the variance of the delta method's quadratic term, by the
-    /// second-order delta method over every entry of the kernel. The mean is
+    /// `E f(K̂^l)` to order 1/N, `N Var f(K̂^l)` to leading order (as
+    /// ``deltaMethodVariance(layer:frame:_:)``) and the variance of the delta method's quadratic
+    /// term, by the second-order delta method over every entry of the kernel. The mean is
     /// `f(K) + ∇f·μ/N + ½ Σ_xy ∂_x∂_y f P_xy/N`, with μ = N(E K̂ − K)
     /// (``scaledKernelShift(_:_:layer:)``) and P its `N Cov` (``kernelCovariance(layer:)``);
     /// `quadratic` is `½ tr((∇²f P)²)`, N² times the variance of `½ δKᵀ∇²f δK` for Gaussian δK
     /// (uncorrelated with the linear term): one term of the variance's next order (the others
     /// carry P's own next order, the third cumulant and μ), the one that grows without bound
-    /// relative to the leading ``deltaMethodVariance(layer:frame:_:)`` as ∇f turns away from the
-    /// fluctuations. `frame` as there. nil where μ or P is missing or f is not finite nearby.
-    public func deltaMethodMean(layer l: Int, frame: DifferenceFrame? = nil, _ f: ([Double]) -> Double?) -> (mean: Double, quadratic: Double)? {
+    /// relative to the leading one as ∇f turns away from the fluctuations. `frame` as there.
+    /// nil where μ or P is missing or f is not finite nearby.
+    public func deltaMethodMoments(layer l: Int, frame: DifferenceFrame? = nil, _ f: ([Double]) -> Double?)
+        -> (mean: Double, variance: Double, quadratic: Double)? {
         guard let moments = kernelMoments(layer: l, frame: frame, shifts: true),
               let centre = f(moments.kernel), centre.isFinite,
               let (gradient, hessian) = kernelDerivatives(about: moments.kernel, scale: frame?.scale, hessian: true, f)
@@ -365,7 +364,15 @@ public final class TheoryContext {
         for x in 0..<m { for y in 0..<m { for z in 0..<m { hp[x * m + y] += hessian[x * m + z] * p[z * m + y] } } }
         var quadratic = 0.0
         for x in 0..<m { for y in 0..<m { quadratic += hp[x * m + y] * hp[y * m + x] } }
-        return (centre + (first + 0.5 * second) / Double(network.width), 0.5 * quadratic)
+        return (centre + (first + 0.5 * second) / Double(network.width), Self.quadraticForm(gradient, p), 0.5 * quadratic)
+    }
+
+    /// `gᵀ P g`, P m×m row-major.
+    private static func quadraticForm(_ g: [Double], _ p: [Double]) -> Double {
+        let m = g.count
+        var total = 0.0
+        for x in 0..<m { for y in 0..<m { total += g[x] * p[x * m + y] * g[y] } }
+        return total
     }
 
     /// The kernel at layer l, its entries' `N Cov` P (``kernelCovariance(layer:)``) and, with

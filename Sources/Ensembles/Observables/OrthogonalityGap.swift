@@ -18,21 +18,15 @@ public struct OrthogonalityGap: GramFunction {
     }
 
     /// theory_sd and theory_1n by the delta method over the whole kernel
-    /// (``deltaMethodPrediction(_:quantities:frame:smooth:)``), B ≤ 8. Silent where the gap is within
+    /// (``deltaMethodPrediction(_:frame:smooth:)``), B ≤ 8. Silent where the gap is within
     /// 4 fluctuations of 0, where the norm is not smooth and the gap's law is a floor of order
     /// B/√N (Daneshmand et al. 2021): the fluctuation of `M = K/Tr K − I/B` itself,
     /// `√(Σ_ab Var M_ab)` (each entry by the same delta method), must be below a quarter of the
     /// gap, so that the norm's second-order term, of relative size `‖δM‖/(2 gap)`, is at most
     /// an eighth of its first.
     public func predict(_ theory: TheoryContext) -> Prediction {
-        var prediction = gramPrediction(theory)
-        (prediction.standardDeviations, prediction.corrected) = fluctuations(theory)
-        return prediction
-    }
-
-    private func fluctuations(_ theory: TheoryContext) -> (standardDeviations: [[Double?]], corrected: [[Double?]]) {
         let b = theory.batch
-        return deltaMethodPrediction(theory, quantities: 1) { l in
+        return deltaMethodPrediction(theory) { l in
             var spread = 0.0
             for a in 0..<b {
                 for c in a..<b {
